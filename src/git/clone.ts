@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import git, { Errors } from 'isomorphic-git';
+import { RefNotFoundError } from './errors';
+import type { Remote } from './remote';
+import { withRemote, type GitContext } from './transport';
+
+/**
+ * Clone strategies, cheapest first:
+ * - a branch: depth 1, that branch only, no tags;
+ * - a commit (also a tag, through the commit it points to): depth 1 by commit id, which GitHub and
+ *   `git http-backend` allow for commits reachable from a ref; a server that refuses gets a full clone;
+ * - an abbreviated commit id: a full clone of every branch and tag, because only local objects can be
+ *   searched by prefix.
+ */
+
+async function hasCommit(dir: string, oid: string): Promise<boolean> {
+  try {
+    await git.readCommit({ fs, dir, oid });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Depth-1 clone of one branch, checked out on that branch. */
+export async function cloneBranch(remote: Remote, dir: string, branch: string, ctx: GitContext): Promise<void> {
+  try {
+    await withRemote('clone', remote, ctx, (io) =>
+      git.clone({ fs, ...io, dir, url: remote.url, ref: branch, singleBranch: true, depth: 1, noTags: true }),
+    );
+  } catch (err) {
+    // The branch was listed a moment ago: it has just been deleted.
+    if (err instanceof Errors.NotFoundError) throw new RefNotFoundError(remote.url, branch);
+    throw err;
+  }
+}
+
+/** Clone of every branch and tag with full history, nothing checked out. */
+export async function cloneEverything(remote: Remote, dir: string, ctx: GitContext): Promise<void> {
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  await withRemote('clone', remote, ctx, (io) => git.clone({ fs, ...io, dir, url: remote.url, noCheckout: true }));
+}
+
+/**
+ * Makes `commit` available in `dir` (cloning if needed) without checking it out. Throws `RefNotFoundError`
+ * when the server does not have it reachable from any branch or tag.
+ */
+export async function fetchCommit(remote: Remote, dir: string, commit: string, ctx: GitContext): Promise<void> {
+  if (await hasCommit(dir, commit)) return;
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  await withRemote('clone', remote, ctx, (io) =>
+    git.clone({
+      fs,
+      ...io,
+      dir,
+      url: remote.url,
+      ref: commit,
+      singleBranch: true,
+      depth: 1,
+      noTags: true,
+      noCheckout: true,
+    }),
+  );
+  if (await hasCommit(dir, commit)) return;
+  ctx.log.info('server refused a shallow fetch by commit id; cloning the whole repository', { url: remote.url });
+  await cloneEverything(remote, dir, ctx);
+  if (!(await hasCommit(dir, commit))) {
+    throw new RefNotFoundError(remote.url, commit, 'no such commit reachable from a branch or tag');
+  }
+}
+
+/** The full commit id that `prefix` abbreviates among the objects of `dir`. */
+export async function expandCommit(remote: Remote, dir: string, prefix: string): Promise<string> {
+  try {
+    const oid = await git.expandOid({ fs, dir, oid: prefix });
+    await git.readCommit({ fs, dir, oid });
+    return oid;
+  } catch (err) {
+    if (err instanceof Errors.AmbiguousError) {
+      throw new RefNotFoundError(remote.url, prefix, 'the abbreviated commit id is ambiguous');
+    }
+    if (err instanceof Errors.NotFoundError || err instanceof Errors.ObjectTypeError) {
+      throw new RefNotFoundError(remote.url, prefix);
+    }
+    throw err;
+  }
+}

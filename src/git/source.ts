@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import git, { Errors } from 'isomorphic-git';
+import { cloneEverything, expandCommit, fetchCommit } from './clone';
+import { locateRef } from './refs';
+import type { Remote } from './remote';
+import type { GitContext } from './transport';
+
+/**
+ * The source repository is never built from: the builder only needs the commit id a ref stands for (it
+ * becomes the image tag and `commit_hash`) and one small file, `openaperture.json`. So the ref is resolved
+ * with an ls-remote, and the file is read from a depth-1 fetch of that one commit, never checked out.
+ */
+
+export interface SourceCommitInput {
+  readonly remote: Remote;
+  /** Branch, tag, full or abbreviated commit id. */
+  readonly ref: string;
+  /** Scratch directory, used only when `ref` is an abbreviated commit id and a clone is unavoidable. */
+  readonly dir: string;
+}
+
+export interface SourceCommit {
+  /** Full commit id. */
+  readonly commit: string;
+  /** `as-is`: the ref already was a full id; `ls-remote`: looked up on the server; `clone`: expanded locally. */
+  readonly resolvedBy: 'as-is' | 'ls-remote' | 'clone';
+}
+
+/** Resolves a source ref to its full commit id. Throws as `locateRef` does, and `RefNotFoundError`. */
+export async function resolveSourceCommit(input: SourceCommitInput, ctx: GitContext): Promise<SourceCommit> {
+  const target = await locateRef(input.remote, input.ref, ctx);
+  switch (target.kind) {
+    case 'abbreviated':
+      await cloneEverything(input.remote, input.dir, ctx);
+      return { commit: await expandCommit(input.remote, input.dir, target.prefix), resolvedBy: 'clone' };
+    case 'commit':
+      return { commit: target.commit, resolvedBy: target.commit === input.ref ? 'as-is' : 'ls-remote' };
+    case 'branch':
+    case 'tag':
+      return { commit: target.commit, resolvedBy: 'ls-remote' };
+  }
+}
+
+export interface SourceFileInput {
+  readonly remote: Remote;
+  /** Full commit id, as `resolveSourceCommit` returns it. */
+  readonly commit: string;
+  /** Where the commit is fetched to; reused as is when it already holds the commit. */
+  readonly dir: string;
+  /** Path of the file inside the repository, `/`-separated, e.g. `openaperture.json`. */
+  readonly path: string;
+}
+
+/** The text of one file at one commit, or `null` when the commit has no such file. */
+export async function readSourceFile(input: SourceFileInput, ctx: GitContext): Promise<string | null> {
+  await fetchCommit(input.remote, input.dir, input.commit, ctx);
+  try {
+    const { blob } = await git.readBlob({ fs, dir: input.dir, oid: input.commit, filepath: input.path });
+    return Buffer.from(blob).toString('utf8');
+  } catch (err) {
+    // A directory of that name is as absent as no entry at all: there is no file to read.
+    if (err instanceof Errors.NotFoundError || err instanceof Errors.ObjectTypeError) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,104 @@
+import { Errors, type AuthCallback, type AuthFailureCallback, type HttpClient } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
+import type { Logger } from '../log';
+import { abortReason, raceAbort } from './abort';
+import {
+  GitAuthError,
+  GitRemoteError,
+  GitTimeoutError,
+  GitUnreachableError,
+  RepoNotFoundError,
+  type GitOperation,
+} from './errors';
+import type { Remote } from './remote';
+
+/** What every adapter call receives from its actor. */
+export interface GitContext {
+  /** Aborts the call; the operation rejects with the signal's reason. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/** The network half of an isomorphic-git call, bound to one operation's deadline and credentials. */
+export interface RemoteIo {
+  readonly http: HttpClient;
+  readonly onAuth: AuthCallback;
+  readonly onAuthFailure: AuthFailureCallback;
+}
+
+type AuthState = 'unasked' | 'offered' | 'missing' | 'rejected';
+
+function hostOf(url: string): string {
+  return new URL(url).host;
+}
+
+function systemCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
+  if (typeof code !== 'string') return undefined;
+  // Socket-level failures carry `syscall`; TLS failures (bad or expired certificates) only a code.
+  return typeof syscall === 'string' || code.startsWith('ERR_TLS') || code.includes('CERT') ? code : undefined;
+}
+
+function translate(err: unknown, operation: GitOperation, remote: Remote, auth: AuthState): unknown {
+  if (err instanceof Errors.UserCanceledError) {
+    return new GitAuthError(operation, remote.url, auth === 'missing' ? 'missing' : 'rejected');
+  }
+  if (err instanceof Errors.HttpError) {
+    const { statusCode, statusMessage } = err.data;
+    if (statusCode === 401) return new GitAuthError(operation, remote.url, auth === 'offered' ? 'rejected' : 'missing');
+    if (statusCode === 403) return new GitAuthError(operation, remote.url, 'forbidden');
+    if (statusCode === 404) return new RepoNotFoundError(operation, remote.url);
+    return new GitRemoteError(operation, remote.url, `the server answered HTTP ${statusCode} ${statusMessage}`);
+  }
+  if (err instanceof Errors.SmartHttpError || err instanceof Errors.EmptyServerResponseError) {
+    return new GitRemoteError(operation, remote.url, 'the server did not answer as a git smart-HTTP server');
+  }
+  const code = systemCode(err);
+  if (code !== undefined) return new GitUnreachableError(operation, hostOf(remote.url), code);
+  return err;
+}
+
+/**
+ * Runs one isomorphic-git network operation against `remote` under a deadline of `remote.timeoutMs` and the
+ * caller's signal. isomorphic-git has no signal of its own for clone and fetch, so the signal goes to the
+ * Node HTTP client of this call (which aborts the socket) and the whole call is raced against it as well,
+ * because a half-read response body can otherwise leave the library waiting forever.
+ *
+ * Rejects with the caller's abort reason when the caller aborts, `GitTimeoutError` when the deadline passes,
+ * and the typed errors of `./errors` for authentication, missing repositories and unreachable servers. Other
+ * errors (a missing ref, a rejected push) pass through for the calling adapter to interpret.
+ */
+export async function withRemote<T>(
+  operation: GitOperation,
+  remote: Remote,
+  ctx: GitContext,
+  run: (io: RemoteIo) => Promise<T>,
+): Promise<T> {
+  ctx.signal.throwIfAborted();
+  const deadline = AbortSignal.timeout(remote.timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, deadline]);
+  let auth: AuthState = 'unasked';
+  const io: RemoteIo = {
+    http: { request: (request) => nodeHttp.request({ ...request, signal }) },
+    onAuth: () => {
+      const creds = remote.credentials(remote.url);
+      auth = creds === undefined ? 'missing' : 'offered';
+      return creds === undefined ? { cancel: true } : { username: creds.username, password: creds.password };
+    },
+    onAuthFailure: () => {
+      auth = 'rejected';
+      return { cancel: true };
+    },
+  };
+  const started = Date.now();
+  try {
+    const result = await raceAbort(run(io), signal);
+    ctx.log.debug(`git ${operation} finished`, { url: remote.url, ms: Date.now() - started });
+    return result;
+  } catch (err) {
+    if (ctx.signal.aborted) throw abortReason(ctx.signal);
+    if (deadline.aborted) throw new GitTimeoutError(operation, hostOf(remote.url), remote.timeoutMs);
+    throw translate(err, operation, remote, auth);
+  }
+}

@@ -1,0 +1,16 @@
+export { credentialsFor, registryApiBase, type RegistryAccess, type RegistryCredentials } from './access';
+export type { CallContext } from './call-context';
+export { parseChallenge, type Challenge } from './challenge';
+export { withDeadline } from './deadline';
+export {
+  ImageNotFoundError,
+  InvalidImageNameError,
+  RegistryAuthError,
+  RegistryResponseError,
+  RegistryUnavailableError,
+  type ImageLocation,
+} from './errors';
+export { DOCKER_HUB, imageName, imageReference, registryHost, type ImageName } from './image-name';
+export { MANIFEST_MEDIA_TYPES, manifestExists, verifyImage, type ManifestQuery } from './manifest';
+export { registryRequest, type RegistryRequest } from './request';
+export { retry, type RetryOptions, type RetryPolicy } from './retry';

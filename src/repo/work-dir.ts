@@ -1,0 +1,37 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/** A workflow's private directory. */
+export interface WorkDir {
+  /** Absolute path, unique to this workflow run even when two runs share a workflow id. */
+  readonly path: string;
+  /**
+   * Removes the directory and everything in it (symbolic links are removed, not followed). Idempotent:
+   * later calls return the first call's promise.
+   */
+  dispose(): Promise<void>;
+}
+
+const MAX_ID_LENGTH = 64;
+
+// Workflow ids come from the message queue: whatever they hold, they must stay one harmless path component.
+function safeComponent(workflowId: string): string {
+  const cleaned = workflowId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_ID_LENGTH);
+  return cleaned === '' ? 'workflow' : cleaned;
+}
+
+/**
+ * Creates a fresh directory for one workflow under `root` (created with mode 0700 if missing), named after
+ * the sanitised workflow id plus a random suffix from mkdtemp, so no two runs ever share a path. The owner
+ * calls `dispose()` in a `finally` whatever happened.
+ */
+export async function createWorkDir(root: string, workflowId: string): Promise<WorkDir> {
+  const base = path.resolve(root);
+  await fs.mkdir(base, { recursive: true, mode: 0o700 });
+  const dir = await fs.mkdtemp(path.join(base, `${safeComponent(workflowId)}-`));
+  let removal: Promise<void> | undefined;
+  return {
+    path: dir,
+    dispose: () => (removal ??= fs.rm(dir, { recursive: true, force: true, maxRetries: 3 })),
+  };
+}

@@ -1,0 +1,62 @@
+import { PassThrough } from 'node:stream';
+import { main, type CliIo } from '../../../src/cli/main';
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks = { out: '', err: '' };
+  stdout.on('data', (c: Buffer) => (chunks.out += c.toString()));
+  stderr.on('data', (c: Buffer) => (chunks.err += c.toString()));
+  const io: CliIo = { stdin: new PassThrough(), stdout, stderr, env };
+  return main(argv, io).then((code) => ({ code, ...chunks }));
+}
+
+describe('oa-builder', () => {
+  it('exits 2 with one line naming the key when a setting is wrong', async () => {
+    const result = await run(['config'], { BUILDER_CONCURRENCY: 'lots' });
+    expect(result.code).toBe(2);
+    expect(result.err).toBe(
+      'oa-builder: invalid configuration: BUILDER_CONCURRENCY must be integer (got "lots")\n',
+    );
+  });
+
+  it('exits 2 naming the Manager settings a service needs', async () => {
+    const result = await run(['config', '--service']);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('MANAGER_URL is required in service mode');
+    expect(result.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('prints the effective configuration with secrets masked', async () => {
+    const result = await run(['config'], { GITHUB_OAUTH_TOKEN: 'ghp_secret_token_value' });
+    expect(result.code).toBe(0);
+    const shown = JSON.parse(result.out) as Record<string, unknown>;
+    expect(shown.GITHUB_OAUTH_TOKEN).toBe('********');
+    expect(result.out).not.toContain('ghp_secret_token_value');
+  });
+
+  it('prints the settings table for the documentation', async () => {
+    const result = await run(['config', '--doc']);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^\| variable \| type \| default \| meaning \|/);
+  });
+
+  it('exits 2 on an unknown command and shows the usage', async () => {
+    const result = await run(['frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('unknown command "frobnicate"');
+    expect(result.err).toContain('usage: oa-builder');
+  });
+
+  it('exits 2 when an option is missing its value', async () => {
+    const result = await run(['config', '--config']);
+    expect(result.code).toBe(2);
+    expect(result.err).toBe('oa-builder: --config needs a value\n');
+  });
+
+  it('exits 2 on an unexpected argument', async () => {
+    const result = await run(['config', 'extra']);
+    expect(result.code).toBe(2);
+    expect(result.err).toBe('oa-builder: unexpected argument "extra"\n');
+  });
+});
