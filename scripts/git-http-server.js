@@ -13,6 +13,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const { Buffer } = require('node:buffer');
+const { URL } = require('node:url');
 
 const REALM = 'oa-builder-test git';
 
@@ -123,7 +124,9 @@ function handle(req, res, root, auth) {
   if (match[1] === 'auth') {
     if (!auth) return endWith(res, 404, 'this server has no authenticated area');
     if (!hasBasicAuth(req.headers.authorization, auth)) {
-      return endWith(res, 401, 'valid credentials required', { 'WWW-Authenticate': `Basic realm="${REALM}"` });
+      return endWith(res, 401, 'valid credentials required', {
+        'WWW-Authenticate': `Basic realm="${REALM}"`,
+      });
     }
     user = auth.username;
   }
@@ -176,7 +179,12 @@ function readAuthFile(file) {
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const auth = options['auth-file'] ? readAuthFile(options['auth-file']) : undefined;
-  const server = await startGitServer({ root: options.root, host: options.host, port: Number(options.port), auth });
+  const server = await startGitServer({
+    root: options.root,
+    host: options.host,
+    port: Number(options.port),
+    auth,
+  });
   console.log(`git-http-server: serving ${options.root} on ${server.url} (areas /anon, /auth)`);
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.once(signal, () => {

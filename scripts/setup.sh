@@ -2,7 +2,7 @@
 # Installs what the builder and its tests need on a fresh Debian machine, as root: a supported Node.js and the
 # project's npm packages, then the Debian packages of the test services (scripts/test-env.sh install).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 node_ok() {
   command -v node >/dev/null && node -e '

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The services the builder's integration tests talk to, all on loopback: a private dockerd with a locally
 # imported busybox base image, an open and an htpasswd registry, a git smart-HTTP server and RabbitMQ.
-# See docs/test-environment.md. Usage: test-env.sh up | down [--purge] | env | status
+# See docs/test-environment.md. Usage: test-env.sh install | up | down [--purge] | env | status
 set -euo pipefail
 export LC_ALL=C
 
@@ -43,8 +43,9 @@ die() {
 
 usage() {
   cat >&2 <<EOF
-usage: $0 up | down [--purge] | env | status
-  up      install missing Debian packages, start every service (idempotent), write $STATE/env.json
+usage: $0 install | up | down [--purge] | env | status
+  install install the missing Debian packages only (as root; no apt call when none is missing)
+  up      install, then start every service that is not running yet, and write $STATE/env.json
   down    stop what up started, by saved PID; --purge also deletes the state directory
   env     print export lines for a shell: eval "\$($0 env)"
   status  show each service; exit 1 if one is not answering
@@ -71,7 +72,8 @@ random_secret() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
 # Zombies count as gone: an orphan reaped late by PID 1 still answers kill -0.
 is_alive() {
   local stat
-  { stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+  # read, not $(<file): a failed redirection in a command substitution ends the script under set -e.
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
   stat=${stat##*) }
   [[ ${stat%% *} != Z ]]
 }
@@ -99,20 +101,31 @@ start_bg() {
 
 fail_start() {
   log "$1 $2; its log is $LOGS/$1.log, which ends with:"
-  tail -n 25 "$LOGS/$1.log" >&2 || true
+  tail -n 15 "$LOGS/$1.log" >&2 || true
   exit 1
 }
 
-# wait_until NAME PID PROBE...: polls PROBE until it succeeds, for at most READY_TIMEOUT seconds.
+# wait_until NAME PROBE...: polls PROBE until it succeeds, for at most READY_TIMEOUT seconds, as long as the
+# process saved for service NAME lives.
 wait_until() {
-  local name=$1 pid=$2 deadline
-  shift 2
+  local name=$1 pid deadline
+  shift
+  pid=$(<"$PIDS/$name.pid")
   deadline=$(($(now_ms) + READY_TIMEOUT * 1000))
   until "$@" >/dev/null 2>&1; do
     if ! is_alive "$pid"; then fail_start "$name" "exited while starting"; fi
     if (($(now_ms) > deadline)); then fail_start "$name" "did not answer within ${READY_TIMEOUT}s"; fi
     sleep 0.05
   done
+}
+
+# already_running NAME MARKER PROBE...: true, once it answers, when our service NAME is still running.
+already_running() {
+  local name=$1 pid
+  pid=$(owned_pid "$name" "$2") || return 1
+  shift 2
+  wait_until "$name" "$@"
+  log "$name already running (pid $pid)"
 }
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -141,17 +154,28 @@ stop_services() {
     if is_alive "$pid"; then
       log "$name (pid $pid) outlived ${STOP_TIMEOUT}s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      while is_alive "$pid"; do sleep 0.1; done
+      for _ in {1..50}; do is_alive "$pid" && sleep 0.1; done
+      if is_alive "$pid"; then log "$name (pid $pid) is still there after SIGKILL"; fi
     fi
   done
   for spec in "$@"; do rm -f "$PIDS/${spec%%=*}.pid"; done
 }
 
-# stop_orphan NAME PID-FILE MARKER: stops a child whose parent we had to kill, by the PID file it wrote.
+# stop_orphan NAME PID-FILE MARKER: stops a child whose parent had to be killed, by the PID file it wrote.
 stop_orphan() {
   [[ -f $2 ]] || return 0
   cp "$2" "$PIDS/$1.pid"
   stop_services "$1=$3"
+}
+
+# A dockerd that had to be killed leaves its bind mount of the data root (and any layer mounts) behind;
+# deepest first, so that nested mounts come off before their parents.
+unmount_leftovers() {
+  local target
+  while read -r target; do
+    log "unmounting $target, left by a killed dockerd"
+    umount "$target" || umount -l "$target" || log "cannot unmount $target"
+  done < <(awk -v under="$STATE/" 'index($5, under) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
 }
 
 # --- probes ----------------------------------------------------------------------------------------------
@@ -203,15 +227,21 @@ ensure_packages() {
 
 # --- dockerd and the base image --------------------------------------------------------------------------
 
-ensure_dockerd() {
+remove_stale_pid_file() {
   local pid
-  if pid=$(owned_pid dockerd "$DOCKER_ROOT"); then
-    wait_until dockerd "$pid" probe_docker
-    log "dockerd already running (pid $pid)"
-    return
-  fi
+  [[ -f $1 ]] || return 0
+  pid=$(<"$1")
+  if ! is_alive "$pid"; then rm -f "$1"; fi
+}
+
+ensure_dockerd() {
+  if already_running dockerd "$DOCKER_ROOT" probe_docker; then return; fi
   [[ -z $DOCKER_TCP_PORT ]] || need_free_port dockerd "$DOCKER_TCP_PORT" OA_TEST_DOCKER_TCP_PORT
   mkdir -p "$STATE/docker"
+  # A killed dockerd leaves its own and its containerd's PID files behind, and a new dockerd refuses to start
+  # (or waits for that containerd) while those PIDs still show in /proc, as they do until PID 1 reaps them.
+  remove_stale_pid_file "$STATE/docker/dockerd.pid"
+  remove_stale_pid_file "$STATE/docker/exec/containerd/containerd.pid"
   # An explicit empty config keeps a host's /etc/docker/daemon.json out of the test daemon.
   echo '{}' >"$STATE/docker/daemon.json"
   local args=(--config-file "$STATE/docker/daemon.json" --data-root "$DOCKER_ROOT" --exec-root "$STATE/docker/exec"
@@ -219,7 +249,7 @@ ensure_dockerd() {
     --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --ip=127.0.0.1)
   [[ -z $DOCKER_TCP_PORT ]] || args+=(-H "tcp://127.0.0.1:$DOCKER_TCP_PORT")
   start_bg dockerd dockerd "${args[@]}"
-  wait_until dockerd "$(<"$PIDS/dockerd.pid")" probe_docker
+  wait_until dockerd probe_docker
   log "dockerd ready on $DOCKER_SOCK"
 }
 
@@ -252,12 +282,8 @@ ensure_base_image() {
 
 # ensure_registry NAME PORT PORT-VARIABLE PROBE [auth]
 ensure_registry() {
-  local name=$1 port=$2 port_var=$3 probe=$4 auth=${5:-} dir=$STATE/$1 pid
-  if pid=$(owned_pid "$name" "$dir/config.yml"); then
-    wait_until "$name" "$pid" "$probe"
-    log "$name already running (pid $pid)"
-    return
-  fi
+  local name=$1 port=$2 port_var=$3 probe=$4 auth=${5:-} dir=$STATE/$1
+  if already_running "$name" "$dir/config.yml" "$probe"; then return; fi
   need_free_port "$name" "$port" "$port_var"
   mkdir -p "$dir/data"
   cat >"$dir/config.yml" <<EOF
@@ -271,6 +297,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$port
+  secret: $(random_secret)
 EOF
   if [[ -n $auth ]]; then
     random_secret >"$SECRETS/registry-password"
@@ -279,24 +306,19 @@ EOF
     printf 'auth:\n  htpasswd:\n    realm: oa-builder-test\n    path: %s\n' "$dir/htpasswd" >>"$dir/config.yml"
   fi
   start_bg "$name" docker-registry serve "$dir/config.yml"
-  wait_until "$name" "$(<"$PIDS/$name.pid")" "$probe"
+  wait_until "$name" "$probe"
   log "$name ready on 127.0.0.1:$port"
 }
 
 # --- git -------------------------------------------------------------------------------------------------
 
 ensure_git_server() {
-  local pid
-  if pid=$(owned_pid git-http "$REPOS"); then
-    wait_until git-http "$pid" probe_git
-    log "git-http already running (pid $pid)"
-    return
-  fi
+  if already_running git-http "$REPOS" probe_git; then return; fi
   need_free_port git-http "$GIT_PORT" OA_TEST_GIT_PORT
   printf '%s:%s\n' "$GIT_USER" "$(random_secret)" >"$SECRETS/git-auth"
   start_bg git-http node "$REPO_ROOT/scripts/git-http-server.js" --root "$REPOS" --host 127.0.0.1 \
     --port "$GIT_PORT" --auth-file "$SECRETS/git-auth"
-  wait_until git-http "$(<"$PIDS/git-http.pid")" probe_git
+  wait_until git-http probe_git
   log "git-http ready on http://127.0.0.1:$GIT_PORT"
 }
 
@@ -334,17 +356,14 @@ ensure_epmd() {
   if owned_pid epmd "$EPMD_PORT" >/dev/null; then return; fi
   need_free_port epmd "$EPMD_PORT" OA_TEST_EPMD_PORT
   start_bg epmd epmd -address 127.0.0.1 -port "$EPMD_PORT"
-  wait_until epmd "$(<"$PIDS/epmd.pid")" probe_epmd
+  wait_until epmd probe_epmd
 }
 
 # Uses a broker that already accepts guest/guest (OA_TEST_RABBITMQ=auto|external) or starts one of ours
 # (auto when none answers, or own); a broker of ours that is still running is kept whatever the mode.
 ensure_rabbitmq() {
-  local pid dir=$STATE/rabbitmq
-  local own_url=amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/
-  if pid=$(owned_pid rabbitmq "$dir"); then
-    wait_until rabbitmq "$pid" probe_amqp "$own_url"
-    log "rabbitmq already running (pid $pid)"
+  local dir=$STATE/rabbitmq own_url=amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/
+  if already_running rabbitmq "$dir" probe_amqp "$own_url"; then
     AMQP_URL=$own_url RABBITMQ_OWNED=true
     return
   fi
@@ -370,9 +389,8 @@ ensure_rabbitmq() {
   # The wrapper's own command line names nothing of ours; an Erlang user flag (ignored by the broker)
   # marks both it and the VM, so owned_pid can tell them from another broker.
   (rabbit_env && start_bg rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server -oa_builder_test_state "$dir")
-  pid=$(<"$PIDS/rabbitmq.pid")
-  wait_until rabbitmq "$pid" rabbitmqctl_await
-  wait_until rabbitmq "$pid" probe_amqp "$own_url"
+  wait_until rabbitmq rabbitmqctl_await
+  wait_until rabbitmq probe_amqp "$own_url"
   log "rabbitmq ready on 127.0.0.1:$RABBITMQ_PORT"
   AMQP_URL=$own_url RABBITMQ_OWNED=true
 }
@@ -437,12 +455,16 @@ take_lock() {
   flock -w 300 9 || die "another test-env.sh holds $STATE/.lock"
 }
 
-cmd_up() {
-  ((EUID == 0)) || die "up must run as root (dockerd needs it)"
+make_state_dir() {
   mkdir -p "$LOGS" "$PIDS" "$SECRETS" "$REPOS" "$STATE/tmp"
   chmod 700 "$SECRETS"
   touch "$STATE/.oa-builder-test-env"
   take_lock
+}
+
+cmd_up() {
+  ((EUID == 0)) || die "up must run as root (dockerd needs it)"
+  make_state_dir
   [[ -d $REPO_ROOT/node_modules/amqplib ]] || die "node_modules is missing; run npm ci first"
   ensure_packages
   ensure_dockerd
@@ -461,10 +483,11 @@ cmd_down() {
   take_lock
   stop_services git-http="$REPOS" registry="$STATE/registry/config.yml" \
     auth-registry="$STATE/auth-registry/config.yml" dockerd="$DOCKER_ROOT" rabbitmq="$STATE/rabbitmq"
-  # dockerd and the RabbitMQ wrapper take their children down with them, except when they had to be killed.
-  stop_orphan containerd "$STATE/docker/exec/containerd/containerd.pid" "$STATE/docker/exec"
+  # The RabbitMQ wrapper stops its Erlang VM, except when the wrapper had to be killed. (dockerd's containerd
+  # needs no such care: it is started to die with its parent.)
   stop_orphan beam "$STATE/rabbitmq/beam.pid" "$STATE/rabbitmq"
   stop_services epmd="$EPMD_PORT"
+  unmount_leftovers
   rm -f "$STATE/env.json" "$STATE/env.sh"
   if [[ ${1:-} == --purge ]]; then
     [[ -f $STATE/.oa-builder-test-env ]] || die "$STATE was not made by this script; not deleting it"
@@ -510,6 +533,7 @@ cmd_status() {
 
 check_state_dir
 case ${1:-} in
+  install) make_state_dir && ensure_packages ;;
   up) cmd_up ;;
   down) cmd_down "${2:-}" ;;
   env) cmd_env ;;

@@ -3,7 +3,7 @@
 # static checks and every jest test, stops the services it started, and ends with "N passed, N failed".
 # The static checks (typecheck, lint, format, build) count as one test each, so a type error fails the run.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 passed=0
 failed=0

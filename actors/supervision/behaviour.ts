@@ -1,13 +1,5 @@
 import type { Logger } from '../../src/log';
-import type {
-  ActorKind,
-  ActorRef,
-  ChildExit,
-  ExitReason,
-  ReplyTo,
-  RestartType,
-  StopOutcome,
-} from './types';
+import type { ActorKind, ActorRef, ChildExit, ExitReason, ReplyTo, RestartType, StopOutcome } from './types';
 
 /** What an actor's callbacks get besides their message and state. One per incarnation. */
 export interface ActorContext<Msg> {
@@ -78,7 +70,9 @@ export interface ActorBehaviour<Msg, State> {
 export type AnyBehaviour = ActorBehaviour<never, unknown>;
 
 /** Identity function that lets TypeScript infer and check a behaviour's message and state types. */
-export function defineActor<Msg, State = void>(behaviour: ActorBehaviour<Msg, State>): ActorBehaviour<Msg, State> {
+export function defineActor<Msg, State = void>(
+  behaviour: ActorBehaviour<Msg, State>,
+): ActorBehaviour<Msg, State> {
   return behaviour;
 }
 

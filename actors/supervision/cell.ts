@@ -8,10 +8,18 @@ import { toFailure } from './failure';
 import { failAsks } from './messaging';
 import { nextUid, register, unregister, type Mailbox } from './registry';
 import type { Runtime } from './runtime';
-import type { ActorKind, ActorRef, ChildExit, ExitReason, FailureInfo, LifecycleState, StopOutcome } from './types';
+import { startTimer } from './timers';
+import type {
+  ActorKind,
+  ActorRef,
+  ChildExit,
+  ExitReason,
+  FailureInfo,
+  LifecycleState,
+  StopOutcome,
+} from './types';
 
 const DEFAULT_WORKER_SHUTDOWN_MS = 5000;
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** What travels through the nact mailbox: the actor's own messages and the layer's two system messages. */
 type Envelope =
@@ -79,15 +87,18 @@ export class Cell implements Mailbox {
     this.path = parent ? `${parent.path}/${id}` : id;
     this.ref = { uid: this.uid, path: this.path };
     this.kind = behaviour.kind ?? 'worker';
-    this.shutdownMs = options.shutdownMs ?? (this.kind === 'supervisor' ? Infinity : DEFAULT_WORKER_SHUTDOWN_MS);
+    this.shutdownMs =
+      options.shutdownMs ?? (this.kind === 'supervisor' ? Infinity : DEFAULT_WORKER_SHUTDOWN_MS);
     this.state = replaces ? 'restarting' : 'starting';
     this.restartCount = replaces ? replaces.restartCount + 1 : 0;
     this.lastFailure = replaces?.lastFailure ?? null;
     // nact names allow few characters; the uid keeps them unique even beside an abandoned namesake.
     const name = `${id.replace(/[^a-z0-9\-_.]/gi, '_')}.${this.uid.toString(36)}`;
-    this.mailbox = spawn(parent?.mailbox ?? runtime.system, (_: undefined, envelope: Envelope) =>
-      this.receive(envelope).then(() => undefined),
-    name);
+    this.mailbox = spawn(
+      parent?.mailbox ?? runtime.system,
+      (_: undefined, envelope: Envelope) => this.receive(envelope).then(() => undefined),
+      name,
+    );
     register(this.uid, this);
   }
 
@@ -228,7 +239,7 @@ export class Cell implements Mailbox {
     const work = this.windDown(exit).then(() => true);
     if (!Number.isFinite(this.shutdownMs)) return work;
     return new Promise((resolve) => {
-      this.deadline = setTimeout(() => resolve(false), Math.min(this.shutdownMs, MAX_TIMER_MS));
+      this.deadline = startTimer(this.shutdownMs, () => resolve(false));
       void work.then((done) => {
         clearTimeout(this.deadline);
         resolve(done);
@@ -266,7 +277,9 @@ export class Cell implements Mailbox {
     unregister(this.uid);
     failAsks(
       this.uid,
-      exit.kind === 'crashed' ? new ActorCrashedError(this.path, exit.reason) : new ActorStoppedError(this.path),
+      exit.kind === 'crashed'
+        ? new ActorCrashedError(this.path, exit.reason)
+        : new ActorStoppedError(this.path),
     );
     if (!this.options.retain) this.parent?.removeChild(this);
     const reason = 'reason' in exit ? exit.reason : toFailure(new ActorStoppedError(this.path), this.path);

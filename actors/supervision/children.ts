@@ -103,7 +103,11 @@ export class ChildTable {
       if (!result.ok) {
         // Retried as if the new incarnation had crashed: through the mailbox, so timers and I/O run between
         // attempts (nact's own `reset` retries in a microtask loop), and counted against the intensity.
-        this.self.deliverExit({ id: entry.spec.id, ref: entry.cell.ref, exit: { kind: 'crashed', reason: result.reason } });
+        this.self.deliverExit({
+          id: entry.spec.id,
+          ref: entry.cell.ref,
+          exit: { kind: 'crashed', reason: result.reason },
+        });
         return;
       }
     }
@@ -140,7 +144,12 @@ export class ChildTable {
   private reasonOf(entry: Entry, exit: ExitReason): FailureInfo {
     if ('reason' in exit) return exit.reason;
     const { path } = entry.cell;
-    return { name: 'ChildExited', message: `${path} exited (${exit.kind})`, path, at: new Date().toISOString() };
+    return {
+      name: 'ChildExited',
+      message: `${path} exited (${exit.kind})`,
+      path,
+      at: new Date().toISOString(),
+    };
   }
 }
 

@@ -39,7 +39,9 @@ export function createContext(cell: Cell): ActorContext<unknown> {
     },
     stop(failure?: unknown) {
       cell.requestExit(
-        failure === undefined ? { kind: 'normal' } : { kind: 'failed', reason: toFailure(failure, cell.path) },
+        failure === undefined
+          ? { kind: 'normal' }
+          : { kind: 'failed', reason: toFailure(failure, cell.path) },
       );
     },
   };

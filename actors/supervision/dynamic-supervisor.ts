@@ -15,12 +15,22 @@ export interface ChildReport {
 /** Plain-data answer to `start_child`; `startChild` turns the failures into typed errors. */
 export type StartChildReply<Msg> =
   | { readonly ok: true; readonly ref: ActorRef<Msg> }
-  | { readonly ok: false; readonly error: 'duplicate_child' | 'max_children' }
+  | { readonly ok: false; readonly error: 'duplicate_child' }
+  | { readonly ok: false; readonly error: 'max_children'; readonly limit: number }
   | { readonly ok: false; readonly error: 'child_start_failed'; readonly reason: FailureInfo };
 
 export type DynamicSupervisorMsg<Args, Msg> =
-  | { readonly type: 'start_child'; readonly id: string; readonly args: Args; readonly replyTo: ReplyTo<StartChildReply<Msg>> }
-  | { readonly type: 'terminate_child'; readonly id: string; readonly replyTo: ReplyTo<StopOutcome | 'not_found'> }
+  | {
+      readonly type: 'start_child';
+      readonly id: string;
+      readonly args: Args;
+      readonly replyTo: ReplyTo<StartChildReply<Msg>>;
+    }
+  | {
+      readonly type: 'terminate_child';
+      readonly id: string;
+      readonly replyTo: ReplyTo<StopOutcome | 'not_found'>;
+    }
   | SupervisorMsg;
 
 /** A supervisor whose children are started on demand from one template (OTP's `simple_one_for_one`). */
@@ -58,8 +68,9 @@ export function dynamicSupervisor<Args, Msg>(
       switch (msg.type) {
         case 'start_child': {
           if (table.has(msg.id)) ctx.reply(msg.replyTo, { ok: false, error: 'duplicate_child' });
-          else if (table.size >= maxChildren) ctx.reply(msg.replyTo, { ok: false, error: 'max_children' });
-          else ctx.reply(msg.replyTo, await startOne(table, msg.id, msg.args));
+          else if (table.size >= maxChildren) {
+            ctx.reply(msg.replyTo, { ok: false, error: 'max_children', limit: maxChildren });
+          } else ctx.reply(msg.replyTo, await startOne(table, msg.id, msg.args));
           return table;
         }
         case 'terminate_child':
@@ -98,14 +109,23 @@ export async function startChild<Args, Msg>(
   args: Args,
   timeoutMs: number,
 ): Promise<ActorRef<Msg>> {
-  const answer = await ask(supervisor, (replyTo) => ({ type: 'start_child', id, args, replyTo }), timeoutMs);
+  const answer = await ask(supervisor, { type: 'start_child', id, args }, timeoutMs);
   if (answer.ok) return answer.ref;
   switch (answer.error) {
     case 'duplicate_child':
       throw new DuplicateChildError(id);
     case 'max_children':
-      throw new MaxChildrenError(await limitOf(supervisor));
+      throw new MaxChildrenError(answer.limit);
     case 'child_start_failed':
       throw new ChildStartError(id, answer.reason);
   }
+}
+
+/** Stops child `id` and forgets it; `not_found` when there is no such child. */
+export function terminateChild<Args, Msg>(
+  supervisor: ActorRef<DynamicSupervisorMsg<Args, Msg>>,
+  id: string,
+  timeoutMs: number,
+): Promise<StopOutcome | 'not_found'> {
+  return ask(supervisor, { type: 'terminate_child', id }, timeoutMs);
 }

@@ -1,9 +1,7 @@
 import { ActorStoppedError, AskAbortedError, AskTimeoutError } from './errors';
 import { countDeadLetter, lookup } from './registry';
+import { startTimer } from './timers';
 import type { ActorRef, ReplyTo } from './types';
-
-// setTimeout fires at once for delays beyond 2^31-1 ms, which would turn a long timeout into none.
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface PendingAsk {
   resolve(value: unknown): void;
@@ -16,30 +14,43 @@ const pending = new Map<number, PendingAsk>();
 const byTarget = new Map<number, Set<number>>();
 let lastAskId = 0;
 
+/** The members of a message union that ask for an answer: a `type` and a `replyTo`. */
+export type AskMsg<Msg> = Extract<Msg, { readonly type: string; readonly replyTo: ReplyTo<never> }>;
+
+/** What the caller of `ask` writes for the request of type `Type`: the message without its `replyTo`. */
+export type AskRequest<Msg, Type> = Omit<Extract<AskMsg<Msg>, { readonly type: Type }>, 'replyTo'>;
+
+/** The answer type of the request of type `Type` in `Msg`. */
+export type ReplyOf<Msg, Type> =
+  Extract<AskMsg<Msg>, { readonly type: Type }> extends { readonly replyTo: ReplyTo<infer Reply> }
+    ? Reply
+    : never;
+
 /** Fire-and-forget. False when the actor has ended: the message is dropped and counted as a dead letter. */
-export function send<Msg>(to: ActorRef<Msg>, msg: Msg): boolean {
+export function send<Msg>(to: ActorRef<Msg>, msg: NoInfer<Msg>): boolean {
   const delivered = lookup(to.uid)?.post(msg) ?? false;
   if (!delivered) countDeadLetter();
   return delivered;
 }
 
 /**
- * Sends `request(replyTo)` and waits for the actor to `reply(replyTo, value)`. Rejects with
+ * Sends `request` with a fresh `replyTo` added and waits for the actor to `reply(msg.replyTo, value)`; the
+ * reply type is the one of that request's `replyTo` in the actor's protocol. Rejects with
  * `AskTimeoutError` after `timeoutMs` milliseconds (`Infinity`: never), `AskAbortedError` when `signal`
  * fires, `ActorCrashedError` (with the reason) if the actor crashes first, `ActorStoppedError` if it is not
  * running or ends first.
  */
-export function ask<Msg, Reply>(
+export function ask<Msg, Type extends AskMsg<Msg>['type']>(
   to: ActorRef<Msg>,
-  request: (replyTo: ReplyTo<Reply>) => Msg,
+  request: { readonly type: Type } & NoInfer<AskRequest<Msg, Type>>,
   timeoutMs: number,
   signal?: AbortSignal,
-): Promise<Reply> {
-  return new Promise<Reply>((resolve, reject) => {
+): Promise<ReplyOf<Msg, Type>> {
+  return new Promise<ReplyOf<Msg, Type>>((resolve, reject) => {
     if (signal?.aborted) return reject(new AskAbortedError(to.path));
     const askId = ++lastAskId;
     const timer = Number.isFinite(timeoutMs)
-      ? setTimeout(() => entry.reject(new AskTimeoutError(to.path, timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS))
+      ? startTimer(timeoutMs, () => entry.reject(new AskTimeoutError(to.path, timeoutMs)))
       : undefined;
     const onAbort = (): void => entry.reject(new AskAbortedError(to.path));
     const settle = (): void => {
@@ -51,7 +62,7 @@ export function ask<Msg, Reply>(
     const entry: PendingAsk = {
       resolve: (value) => {
         settle();
-        resolve(value as Reply);
+        resolve(value as ReplyOf<Msg, Type>);
       },
       reject: (error) => {
         settle();
@@ -63,7 +74,8 @@ export function ask<Msg, Reply>(
     if (!asks) byTarget.set(to.uid, (asks = new Set()));
     asks.add(askId);
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (!send(to, request({ askId }))) entry.reject(new ActorStoppedError(to.path));
+    const msg = { ...request, replyTo: { askId } } as unknown as Msg;
+    if (!send(to, msg)) entry.reject(new ActorStoppedError(to.path));
   });
 }
 

@@ -2,7 +2,6 @@ import type { FailureInfo } from './types';
 
 /** What the registry needs of a live actor to deliver a message to it. */
 export interface Mailbox {
-  readonly path: string;
   /** Queues a message; false when the actor no longer takes messages. */
   post(message: unknown): boolean;
 }

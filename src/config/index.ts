@@ -95,7 +95,9 @@ function readFile(file: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new ConfigError([
+      `config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
   }
   let parsed: unknown;
   try {

@@ -31,19 +31,22 @@ export const settings = {
     env: 'EXCHANGE_ID',
     type: 'string',
     requiredInService: true,
-    description: 'Manager id of the messaging exchange this builder lives in; used for registration and routing.',
+    description:
+      'Manager id of the messaging exchange this builder lives in; used for registration and routing.',
   },
   brokerId: {
     env: 'BROKER_ID',
     type: 'string',
     requiredInService: true,
-    description: 'Manager id of the messaging broker to connect to; connection options are fetched from the Manager.',
+    description:
+      'Manager id of the messaging broker to connect to; connection options are fetched from the Manager.',
   },
   queueName: {
     env: 'QUEUE_NAME',
     type: 'string',
     default: 'builder',
-    description: 'Physical RabbitMQ queue to consume. The orchestrator publishes build requests to "builder".',
+    description:
+      'Physical RabbitMQ queue to consume. The orchestrator publishes build requests to "builder".',
   },
   deadLetterQueue: {
     env: 'DEAD_LETTER_QUEUE',
@@ -55,13 +58,15 @@ export const settings = {
     type: 'integer',
     minimum: 1,
     default: 3,
-    description: 'Deliveries of one message before it is dead-lettered instead of retried (stops poison loops).',
+    description:
+      'Deliveries of one message before it is dead-lettered instead of retried (stops poison loops).',
   },
   amqpUrl: {
     env: 'AMQP_URL',
     type: 'url',
     secret: true,
-    description: 'Broker URL that overrides the Manager lookup of BROKER_ID (amqp://user:pass@host:port/vhost).',
+    description:
+      'Broker URL that overrides the Manager lookup of BROKER_ID (amqp://user:pass@host:port/vhost).',
   },
   managerUrl: {
     env: 'MANAGER_URL',
@@ -92,7 +97,8 @@ export const settings = {
     env: 'HOSTNAME',
     type: 'string',
     default: () => os.hostname(),
-    description: 'Replica identity for Overseer registration, heartbeats and notifications; unique per replica.',
+    description:
+      'Replica identity for Overseer registration, heartbeats and notifications; unique per replica.',
   },
   dockerRegistryUrl: {
     env: 'DOCKER_REGISTRY_URL',
@@ -153,7 +159,8 @@ export const settings = {
     env: 'BUILDER_TMPDIR',
     type: 'string',
     default: '/tmp/openaperture',
-    description: 'Directory under which each workflow gets its own fresh work directory, removed when it ends.',
+    description:
+      'Directory under which each workflow gets its own fresh work directory, removed when it ends.',
   },
   concurrency: {
     env: 'BUILDER_CONCURRENCY',
@@ -209,7 +216,8 @@ export const settings = {
     type: 'integer',
     minimum: 0,
     default: 300,
-    description: 'On SIGTERM, seconds in-flight workflows may finish before they are aborted and left for retry.',
+    description:
+      'On SIGTERM, seconds in-flight workflows may finish before they are aborted and left for retry.',
   },
   heartbeatSeconds: {
     env: 'HEARTBEAT_SECONDS',
@@ -236,7 +244,8 @@ export const settings = {
     type: 'enum',
     values: ['json', 'pretty', 'auto'],
     default: 'auto',
-    description: 'json: one JSON object per line; pretty: readable lines; auto: pretty on a terminal, else json.',
+    description:
+      'json: one JSON object per line; pretty: readable lines; auto: pretty on a terminal, else json.',
   },
 } as const satisfies Record<string, Setting>;
 

@@ -13,7 +13,10 @@ export function serverAddress(registry: string): string {
  * The auth config the daemon expects in `X-Registry-Auth` (push) or, keyed by server, in `X-Registry-Config`
  * (build). Anonymous access is `{}`: the header must still be sent, since API 1.41 rejects a push without it.
  */
-export function authConfig(registry: string, credentials: RegistryCredentials | undefined): Record<string, string> {
+export function authConfig(
+  registry: string,
+  credentials: RegistryCredentials | undefined,
+): Record<string, string> {
   if (!credentials) return {};
   return {
     username: credentials.username,

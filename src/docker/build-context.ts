@@ -26,7 +26,13 @@ async function readPatterns(dir: string): Promise<string[]> {
 
 // Walks without following symlinks: a link is sent as a link, so nothing outside the context is ever read.
 // An ignored directory is still walked when some `!` pattern may re-include something below it.
-async function walk(dir: string, relative: string, ig: Ignore, descendIgnored: boolean, out: Set<string>): Promise<void> {
+async function walk(
+  dir: string,
+  relative: string,
+  ig: Ignore,
+  descendIgnored: boolean,
+  out: Set<string>,
+): Promise<void> {
   for (const entry of await fs.readdir(path.join(dir, relative), { withFileTypes: true })) {
     const name = relative ? `${relative}/${entry.name}` : entry.name;
     const ignored = ig.ignores(name);
@@ -39,6 +45,18 @@ async function walk(dir: string, relative: string, ig: Ignore, descendIgnored: b
   }
 }
 
+async function selectEntries(dir: string): Promise<{ included: Set<string>; patterns: string[] }> {
+  const included = new Set<string>();
+  try {
+    const patterns = await readPatterns(dir);
+    const hasExceptions = patterns.some((p) => p.trim().startsWith('!'));
+    await walk(dir, '', dockerignore().add(patterns), hasExceptions, included);
+    return { included, patterns };
+  } catch (err) {
+    throw new DockerBuildError(`the build context could not be read: ${(err as Error).message}`);
+  }
+}
+
 function dockerfileEntry(dockerfile: string): string {
   const normalized = path.posix.normalize(dockerfile.replace(/\\/g, '/'));
   if (path.posix.isAbsolute(normalized) || normalized === '..' || normalized.startsWith('../')) {
@@ -48,19 +66,18 @@ function dockerfileEntry(dockerfile: string): string {
 }
 
 /**
- * The build context of `dir` as a tar stream, as `docker build` would send it: entries matched by the context's
- * `.dockerignore` are left out, except the Dockerfile and the `.dockerignore` itself, which the daemon needs and
- * which are always sent. Symlinks are sent as symlinks and never followed. Owners are sent as root (0:0), as
- * the docker CLI does, so the host's uids do not leak into images. Throws {@link DockerBuildError} when the
- * Dockerfile is not a regular file inside the context.
+ * The build context of `dir` as a tar stream, as `docker build` would send it: entries matched by the
+ * context's `.dockerignore` are left out, except the Dockerfile and the `.dockerignore` itself, which the
+ * daemon needs and which are always sent. Symlinks are sent as symlinks and never followed. Owners are sent
+ * as root (0:0), as the docker CLI does, so the host's uids do not leak into images. Throws {@link
+ * DockerBuildError} when the Dockerfile is not a regular file inside the context, or the context cannot be
+ * read.
  */
 export async function buildContext(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
   const entry = dockerfileEntry(dockerfile);
   const stat = await fs.lstat(path.join(dir, entry)).catch(() => undefined);
   if (!stat?.isFile()) throw new DockerBuildError(`the build context has no Dockerfile at ${entry}`);
-  const patterns = await readPatterns(dir);
-  const included = new Set<string>();
-  await walk(dir, '', dockerignore().add(patterns), patterns.some((p) => p.trim().startsWith('!')), included);
+  const { included, patterns } = await selectEntries(dir);
   withAncestors(included, entry);
   if (patterns.length > 0) included.add(DOCKERIGNORE);
   const pack = tar.pack(dir, {

@@ -3,7 +3,12 @@ import { DockerUnreachableError } from './errors';
 /** Where a Docker Engine API listens. */
 export type Endpoint =
   | { readonly kind: 'unix'; readonly socketPath: string }
-  | { readonly kind: 'tcp'; readonly protocol: 'http' | 'https'; readonly host: string; readonly port: number };
+  | {
+      readonly kind: 'tcp';
+      readonly protocol: 'http' | 'https';
+      readonly host: string;
+      readonly port: number;
+    };
 
 const SCHEMES: Record<string, { protocol: 'http' | 'https'; port: number }> = {
   'tcp:': { protocol: 'http', port: 2375 },
@@ -20,7 +25,8 @@ export function parseEndpoint(value: string): Endpoint {
   const trimmed = value.trim();
   if (trimmed.startsWith('unix://')) {
     const socketPath = trimmed.slice('unix://'.length);
-    if (!socketPath.startsWith('/')) throw new DockerUnreachableError(value, 'a unix socket path must be absolute');
+    if (!socketPath.startsWith('/'))
+      throw new DockerUnreachableError(value, 'a unix socket path must be absolute');
     return { kind: 'unix', socketPath };
   }
   let url: URL;

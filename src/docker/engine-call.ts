@@ -11,11 +11,11 @@ export interface EngineCall {
   /** Query parameters; arrays repeat the key, objects are sent as JSON, undefined values are left out. */
   readonly query?: Readonly<Record<string, unknown>>;
   /** Request body (the build context tar). */
-  readonly body?: NodeJS.ReadableStream;
+  readonly body?: NodeJS.ReadableStream | undefined;
   /** Sent as `X-Registry-Auth` (push). */
-  readonly registryAuth?: object;
+  readonly registryAuth?: object | undefined;
   /** Sent as `X-Registry-Config` (build). */
-  readonly registryConfig?: object;
+  readonly registryConfig?: object | undefined;
 }
 
 // Statuses are judged here, not by docker-modem, which would drop the body of a non-2xx stream response.
@@ -48,10 +48,16 @@ function describe(err: unknown): string {
 }
 
 /**
- * Sends `call` and resolves with the response as soon as its headers arrive, whatever its status. A failure to
- * connect or send is a {@link DockerUnreachableError}; after an abort the signal's reason is thrown instead.
+ * Sends `call` and resolves with the response as soon as its headers arrive, whatever its status. A failure
+ * to connect or send is a {@link DockerUnreachableError}, an abort included: callers run under
+ * `withDeadline`, which replaces it with the abort's reason.
  */
-export function dial(modem: Modem, label: string, call: EngineCall, signal: AbortSignal): Promise<IncomingMessage> {
+export function dial(
+  modem: Modem,
+  label: string,
+  call: EngineCall,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
   const query = Object.fromEntries(Object.entries(call.query ?? {}).filter(([, v]) => v !== undefined));
   return new Promise((resolve, reject) => {
     modem.dial(
@@ -68,7 +74,7 @@ export function dial(modem: Modem, label: string, call: EngineCall, signal: Abor
         abortSignal: signal,
       },
       (err, res) => {
-        if (err) reject(signal.aborted ? signal.reason : new DockerUnreachableError(label, describe(err)));
+        if (err) reject(new DockerUnreachableError(label, describe(err)));
         else resolve(res as IncomingMessage);
       },
     );

@@ -15,7 +15,8 @@ export const MIN_API_VERSION = '1.24';
 export interface EngineOptions {
   /**
    * Highest API version to speak ("major.minor"). Default {@link TESTED_API_VERSION}. Raise it for daemons
-   * whose minimum is above it (Docker 29 accepts nothing below 1.44); the calls used here are unchanged there.
+   * whose minimum is above it (Docker 29 accepts nothing below 1.44); the calls used here are unchanged
+   * there.
    */
   readonly maxApiVersion?: string;
   /** Deadline of each short Engine call (version, list, delete), in milliseconds. Default 30000. */
@@ -63,10 +64,16 @@ function negotiate(endpoint: string, reply: VersionReply, max: string): string {
   const daemonMin = parseVersion(reply.MinAPIVersion) ?? chosen;
   const version = chosen.join('.');
   if (compareVersions(chosen, daemonMin) < 0) {
-    throw new DockerApiVersionError(endpoint, `it needs API ${daemonMin.join('.')} or newer, this builder speaks up to ${max}`);
+    throw new DockerApiVersionError(
+      endpoint,
+      `it needs API ${daemonMin.join('.')} or newer, this builder speaks up to ${max}`,
+    );
   }
   if (compareVersions(chosen, required(MIN_API_VERSION)) < 0) {
-    throw new DockerApiVersionError(endpoint, `it speaks up to API ${version}, this builder needs ${MIN_API_VERSION}`);
+    throw new DockerApiVersionError(
+      endpoint,
+      `it speaks up to API ${version}, this builder needs ${MIN_API_VERSION}`,
+    );
   }
   return version;
 }
@@ -77,12 +84,17 @@ function negotiate(endpoint: string, reply: VersionReply, max: string): string {
  * {@link DockerApiVersionError} when that is below the daemon's minimum. docker-modem does not negotiate
  * by itself; without a version every call would use whatever the daemon's newest API is.
  */
-export async function connectEngine(endpoint: string, options: EngineOptions, ctx: CallContext): Promise<Engine> {
+export async function connectEngine(
+  endpoint: string,
+  options: EngineOptions,
+  ctx: CallContext,
+): Promise<Engine> {
   const parsed = parseEndpoint(endpoint);
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const maxApiVersion = options.maxApiVersion ?? TESTED_API_VERSION;
   required(maxApiVersion);
-  const onTimeout = () => new DockerUnreachableError(endpoint, `no answer within ${requestTimeoutMs / 1000} s`);
+  const onTimeout = () =>
+    new DockerUnreachableError(endpoint, `no answer within ${requestTimeoutMs / 1000} s`);
   return withDeadline(ctx.signal, requestTimeoutMs, onTimeout, async (signal) => {
     const res = await dial(modemFor(parsed), endpoint, { method: 'GET', path: '/version' }, signal);
     const reply = ((await readJson(res, endpoint, signal)) ?? {}) as VersionReply;
@@ -101,7 +113,11 @@ export async function connectEngine(endpoint: string, options: EngineOptions, ct
   });
 }
 
-function withRequestDeadline<T>(engine: Engine, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+function withRequestDeadline<T>(
+  engine: Engine,
+  signal: AbortSignal,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const seconds = engine.requestTimeoutMs / 1000;
   const onTimeout = () => new DockerUnreachableError(engine.endpoint, `no answer within ${seconds} s`);
   return withDeadline(signal, engine.requestTimeoutMs, onTimeout, work);

@@ -1,7 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 
 /** One line of an Engine progress stream: parsed JSON, or the raw text when the line is not JSON. */
-export type StreamLine = { readonly kind: 'json'; readonly value: unknown } | { readonly kind: 'text'; readonly text: string };
+export type StreamLine =
+  { readonly kind: 'json'; readonly value: unknown } | { readonly kind: 'text'; readonly text: string };
 
 /** Longest line kept whole, in characters; a longer run without a newline is cut so memory stays bounded. */
 export const MAX_LINE_LENGTH = 1 << 20;
@@ -18,9 +19,9 @@ function classify(raw: string): StreamLine | undefined {
 
 /**
  * Splits a byte stream into newline-separated lines and parses each as JSON. Unlike docker-modem's
- * followProgress, which throws from inside a 'data' handler on the first non-JSON line, a line that is not JSON
- * is handed on as text. Lines and UTF-8 characters split across chunks are reassembled; a last line without a
- * newline still counts.
+ * followProgress, which throws from inside a 'data' handler on the first non-JSON line, a line that is not
+ * JSON is handed on as text. Lines and UTF-8 characters split across chunks are reassembled; a last line
+ * without a newline still counts.
  */
 export async function* jsonLines(
   source: AsyncIterable<Buffer | string>,

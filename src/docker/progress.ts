@@ -20,16 +20,26 @@ export interface StreamOutcome {
 }
 
 /**
- * Reads an Engine build or push stream to its end. JSON objects go to `onMessage`, lines that are not JSON to
- * `onText` (they are tolerated, not fatal). An in-band `errorDetail`/`error` is returned so that the caller
- * fails the step with the daemon's message; docker-modem's followProgress would report success here.
+ * A `status` message (pull or push progress) as one log line, `<layer>: <status>`. Byte-count updates of a
+ * running transfer are left out: a layer sends hundreds of them and the build log wants the milestones.
+ */
+function statusLine(message: EngineMessage): string | undefined {
+  if (message.status === undefined || message.progressDetail?.current !== undefined) return undefined;
+  return message.id ? `${message.id}: ${message.status}` : message.status;
+}
+
+/**
+ * Reads an Engine build or push stream to its end. JSON objects go to `onMessage`; their `status` lines, and
+ * lines that are not JSON (tolerated, not fatal), go to `onLine`. An in-band `errorDetail`/`error` is
+ * returned so that the caller fails the step with the daemon's message; docker-modem's followProgress would
+ * report success here.
  */
 export async function followStream(
   res: IncomingMessage,
   label: string,
   signal: AbortSignal,
   onMessage: (message: EngineMessage) => void,
-  onText: (line: string) => void,
+  onLine: (line: string) => void,
 ): Promise<StreamOutcome> {
   const lines = jsonLines(res)[Symbol.asyncIterator]();
   let error: string | undefined;
@@ -45,11 +55,13 @@ export async function followStream(
     if (next.done) return { error };
     const line = next.value;
     try {
-      if (line.kind === 'text') onText(line.text);
-      else if (typeof line.value !== 'object' || line.value === null) onText(JSON.stringify(line.value));
+      if (line.kind === 'text') onLine(line.text);
+      else if (typeof line.value !== 'object' || line.value === null) onLine(JSON.stringify(line.value));
       else {
         const message = line.value as EngineMessage;
         error ??= message.errorDetail?.message ?? message.error;
+        const status = statusLine(message);
+        if (status !== undefined) onLine(status);
         onMessage(message);
       }
     } catch (err) {

@@ -6,16 +6,16 @@ const STEP_IMAGE = /^ ---> ([0-9a-f]{12,64})$/;
 const BUILT = /^Successfully built ([0-9a-f]{12,64})$/;
 
 /**
- * The text output of a classic-builder build, reassembled into lines (the daemon sends fragments such as a step
- * title and its newline as separate messages) and read for what this build itself created:
+ * The text output of a classic-builder build, reassembled into lines (the daemon sends fragments such as a
+ * step title and its newline as separate messages) and read for what this build itself created:
  *
  * - the intermediate containers it started and the daemon has not reported removing, and
  * - the newest image it committed. FROM images and cache hits belong to others; a FROM step counts only when
  *   the base image's ONBUILD triggers ran a container. Deleting that newest image also deletes its untagged
  *   parents, which are this build's earlier steps.
  *
- * This is how a failed or cancelled build finds its leftovers: the classic builder adds the `labels` as a last
- * step, so intermediate images and containers never carry them. podman's output has another shape and is
+ * This is how a failed or cancelled build finds its leftovers: the classic builder adds the `labels` as a
+ * last step, so intermediate images and containers never carry them. podman's output has another shape and is
  * only passed through (podman removes its working containers itself when `forcerm` is set).
  */
 export class BuildTranscript {

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
 import { EtfDecodeError, type EtfDecodeErrorCode } from './errors';
 import * as T from './tags';
-import { defaultAtomTag, improper } from './term';
+import { defaultAtomTag, improper, specialAtomValue } from './term';
 import type { AtomTag, MapEntry, Term } from './types';
 
 export interface DecodeOptions {
@@ -17,29 +17,28 @@ export interface DecodeOptions {
 
 export const DEFAULT_MAX_INFLATED_BYTES = 16 * 1024 * 1024;
 
-// Below this length a JS loop finds out whether a binary is ASCII faster than a native call on a fresh view.
-const SHORT_BINARY = 64;
+// Making strings one native call at a time dominates decoding. Up to this size the whole input becomes one
+// latin-1 string up front (one call), and every ASCII binary and latin-1 atom is a cheap substring of it.
+const WHOLE_TEXT_BYTES = 1 << 20;
+// Finds the next byte of 0x80 or more in the latin-1 text: a native scan, where a JS loop costs a nanosecond a byte.
+const HIGH_BYTE = /[\u0080-\u00ff]/g;
 // Up to 6 bytes (48 bits) a big integer's magnitude is computed exactly in a double.
 const NUMBER_BIG_BYTES = 6;
 
 function atomTerm(name: string, tag: AtomTag): Term {
   if (tag !== T.ATOM_EXT && tag !== defaultAtomTag(name)) return { kind: 'atom', name, tag };
-  switch (name) {
-    case 'nil':
-      return null;
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    default:
-      return { kind: 'atom', name };
-  }
+  const special = specialAtomValue(name);
+  return special === undefined ? { kind: 'atom', name } : special;
 }
 
 /** One pass over one buffer; positions are checked before every read, so reads never throw. */
 class Reader {
   pos: number;
   private depth = 0;
+  /** The input as latin-1 text, when small enough; byte offsets are character offsets in it. */
+  private readonly text: string | undefined;
+  /** The first byte of 0x80 or more at or after the last place searched; decoding only moves forward. */
+  private nextHigh = -1;
 
   constructor(
     private readonly buf: Buffer,
@@ -48,6 +47,23 @@ class Reader {
     private readonly inflated: boolean,
   ) {
     this.pos = start;
+    this.text = buf.length <= WHOLE_TEXT_BYTES ? buf.toString('latin1') : undefined;
+  }
+
+  /** Whether bytes start..end are ASCII, whose latin-1 and UTF-8 readings are the same (false without text). */
+  private ascii(start: number, end: number): boolean {
+    if (this.text === undefined) return false;
+    if (this.nextHigh < start) {
+      HIGH_BYTE.lastIndex = start;
+      this.nextHigh = HIGH_BYTE.test(this.text) ? HIGH_BYTE.lastIndex - 1 : Infinity;
+    }
+    return this.nextHigh >= end;
+  }
+
+  private latin1(start: number, end: number): string {
+    return this.text === undefined
+      ? this.buf.toString('latin1', start, end)
+      : this.text.substring(start, end);
   }
 
   fail(code: EtfDecodeErrorCode, offset: number, detail: string): never {
@@ -67,23 +83,32 @@ class Reader {
     }
   }
 
+  // Plain indexing after the length check: Buffer's read methods validate their argument again on every call.
   private u8(): number {
     this.need(1);
-    return this.buf.readUInt8(this.pos++);
+    return this.buf[this.pos++] as number;
   }
 
   private u16(): number {
     this.need(2);
-    const v = this.buf.readUInt16BE(this.pos);
+    const b = this.buf;
+    const p = this.pos;
     this.pos += 2;
-    return v;
+    return ((b[p] as number) << 8) | (b[p + 1] as number);
   }
 
   private u32(): number {
     this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
+    const b = this.buf;
+    const p = this.pos;
     this.pos += 4;
-    return v;
+    return (
+      (((b[p] as number) << 24) |
+        ((b[p + 1] as number) << 16) |
+        ((b[p + 2] as number) << 8) |
+        (b[p + 3] as number)) >>>
+      0
+    );
   }
 
   private enter(at: number): void {
@@ -102,12 +127,8 @@ class Reader {
     switch (tag) {
       case T.SMALL_INTEGER_EXT:
         return this.u8();
-      case T.INTEGER_EXT: {
-        this.need(4);
-        const v = this.buf.readInt32BE(this.pos);
-        this.pos += 4;
-        return v;
-      }
+      case T.INTEGER_EXT:
+        return this.u32() | 0;
       case T.NEW_FLOAT_EXT: {
         this.need(8);
         const v = this.buf.readDoubleBE(this.pos);
@@ -155,7 +176,10 @@ class Reader {
   private oldFloat(at: number): Term {
     // FLOAT_EXT: 31 bytes of C-formatted text ("%.20e"), padded with NULs.
     this.need(31);
-    const text = this.buf.toString('latin1', this.pos, this.pos + 31).replace(/\0+$/, '').trim();
+    const text = this.buf
+      .toString('latin1', this.pos, this.pos + 31)
+      .replace(/\0+$/, '')
+      .trim();
     this.pos += 31;
     if (!/^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text)) this.fail('bad-float', at, 'malformed FLOAT_EXT text');
     return this.finite(Number.parseFloat(text), at);
@@ -164,10 +188,10 @@ class Reader {
   private atom(len: number, tag: AtomTag, at: number): Term {
     this.fits(len, 1, at + 1);
     const start = this.pos;
-    this.pos += len;
-    const utf8 = tag === T.ATOM_UTF8_EXT || tag === T.SMALL_ATOM_UTF8_EXT;
-    if (utf8 && !isUtf8(this.buf.subarray(start, this.pos))) this.fail('invalid-utf8', start, 'atom is not UTF-8');
-    const name = this.buf.toString(utf8 ? 'utf8' : 'latin1', start, this.pos);
+    const end = (this.pos += len);
+    const utf8 = (tag === T.ATOM_UTF8_EXT || tag === T.SMALL_ATOM_UTF8_EXT) && !this.ascii(start, end);
+    if (utf8 && !isUtf8(this.buf.subarray(start, end))) this.fail('invalid-utf8', start, 'atom is not UTF-8');
+    const name = utf8 ? this.buf.toString('utf8', start, end) : this.latin1(start, end);
     // Fewer bytes than the limit means fewer characters too; only long UTF-8 needs counting.
     if (len > T.MAX_ATOM_CHARS && (!utf8 || [...name].length > T.MAX_ATOM_CHARS)) {
       this.fail('atom-too-long', at, `atom longer than ${T.MAX_ATOM_CHARS} characters`);
@@ -177,15 +201,10 @@ class Reader {
 
   private binary(len: number, at: number): Term {
     this.fits(len, 1, at + 1);
-    const buf = this.buf;
     const start = this.pos;
     const end = (this.pos += len);
-    if (len <= SHORT_BINARY) {
-      let i = start;
-      while (i < end && (buf[i] as number) < 0x80) i++;
-      if (i === end) return buf.toString('latin1', start, end);
-    }
-    const view = buf.subarray(start, end);
+    if (this.ascii(start, end)) return this.latin1(start, end);
+    const view = this.buf.subarray(start, end);
     return isUtf8(view) ? view.toString('utf8') : view;
   }
 
@@ -252,7 +271,11 @@ class Reader {
     const size = this.u32();
     const at = this.pos;
     if (size > maxInflatedBytes) {
-      this.fail('inflated-too-large', at - 4, `compressed term declares ${size} bytes, over ${maxInflatedBytes}`);
+      this.fail(
+        'inflated-too-large',
+        at - 4,
+        `compressed term declares ${size} bytes, over ${maxInflatedBytes}`,
+      );
     }
     let out: Buffer;
     try {
@@ -280,7 +303,12 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Term {
   let reader = new Reader(buf, 1, maxDepth, false);
   if (buf.length > 1 && buf.readUInt8(1) === T.COMPRESSED) {
     reader.pos = 2;
-    reader = new Reader(reader.inflate(options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES), 0, maxDepth, true);
+    reader = new Reader(
+      reader.inflate(options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES),
+      0,
+      maxDepth,
+      true,
+    );
   }
   const term = reader.term();
   reader.end();

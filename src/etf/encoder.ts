@@ -1,7 +1,7 @@
 import { EtfEncodeError } from './errors';
 import * as T from './tags';
-import { defaultAtomTag, kindOf } from './term';
-import type { Atom, ErlMap, ImproperList, Term } from './types';
+import { defaultAtomTag, isLatin1, kindOf } from './term';
+import type { Atom, ErlMap, ImproperList, MapEntry, Term } from './types';
 
 export interface EncodeOptions {
   /** How deeply lists, tuples and maps may nest; also what stops a cyclic structure. Default 512. */
@@ -14,17 +14,41 @@ const KEPT_SCRATCH = 1024 * 1024;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
+// Short ASCII text is copied by a JS loop: for keys, ids and names a native write costs more than the copy.
+const SHORT_TEXT = 64;
+
 // encode() is synchronous, so one scratch buffer serves every call and each result costs a single copy.
 let scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
 
-function describe(v: unknown): string {
-  if (typeof v === 'number') return `number ${v}`;
-  if (typeof v === 'object' && v !== null) return `object ${JSON.stringify(Object.keys(v))}`;
-  return typeof v;
+// Plain byte stores: Buffer's write methods validate their arguments again on every call.
+function put16(at: number, v: number): void {
+  scratch[at] = v >>> 8;
+  scratch[at + 1] = v;
+}
+
+function put32(at: number, v: number): void {
+  scratch[at] = v >>> 24;
+  scratch[at + 1] = v >>> 16;
+  scratch[at + 2] = v >>> 8;
+  scratch[at + 3] = v;
+}
+
+/** Copies `s` to `at` when it is short ASCII and returns its length; -1 otherwise (the bytes are then junk). */
+function writeShortAscii(s: string, at: number): number {
+  const n = s.length;
+  if (n > SHORT_TEXT) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    scratch[at + i] = c;
+  }
+  return n;
 }
 
 function isByte(v: Term): boolean {
-  return typeof v === 'number' ? v >= 0 && v <= 255 && Number.isInteger(v) : typeof v === 'bigint' && v >= 0n && v <= 255n;
+  return typeof v === 'number'
+    ? v >= 0 && v <= 255 && Number.isInteger(v)
+    : typeof v === 'bigint' && v >= 0n && v <= 255n;
 }
 
 class Writer {
@@ -50,7 +74,7 @@ class Writer {
   private tagU32(tag: number, v: number): void {
     this.room(5);
     scratch[this.pos] = tag;
-    scratch.writeUInt32BE(v, this.pos + 1);
+    put32(this.pos + 1, v);
     this.pos += 5;
   }
 
@@ -76,23 +100,33 @@ class Writer {
       case 'boolean':
         return this.atom({ kind: 'atom', name: t ? 'true' : 'false' });
       case 'object':
-        if (t === null) return this.atom({ kind: 'atom', name: 'nil' });
-        if (Array.isArray(t)) return this.list(t);
-        if (t instanceof Uint8Array) return this.bytes(t);
-        switch ((t as { kind?: unknown }).kind) {
-          case 'atom':
-            return this.atom(t as Atom);
-          case 'float':
-            return this.float((t as { value: number }).value);
-          case 'tuple':
-            return this.tuple((t as { items: readonly Term[] }).items);
-          case 'map':
-            return this.map(t as ErlMap);
-          case 'improper':
-            return this.improper(t as ImproperList);
-        }
+        return this.object(t);
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        throw new EtfEncodeError(`cannot encode ${typeof t} as a term`);
     }
-    throw new EtfEncodeError(`cannot encode ${describe(t)} as a term`);
+  }
+
+  // Values reach here unchecked (from JSON, from callers' casts), so the shape is verified, not trusted.
+  private object(t: object | null): void {
+    if (t === null) return this.atom({ kind: 'atom', name: 'nil' });
+    if (Array.isArray(t)) return this.list(t as Term[]);
+    if (t instanceof Uint8Array) return this.bytes(t);
+    switch ((t as { kind?: unknown }).kind) {
+      case 'atom':
+        return this.atom(t as Atom);
+      case 'float':
+        return this.float((t as { value: number }).value);
+      case 'tuple':
+        return this.tuple((t as { items: readonly Term[] }).items);
+      case 'map':
+        return this.map(t as ErlMap);
+      case 'improper':
+        return this.improper(t as ImproperList);
+      default:
+        throw new EtfEncodeError(`cannot encode object ${JSON.stringify(Object.keys(t))} as a term`);
+    }
   }
 
   private integer(n: number): void {
@@ -106,7 +140,7 @@ class Writer {
     } else if (n >= -0x80000000 && n <= 0x7fffffff) {
       this.room(5);
       scratch[this.pos] = T.INTEGER_EXT;
-      scratch.writeInt32BE(n, this.pos + 1);
+      put32(this.pos + 1, n);
       this.pos += 5;
     } else {
       // At most 7 bytes: the digits are computed on the magnitude, little-endian.
@@ -129,7 +163,8 @@ class Writer {
     if (m <= MAX_SAFE_BIG) return this.integer(Number(n));
     const hex = m.toString(16);
     const digits = Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex').reverse();
-    if (digits.length > T.MAX_BIG_BYTES) throw new EtfEncodeError(`integer of ${digits.length} bytes is too large`);
+    if (digits.length > T.MAX_BIG_BYTES)
+      throw new EtfEncodeError(`integer of ${digits.length} bytes is too large`);
     const small = digits.length <= 255;
     this.room(6 + digits.length);
     if (small) {
@@ -154,12 +189,13 @@ class Writer {
     // Room for the worst case (3 bytes per UTF-16 unit); the length is filled in once the bytes are written.
     this.room(5 + s.length * 3);
     const start = this.pos;
-    const len = scratch.write(s, start + 5, 'utf8');
+    let len = writeShortAscii(s, start + 5);
+    if (len < 0) len = scratch.write(s, start + 5, 'utf8');
     if (len !== s.length && LONE_SURROGATE.test(s)) {
       throw new EtfEncodeError('string holds a lone surrogate, which has no UTF-8 form: use a Uint8Array');
     }
     scratch[start] = T.BINARY_EXT;
-    scratch.writeUInt32BE(len, start + 1);
+    put32(start + 1, len);
     this.pos = start + 5 + len;
   }
 
@@ -173,11 +209,27 @@ class Writer {
   private atom(a: Atom): void {
     const name = a.name;
     if (typeof name !== 'string') throw new EtfEncodeError('atom without a name');
-    const tag = a.tag ?? defaultAtomTag(name);
+    if (a.tag === undefined) {
+      // Short ASCII, the usual atom, is always an ATOM_EXT.
+      this.room(3 + Math.min(name.length, SHORT_TEXT));
+      const len = writeShortAscii(name, this.pos + 3);
+      if (len >= 0) {
+        scratch[this.pos] = T.ATOM_EXT;
+        put16(this.pos + 1, len);
+        this.pos += 3 + len;
+        return;
+      }
+    }
+    this.anyAtom(name, a.tag ?? defaultAtomTag(name));
+  }
+
+  private anyAtom(name: string, tag: number): void {
     const short = tag === T.SMALL_ATOM_EXT || tag === T.SMALL_ATOM_UTF8_EXT;
-    if (!short && tag !== T.ATOM_EXT && tag !== T.ATOM_UTF8_EXT) throw new EtfEncodeError(`${tag} is not an atom tag`);
+    if (!short && tag !== T.ATOM_EXT && tag !== T.ATOM_UTF8_EXT) {
+      throw new EtfEncodeError(`${tag} is not an atom tag`);
+    }
     const latin1 = tag === T.ATOM_EXT || tag === T.SMALL_ATOM_EXT;
-    if (latin1 ? /[^\u0000-\u00ff]/.test(name) : LONE_SURROGATE.test(name)) {
+    if (latin1 ? !isLatin1(name) : LONE_SURROGATE.test(name)) {
       throw new EtfEncodeError(`atom ${JSON.stringify(name)} cannot be written with tag ${tag}`);
     }
     if (name.length > T.MAX_ATOM_CHARS && [...name].length > T.MAX_ATOM_CHARS) {
@@ -190,7 +242,7 @@ class Writer {
     if (short && len > 255) throw new EtfEncodeError(`atom of ${len} bytes does not fit tag ${tag}`);
     scratch[start] = tag;
     if (short) scratch[start + 1] = len;
-    else scratch.writeUInt16BE(len, start + 1);
+    else put16(start + 1, len);
     this.pos = start + head + len;
   }
 
@@ -199,7 +251,7 @@ class Writer {
     if (items.length <= T.MAX_STRING_EXT && items.every(isByte)) {
       this.room(3 + items.length);
       scratch[this.pos] = T.STRING_EXT;
-      scratch.writeUInt16BE(items.length, this.pos + 1);
+      put16(this.pos + 1, items.length);
       this.pos += 3;
       for (const b of items) scratch[this.pos++] = Number(b);
       return;
@@ -241,10 +293,12 @@ class Writer {
     if (!Array.isArray(m.entries)) throw new EtfEncodeError('map without entries');
     this.tagU32(T.MAP_EXT, m.entries.length);
     this.enter();
-    for (const entry of m.entries) {
-      if (!Array.isArray(entry) || entry.length !== 2) throw new EtfEncodeError('map entry is not a [key, value] pair');
-      this.term(entry[0]);
-      this.term(entry[1]);
+    for (const entry of m.entries as unknown[]) {
+      if (!Array.isArray(entry) || entry.length !== 2)
+        throw new EtfEncodeError('map entry is not a [key, value] pair');
+      const [key, value] = entry as unknown as MapEntry;
+      this.term(key);
+      this.term(value);
     }
     this.depth--;
   }

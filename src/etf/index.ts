@@ -14,6 +14,7 @@ export {
   isAtom,
   isFloat,
   isImproper,
+  isLatin1,
   isMap,
   isTuple,
   kindOf,
@@ -21,6 +22,7 @@ export {
   mapGet,
   mapOf,
   mapSet,
+  specialAtomValue,
   tuple,
 } from './term';
 export { fromJson, toJson, type Json } from './json';

@@ -1,6 +1,6 @@
 import { EtfEncodeError } from './errors';
 import { DEFAULT_MAX_DEPTH } from './tags';
-import { atomName, map } from './term';
+import { atomName, map, specialAtomValue } from './term';
 import type { MapEntry, Term } from './types';
 
 /** A value `JSON.stringify` writes as is. */
@@ -19,55 +19,44 @@ function jsonKey(key: Term): string {
  * `toRawJson` to keep every distinction.
  */
 export function toJson(t: Term): Json {
-  switch (typeof t) {
-    case 'number':
-    case 'string':
-    case 'boolean':
-      return t;
-    case 'bigint':
-      return t.toString();
-    default: {
-      if (t === null) return null;
-      if (Array.isArray(t)) return t.map(toJson);
-      if (t instanceof Uint8Array) return { $binary: Buffer.from(t.buffer, t.byteOffset, t.length).toString('base64') };
-      switch (t.kind) {
-        case 'atom':
-          return t.name === 'nil' ? null : t.name === 'true' ? true : t.name === 'false' ? false : t.name;
-        case 'float':
-          return t.value;
-        case 'tuple':
-          return t.items.map(toJson);
-        case 'improper':
-          return { $improper: t.items.map(toJson), $tail: toJson(t.tail) };
-        case 'map': {
-          const out: { [key: string]: Json } = {};
-          // defineProperty, because plain assignment of a "__proto__" key from the wire would replace the prototype.
-          for (const [k, v] of t.entries) {
-            Object.defineProperty(out, jsonKey(k), { value: toJson(v), enumerable: true, writable: true, configurable: true });
-          }
-          return out;
-        }
+  if (typeof t === 'bigint') return t.toString();
+  if (t === null || typeof t !== 'object') return t;
+  if (Array.isArray(t)) return t.map(toJson);
+  if (t instanceof Uint8Array)
+    return { $binary: Buffer.from(t.buffer, t.byteOffset, t.length).toString('base64') };
+  switch (t.kind) {
+    case 'atom': {
+      const special = specialAtomValue(t.name);
+      return special === undefined ? t.name : special;
+    }
+    case 'float':
+      return t.value;
+    case 'tuple':
+      return t.items.map(toJson);
+    case 'improper':
+      return { $improper: t.items.map(toJson), $tail: toJson(t.tail) };
+    case 'map': {
+      const out: { [key: string]: Json } = {};
+      // defineProperty, because plain assignment of a "__proto__" key from the wire would replace the prototype.
+      for (const [k, v] of t.entries) {
+        const property = { value: toJson(v), enumerable: true, writable: true, configurable: true };
+        Object.defineProperty(out, jsonKey(k), property);
       }
+      return out;
     }
   }
 }
 
 function fromJsonAt(v: unknown, depth: number): Term {
   if (depth > DEFAULT_MAX_DEPTH) throw new EtfEncodeError(`JSON nested deeper than ${DEFAULT_MAX_DEPTH}`);
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      if (Number.isSafeInteger(v)) return v;
-      if (Number.isFinite(v)) return { kind: 'float', value: v };
-      break;
-    case 'object':
-      if (v === null) return null;
-      if (Array.isArray(v)) return v.map((x) => fromJsonAt(x, depth + 1));
-      return map(Object.entries(v).map(([k, x]): MapEntry => [k, fromJsonAt(x, depth + 1)]));
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return { kind: 'float', value: v };
+  if (Array.isArray(v)) return v.map((x) => fromJsonAt(x, depth + 1));
+  if (typeof v === 'object') {
+    return map(Object.entries(v).map(([k, x]): MapEntry => [k, fromJsonAt(x, depth + 1)]));
   }
-  throw new EtfEncodeError(`${typeof v} is not a JSON value`);
+  throw new EtfEncodeError(`${typeof v === 'number' ? String(v) : typeof v} is not a JSON value`);
 }
 
 /**

@@ -11,30 +11,22 @@ const LIST = 9;
 const BINARY = 10;
 
 function rank(t: Term): number {
-  switch (typeof t) {
-    case 'number':
-    case 'bigint':
-      return NUMBER;
-    case 'string':
-      return BINARY;
-    case 'boolean':
+  if (typeof t === 'number' || typeof t === 'bigint') return NUMBER;
+  if (typeof t === 'string') return BINARY;
+  if (t === null || typeof t === 'boolean') return ATOM;
+  if (Array.isArray(t)) return t.length === 0 ? NIL : LIST;
+  if (t instanceof Uint8Array) return BINARY;
+  switch (t.kind) {
+    case 'atom':
       return ATOM;
-    default:
-      if (t === null) return ATOM;
-      if (Array.isArray(t)) return t.length === 0 ? NIL : LIST;
-      if (t instanceof Uint8Array) return BINARY;
-      switch (t.kind) {
-        case 'atom':
-          return ATOM;
-        case 'float':
-          return NUMBER;
-        case 'tuple':
-          return TUPLE;
-        case 'map':
-          return MAP;
-        case 'improper':
-          return LIST;
-      }
+    case 'float':
+      return NUMBER;
+    case 'tuple':
+      return TUPLE;
+    case 'map':
+      return MAP;
+    case 'improper':
+      return LIST;
   }
 }
 

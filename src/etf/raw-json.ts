@@ -9,15 +9,8 @@ import type { AtomTag, MapEntry, Term } from './types';
  * `{ kind: 'binary', base64 }`, and the float -0.0 has `value: '-0'`. `fromRawJson(toRawJson(t))` is `t`.
  */
 export function toRawJson(t: Term): unknown {
-  switch (typeof t) {
-    case 'bigint':
-      return { kind: 'bigint', value: t.toString() };
-    case 'object':
-      break;
-    default:
-      return t;
-  }
-  if (t === null) return null;
+  if (typeof t === 'bigint') return { kind: 'bigint', value: t.toString() };
+  if (t === null || typeof t !== 'object') return t;
   if (Array.isArray(t)) return t.map(toRawJson);
   if (t instanceof Uint8Array) {
     return { kind: 'binary', base64: Buffer.from(t.buffer, t.byteOffset, t.length).toString('base64') };
@@ -57,18 +50,22 @@ function text(v: unknown, path: string): string {
 
 function compound(o: Record<string, unknown>, path: string, depth: number): Term {
   const at = (v: unknown, p: string): Term => fromRawJsonAt(v, p, depth + 1);
-  const items = (): Term[] => array(field(o, 'items', path), `${path}.items`).map((v, i) => at(v, `${path}.items[${i}]`));
+  const items = (): Term[] =>
+    array(field(o, 'items', path), `${path}.items`).map((v, i) => at(v, `${path}.items[${i}]`));
   switch (o.kind) {
     case 'atom': {
       const name = text(field(o, 'name', path), `${path}.name`);
       if (o.tag === undefined) return { kind: 'atom', name };
-      if (typeof o.tag !== 'number' || !ATOM_TAGS.includes(o.tag)) fail(`${path}.tag`, 'must be 100, 115, 118 or 119');
+      if (typeof o.tag !== 'number' || !ATOM_TAGS.includes(o.tag))
+        fail(`${path}.tag`, 'must be 100, 115, 118 or 119');
       return { kind: 'atom', name, tag: o.tag as AtomTag };
     }
     case 'float': {
       const value = field(o, 'value', path);
       if (value === '-0') return { kind: 'float', value: -0 };
-      return typeof value === 'number' ? { kind: 'float', value } : fail(`${path}.value`, 'must be a number or "-0"');
+      return typeof value === 'number'
+        ? { kind: 'float', value }
+        : fail(`${path}.value`, 'must be a number or "-0"');
     }
     case 'bigint': {
       const value = text(field(o, 'value', path), `${path}.value`);
@@ -100,19 +97,15 @@ function compound(o: Record<string, unknown>, path: string, depth: number): Term
 
 function fromRawJsonAt(v: unknown, path: string, depth: number): Term {
   if (depth > DEFAULT_MAX_DEPTH) fail(path, `nested deeper than ${DEFAULT_MAX_DEPTH}`);
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      return Number.isSafeInteger(v) ? v : fail(path, 'an integer within ±(2^53-1); write floats as {kind:"float"}');
-    case 'object':
-      if (v === null) return null;
-      if (Array.isArray(v)) return v.map((x, i) => fromRawJsonAt(x, `${path}[${i}]`, depth + 1));
-      return compound(v as Record<string, unknown>, path, depth);
-    default:
-      return fail(path, `${typeof v} is not part of the JSON form`);
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
+  if (typeof v === 'number') {
+    return Number.isSafeInteger(v)
+      ? v
+      : fail(path, 'an integer within ±(2^53-1); write floats as {kind:"float"}');
   }
+  if (Array.isArray(v)) return v.map((x, i) => fromRawJsonAt(x, `${path}[${i}]`, depth + 1));
+  if (typeof v === 'object') return compound(v as Record<string, unknown>, path, depth);
+  return fail(path, `${typeof v} is not part of the JSON form`);
 }
 
 /** The term a {@link toRawJson} value stands for; throws EtfEncodeError naming the JSON path of a bad value. */

@@ -7,15 +7,35 @@ import type { Atom, AtomTag, Compound, ErlMap, Float, ImproperList, MapEntry, Te
  * or ATOM_UTF8_EXT past 255 bytes of UTF-8.
  */
 export function defaultAtomTag(name: string): AtomTag {
-  for (let i = 0; i < name.length; i++) {
-    if (name.charCodeAt(i) > 0xff) return Buffer.byteLength(name, 'utf8') <= 255 ? 119 : 118;
-  }
-  return 100;
+  if (isLatin1(name)) return 100;
+  return Buffer.byteLength(name, 'utf8') <= 255 ? 119 : 118;
 }
 
-/** The atom `name`; `tag` only to force an encoding other than the one Erlang would choose. */
+/** Whether every character of `text` is latin-1 (U+0000..U+00FF), the character set of ATOM_EXT. */
+export function isLatin1(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+/** `nil`, `true` and `false` as the JavaScript values that stand for them; undefined for any other atom name. */
+export function specialAtomValue(name: string): null | boolean | undefined {
+  switch (name) {
+    case 'nil':
+      return null;
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+/** The atom `name`; `tag` forces another encoding than Erlang's own, and is dropped when it is Erlang's own. */
 export function atom(name: string, tag?: AtomTag): Atom {
-  return tag === undefined ? { kind: 'atom', name } : { kind: 'atom', name, tag };
+  return tag === undefined || tag === defaultAtomTag(name)
+    ? { kind: 'atom', name }
+    : { kind: 'atom', name, tag };
 }
 
 export function tuple(...items: Term[]): Tuple {
@@ -28,7 +48,7 @@ export function float(value: number): Float {
 
 /** `[...items | tail]`; with a list tail the result is simply the longer list. */
 export function improper(items: readonly Term[], tail: Term): Term {
-  if (Array.isArray(tail)) return [...items, ...(tail as Term[])];
+  if (Array.isArray(tail)) return [...items, ...tail];
   if (isImproper(tail)) return improper([...items, ...tail.items], tail.tail);
   return items.length === 0 ? tail : { kind: 'improper', items, tail };
 }
@@ -46,7 +66,9 @@ export function mapOf(fields: Readonly<Record<string, Term>>): ErlMap {
 
 /** The `kind` of an atom, float, tuple, map or improper list; undefined for every other term. */
 export function kindOf(t: Term): Compound['kind'] | undefined {
-  return typeof t === 'object' && t !== null && !Array.isArray(t) && !(t instanceof Uint8Array) ? t.kind : undefined;
+  return typeof t === 'object' && t !== null && !Array.isArray(t) && !(t instanceof Uint8Array)
+    ? t.kind
+    : undefined;
 }
 
 export const isAtom = (t: Term): t is Atom => kindOf(t) === 'atom';
@@ -75,6 +97,7 @@ export function mapGet(m: ErlMap, key: Term | string): Term | undefined {
 export function mapSet(m: ErlMap, key: Term | string, value: Term): ErlMap {
   const k = typeof key === 'string' ? atom(key) : key;
   const at = m.entries.findIndex((e) => compare(e[0], k) === 0);
-  if (at >= 0) return { kind: 'map', entries: m.entries.map((e, i): MapEntry => (i === at ? [e[0], value] : e)) };
+  if (at >= 0)
+    return { kind: 'map', entries: m.entries.map((e, i): MapEntry => (i === at ? [e[0], value] : e)) };
   return map([...m.entries, [k, value]]);
 }

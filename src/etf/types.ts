@@ -34,15 +34,7 @@
  */
 
 /** An Erlang term. */
-export type Term =
-  | number
-  | bigint
-  | string
-  | boolean
-  | null
-  | Uint8Array
-  | Term[]
-  | Compound;
+export type Term = number | bigint | string | boolean | null | Uint8Array | Term[] | Compound;
 
 /** The terms represented by a tagged object; `kind` tells them apart. */
 export type Compound = Atom | Float | Tuple | ErlMap | ImproperList;

@@ -23,7 +23,12 @@ async function hasCommit(dir: string, oid: string): Promise<boolean> {
 }
 
 /** Depth-1 clone of one branch, checked out on that branch. */
-export async function cloneBranch(remote: Remote, dir: string, branch: string, ctx: GitContext): Promise<void> {
+export async function cloneBranch(
+  remote: Remote,
+  dir: string,
+  branch: string,
+  ctx: GitContext,
+): Promise<void> {
   try {
     await withRemote('clone', remote, ctx, (io) =>
       git.clone({ fs, ...io, dir, url: remote.url, ref: branch, singleBranch: true, depth: 1, noTags: true }),
@@ -38,31 +43,45 @@ export async function cloneBranch(remote: Remote, dir: string, branch: string, c
 /** Clone of every branch and tag with full history, nothing checked out. */
 export async function cloneEverything(remote: Remote, dir: string, ctx: GitContext): Promise<void> {
   await fs.promises.rm(dir, { recursive: true, force: true });
-  await withRemote('clone', remote, ctx, (io) => git.clone({ fs, ...io, dir, url: remote.url, noCheckout: true }));
+  await withRemote('clone', remote, ctx, (io) =>
+    git.clone({ fs, ...io, dir, url: remote.url, noCheckout: true }),
+  );
 }
 
 /**
  * Makes `commit` available in `dir` (cloning if needed) without checking it out. Throws `RefNotFoundError`
  * when the server does not have it reachable from any branch or tag.
  */
-export async function fetchCommit(remote: Remote, dir: string, commit: string, ctx: GitContext): Promise<void> {
+export async function fetchCommit(
+  remote: Remote,
+  dir: string,
+  commit: string,
+  ctx: GitContext,
+): Promise<void> {
   if (await hasCommit(dir, commit)) return;
   await fs.promises.rm(dir, { recursive: true, force: true });
-  await withRemote('clone', remote, ctx, (io) =>
-    git.clone({
-      fs,
-      ...io,
-      dir,
-      url: remote.url,
-      ref: commit,
-      singleBranch: true,
-      depth: 1,
-      noTags: true,
-      noCheckout: true,
-    }),
-  );
-  if (await hasCommit(dir, commit)) return;
-  ctx.log.info('server refused a shallow fetch by commit id; cloning the whole repository', { url: remote.url });
+  try {
+    await withRemote('clone', remote, ctx, (io) =>
+      git.clone({
+        fs,
+        ...io,
+        dir,
+        url: remote.url,
+        ref: commit,
+        singleBranch: true,
+        depth: 1,
+        noTags: true,
+        noCheckout: true,
+      }),
+    );
+    if (await hasCommit(dir, commit)) return;
+  } catch (err) {
+    // The server answered without the commit ("not our ref"); the clone noticed when pointing HEAD at it.
+    if (!(err instanceof Errors.CommitNotFetchedError)) throw err;
+  }
+  ctx.log.info('server refused a shallow fetch by commit id; cloning the whole repository', {
+    url: remote.url,
+  });
   await cloneEverything(remote, dir, ctx);
   if (!(await hasCommit(dir, commit))) {
     throw new RefNotFoundError(remote.url, commit, 'no such commit reachable from a branch or tag');

@@ -32,7 +32,9 @@ export class InvalidRefError extends GitError {
 export type GitAuthFailure = 'missing' | 'rejected' | 'forbidden';
 
 const authReasons: Record<GitAuthFailure, string> = {
-  missing: 'the server requires authentication and no credentials are configured for this host',
+  // GitHub answers 401 also for repositories that do not exist, to avoid revealing private ones.
+  missing:
+    'the server requires authentication (or hides a repository that does not exist) and no credentials are configured for this host',
   rejected: 'the server rejected the configured credentials',
   forbidden: 'the server denied access with the configured credentials',
 };

@@ -52,7 +52,8 @@ const DEFAULT_MAX_ATTEMPTS = 3;
 const processLocks = new KeyedMutex();
 
 // Server texts that mean "someone else pushed first", as opposed to a hook or permission refusal.
-const LOST_RACE = /non-fast-forward|fetch first|stale info|failed to (update|lock)|cannot lock ref|incorrect old value/i;
+const LOST_RACE =
+  /non-fast-forward|fetch first|stale info|failed to (update|lock)|cannot lock ref|incorrect old value/i;
 
 /** The commit message of a deployment commit, as the original builder wrote it. */
 export function deploymentCommitMessage(sourceCommit: string): string {
@@ -80,7 +81,9 @@ async function refresh(remote: Remote, dir: string, branch: string, ctx: GitCont
   const { fetchHead } = await withRemote('fetch', remote, ctx, (io) =>
     git.fetch({ fs, ...io, dir, url: remote.url, ref: branch, singleBranch: true, depth: 1, tags: false }),
   );
-  if (fetchHead === null) throw new GitPushRejectedError(remote.url, branch, 'the branch vanished from the server');
+  if (fetchHead === null) {
+    throw new GitPushRejectedError(remote.url, branch, 'the branch vanished from the server');
+  }
   await git.writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: fetchHead, force: true });
   await git.checkout({ fs, dir, ref: branch, force: true });
   // Files of the abandoned commit that the new tip lacks would otherwise look "already rendered".
@@ -91,7 +94,12 @@ async function refresh(remote: Remote, dir: string, branch: string, ctx: GitCont
   }
 }
 
-async function commitAndPush(input: PublishInput, branch: string, changed: readonly string[], ctx: GitContext) {
+async function commitAndPush(
+  input: PublishInput,
+  branch: string,
+  changed: readonly string[],
+  ctx: GitContext,
+): Promise<string> {
   const { remote, author } = input;
   const dir = input.checkout.dir;
   for (const filepath of changed) await git.add({ fs, dir, filepath });
@@ -119,7 +127,9 @@ export async function renderCommitPush(input: PublishInput, ctx: GitContext): Pr
   return (input.locks ?? processLocks).run(lockKey(remote.url), ctx.signal, async () => {
     for (let attempt = 1; ; attempt++) {
       const changed = await input.render(checkout.dir);
-      if (changed.length === 0) return { changed, commit: null, pushed: false, skipped: 'unchanged', attempts: attempt };
+      if (changed.length === 0) {
+        return { changed, commit: null, pushed: false, skipped: 'unchanged', attempts: attempt };
+      }
       try {
         const commit = await commitAndPush(input, branch, changed, ctx);
         return { changed, commit, pushed: true, skipped: null, attempts: attempt };

@@ -20,8 +20,8 @@ export function validateRef(ref: string): string {
   };
   if (ref.length === 0) fail('it is empty');
   if (ref.length > MAX_REF_LENGTH) fail(`it is longer than ${MAX_REF_LENGTH} characters`);
-  if (!ALLOWED.test(ref)) fail('only letters, digits and . _ / + @ - are allowed');
   if (ref.startsWith('-')) fail('it starts with "-"');
+  if (!ALLOWED.test(ref)) fail('only letters, digits and . _ / + @ - are allowed');
   if (ref.startsWith('/') || ref.endsWith('/') || ref.includes('//')) fail('it has an empty path component');
   if (ref.includes('..')) fail('it contains ".."');
   if (ref.endsWith('.')) fail('it ends with "."');

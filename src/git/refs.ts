@@ -43,7 +43,8 @@ export async function locateRef(remote: Remote, ref: string, ctx: GitContext): P
     if (found === undefined) continue;
     const full = found.target ?? name;
     if (full.startsWith(HEADS)) return { kind: 'branch', name: full.slice(HEADS.length), commit: found.oid };
-    if (full.startsWith(TAGS)) return { kind: 'tag', name: full.slice(TAGS.length), commit: found.peeled ?? found.oid };
+    if (full.startsWith(TAGS))
+      return { kind: 'tag', name: full.slice(TAGS.length), commit: found.peeled ?? found.oid };
     return { kind: 'commit', commit: found.oid };
   }
   if (isAbbreviatedSha(ref)) return { kind: 'abbreviated', prefix: ref };

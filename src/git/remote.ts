@@ -28,7 +28,9 @@ const SSH_FORM = /^(ssh:\/\/|git\+ssh:\/\/|[^/:\s]+@[^/:\s]+:)/i;
 function checkSegments(segments: readonly string[], pattern: RegExp, shown: string): void {
   for (const segment of segments) {
     if (segment.includes('..') || !pattern.test(segment)) {
-      throw new InvalidRepoError(`invalid repository ${shown}: bad path component ${JSON.stringify(segment)}`);
+      throw new InvalidRepoError(
+        `invalid repository ${shown}: bad path component ${JSON.stringify(segment)}`,
+      );
     }
   }
 }
@@ -41,7 +43,9 @@ function parseHttpUrl(text: string): URL {
     throw new InvalidRepoError('invalid repository URL: it cannot be parsed');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidRepoError(`invalid repository URL: scheme ${url.protocol} is not supported, use https://`);
+    throw new InvalidRepoError(
+      `invalid repository URL: scheme ${url.protocol} is not supported, use https://`,
+    );
   }
   if (url.username !== '' || url.password !== '') {
     // The URL is not echoed: it holds the very secret this rule keeps out of logs.
@@ -50,7 +54,9 @@ function parseHttpUrl(text: string): URL {
     );
   }
   if (url.search !== '' || url.hash !== '') {
-    throw new InvalidRepoError(`invalid repository URL ${url.origin}${url.pathname}: no query or fragment allowed`);
+    throw new InvalidRepoError(
+      `invalid repository URL ${url.origin}${url.pathname}: no query or fragment allowed`,
+    );
   }
   return url;
 }
@@ -58,8 +64,12 @@ function parseHttpUrl(text: string): URL {
 function expandUrl(text: string): string {
   const url = parseHttpUrl(text);
   const shown = `${url.origin}${url.pathname}`;
+  // URL parsing quietly resolves `a/../b` (also percent-encoded); such a request is refused, not repaired.
+  if (/\.\.|%2e/i.test(text))
+    throw new InvalidRepoError(`invalid repository URL ${shown}: bad path component ".."`);
   const segments = url.pathname.split('/').filter((s) => s !== '');
-  if (segments.length === 0) throw new InvalidRepoError(`invalid repository URL ${shown}: it names no repository`);
+  if (segments.length === 0)
+    throw new InvalidRepoError(`invalid repository URL ${shown}: it names no repository`);
   checkSegments(segments, URL_SEGMENT, shown);
   return `${url.origin}/${segments.join('/')}`;
 }
@@ -68,7 +78,8 @@ function expandName(name: string, baseUrl: string): string {
   const shown = JSON.stringify(name);
   const bare = name.endsWith('.git') ? name.slice(0, -'.git'.length) : name;
   const segments = bare.split('/');
-  if (segments.length < 2) throw new InvalidRepoError(`invalid repository ${shown}: expected "Org/name" or a URL`);
+  if (segments.length < 2)
+    throw new InvalidRepoError(`invalid repository ${shown}: expected "Org/name" or a URL`);
   checkSegments(segments, NAME_SEGMENT, shown);
   const base = parseHttpUrl(baseUrl).href;
   return `${base.endsWith('/') ? base : `${base}/`}${bare}.git`;

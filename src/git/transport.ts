@@ -37,7 +37,9 @@ function systemCode(err: unknown): string | undefined {
   const { code, syscall } = err as { code?: unknown; syscall?: unknown };
   if (typeof code !== 'string') return undefined;
   // Socket-level failures carry `syscall`; TLS failures (bad or expired certificates) only a code.
-  return typeof syscall === 'string' || code.startsWith('ERR_TLS') || code.includes('CERT') ? code : undefined;
+  return typeof syscall === 'string' || code.startsWith('ERR_TLS') || code.includes('CERT')
+    ? code
+    : undefined;
 }
 
 function translate(err: unknown, operation: GitOperation, remote: Remote, auth: AuthState): unknown {
@@ -46,10 +48,15 @@ function translate(err: unknown, operation: GitOperation, remote: Remote, auth: 
   }
   if (err instanceof Errors.HttpError) {
     const { statusCode, statusMessage } = err.data;
-    if (statusCode === 401) return new GitAuthError(operation, remote.url, auth === 'offered' ? 'rejected' : 'missing');
+    if (statusCode === 401)
+      return new GitAuthError(operation, remote.url, auth === 'offered' ? 'rejected' : 'missing');
     if (statusCode === 403) return new GitAuthError(operation, remote.url, 'forbidden');
     if (statusCode === 404) return new RepoNotFoundError(operation, remote.url);
-    return new GitRemoteError(operation, remote.url, `the server answered HTTP ${statusCode} ${statusMessage}`);
+    return new GitRemoteError(
+      operation,
+      remote.url,
+      `the server answered HTTP ${statusCode} ${statusMessage}`,
+    );
   }
   if (err instanceof Errors.SmartHttpError || err instanceof Errors.EmptyServerResponseError) {
     return new GitRemoteError(operation, remote.url, 'the server did not answer as a git smart-HTTP server');
@@ -75,7 +82,7 @@ export async function withRemote<T>(
   ctx: GitContext,
   run: (io: RemoteIo) => Promise<T>,
 ): Promise<T> {
-  ctx.signal.throwIfAborted();
+  if (ctx.signal.aborted) throw abortReason(ctx.signal);
   const deadline = AbortSignal.timeout(remote.timeoutMs);
   const signal = AbortSignal.any([ctx.signal, deadline]);
   let auth: AuthState = 'unasked';

@@ -94,6 +94,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   });
   const transport = new winston.transports.Stream({ stream: sink });
   return new WinstonLogger(
-    winston.createLogger({ level: options.level ?? 'info', format, transports: [transport], exitOnError: false }),
+    winston.createLogger({
+      level: options.level ?? 'info',
+      format,
+      transports: [transport],
+      exitOnError: false,
+    }),
   );
 }

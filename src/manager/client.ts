@@ -118,7 +118,11 @@ export class ManagerClient {
    * `POST /messaging/exchanges/:id/modules`. Retried like an idempotent call because the Manager upserts by
    * (exchange, hostname). Resolves to the id in the `Location` header (the hostname), if one came back.
    */
-  async registerModule(exchangeId: Id, module: ModuleRegistration, options?: CallOptions): Promise<string | undefined> {
+  async registerModule(
+    exchangeId: Id,
+    module: ModuleRegistration,
+    options?: CallOptions,
+  ): Promise<string | undefined> {
     const result = await this.transport.send({
       method: 'POST',
       path: `messaging/exchanges/${segment(exchangeId)}/modules`,
@@ -126,13 +130,16 @@ export class ManagerClient {
       idempotent: true,
       signal: options?.signal,
     });
-    const last = result.location?.split('/').filter((s) => s.length > 0).pop();
+    const last = result.location
+      ?.split('/')
+      .filter((s) => s.length > 0)
+      .pop();
     return last === undefined ? undefined : decodeURIComponent(last);
   }
 
   /** `GET /workflows/:id`: the builder polls `workflow_error` as its cancellation signal. */
   getWorkflow(id: string, options?: CallOptions): Promise<Workflow> {
-    return this.read(`workflows/${segment(id)}`, validators.workflow, options) as Promise<Workflow>;
+    return this.read<Workflow>(`workflows/${segment(id)}`, validators.workflow, options);
   }
 
   /** `PUT /workflows/:id`; the Manager answers 204, and anything else is an error. */
@@ -150,7 +157,7 @@ export class ManagerClient {
   /** `GET /system_components[?type=…]`; the builder asks for `type: 'manager'` to find build-log exchanges. */
   listSystemComponents(filter: { type?: string } = {}, options?: CallOptions): Promise<SystemComponent[]> {
     const query = filter.type === undefined ? {} : { type: filter.type };
-    return this.read('system_components', validators.components, options, query) as Promise<SystemComponent[]>;
+    return this.read<SystemComponent[]>('system_components', validators.components, options, query);
   }
 
   /**
@@ -186,8 +193,8 @@ export class ManagerClient {
       throw new ManagerError('GET', shown, result.status, 'answer is not JSON');
     }
     const problem = check(value);
-    if (problem !== undefined) throw new ManagerError('GET', shown, result.status, `unexpected answer: ${problem}`);
+    if (problem !== undefined)
+      throw new ManagerError('GET', shown, result.status, `unexpected answer: ${problem}`);
     return value as T;
   }
 }
-

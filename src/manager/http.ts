@@ -38,7 +38,10 @@ function abortError(signal: AbortSignal): Error {
 function networkDetail(err: unknown): string {
   // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED, ...) in the cause. Its errors come
   // from Node's own realm, so they are read by shape rather than with instanceof.
-  const { message, cause } = (err ?? {}) as { message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const { message, cause } = (err ?? {}) as {
+    message?: unknown;
+    cause?: { code?: unknown; message?: unknown };
+  };
   if (typeof cause?.code === 'string') return `network error ${cause.code}`;
   if (typeof cause?.message === 'string') return `network error: ${cause.message}`;
   return `network error: ${typeof message === 'string' ? message : String(err)}`;

@@ -1,4 +1,9 @@
-export { ManagerClient, type CallOptions, type ManagerClientOptions, type SystemEventOutcome } from './client';
+export {
+  ManagerClient,
+  type CallOptions,
+  type ManagerClientOptions,
+  type SystemEventOutcome,
+} from './client';
 export { ManagerAuthError, ManagerError, ManagerUnavailableError, type HttpMethod } from './errors';
 export type { RetryPolicy } from './http';
 export type {

@@ -122,5 +122,7 @@ const ajv = new Ajv({ allErrors: false, strict: false });
 export function checker(schema: TSchema): (value: unknown) => string | undefined {
   const validate: ValidateFunction = ajv.compile(schema);
   return (value) =>
-    validate(value) ? undefined : `${validate.errors?.[0]?.instancePath || 'answer'} ${validate.errors?.[0]?.message}`;
+    validate(value)
+      ? undefined
+      : `${validate.errors?.[0]?.instancePath || 'answer'} ${validate.errors?.[0]?.message}`;
 }

@@ -61,7 +61,11 @@ export class TokenSource {
 
   private async login(): Promise<CachedToken> {
     const { loginUrl, clientId, clientSecret, timeoutMs, retry, now, log } = this.options;
-    const body = JSON.stringify({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+    const body = JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+    });
     const init: RequestInit = {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },

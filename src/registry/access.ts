@@ -38,6 +38,7 @@ export function credentialsFor(image: ImageName, access: RegistryAccess): Regist
 export function registryApiBase(image: ImageName, access: RegistryAccess): string {
   if (image.registry === DOCKER_HUB) return DOCKER_HUB_API;
   const scheme = /^(https?):\/\//i.exec(access.url.trim())?.[1];
-  if (scheme && image.registry === registryHost(access.url)) return `${scheme.toLowerCase()}://${image.registry}`;
+  if (scheme && image.registry === registryHost(access.url))
+    return `${scheme.toLowerCase()}://${image.registry}`;
   return `${LOOPBACK.test(image.registry) ? 'http' : 'https'}://${image.registry}`;
 }

@@ -3,7 +3,12 @@ import { InvalidImageNameError } from './errors';
 /** The registry host Docker Hub images belong to; their names carry no host. */
 export const DOCKER_HUB = 'docker.io';
 
-const HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const HUB_ALIASES = new Set([
+  DOCKER_HUB,
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
 const MAX_NAME_LENGTH = 255;
@@ -19,8 +24,8 @@ export interface ImageName {
 }
 
 /**
- * `host[:port]` of a registry URL (`https://host:port/v1/`, `host:port` or `host`), lower-cased, any user info
- * dropped; every Docker Hub alias becomes {@link DOCKER_HUB}.
+ * `host[:port]` of a registry URL (`https://host:port/v1/`, `host:port` or `host`), lower-cased, any user
+ * info dropped; every Docker Hub alias becomes {@link DOCKER_HUB}.
  */
 export function registryHost(url: string): string {
   const withoutScheme = url.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
@@ -55,7 +60,10 @@ export function imageName(dockerUrl: string, registryUrl: string): ImageName {
   if (path.includes(':')) throw new InvalidImageNameError(dockerUrl, 'a tag is not allowed here');
   const components = path.split('/');
   if (!components.every((c) => PATH_COMPONENT.test(c))) {
-    throw new InvalidImageNameError(dockerUrl, 'path components must be lower-case letters, digits and . _ -');
+    throw new InvalidImageNameError(
+      dockerUrl,
+      'path components must be lower-case letters, digits and . _ -',
+    );
   }
   const registry = explicitHost === undefined ? registryHost(registryUrl) : registryHost(explicitHost);
   const name = registry === DOCKER_HUB ? path : `${registry}/${path}`;

@@ -41,12 +41,17 @@ async function lookup(query: ManifestQuery, method: 'HEAD' | 'GET', signal: Abor
   if (res.status === 404) return false;
   // Some registry front ends do not implement HEAD on manifests; GET answers the same question.
   if (method === 'HEAD' && (res.status === 405 || res.status === 501)) return lookup(query, 'GET', signal);
-  throw new RegistryResponseError(query.image.registry, res.status, `unexpected answer to the manifest ${method}`);
+  throw new RegistryResponseError(
+    query.image.registry,
+    res.status,
+    `unexpected answer to the manifest ${method}`,
+  );
 }
 
 /**
- * Whether `image:tag` is in the registry, asked of the registry's own API by manifest (HEAD, or GET where HEAD
- * is not supported), so nothing is pulled. Unavailability is retried with backoff; an auth failure is not.
+ * Whether `image:tag` is in the registry, asked of the registry's own API by manifest (HEAD, or GET where
+ * HEAD is not supported), so nothing is pulled. Unavailability is retried with backoff; an auth failure is
+ * not.
  */
 export async function manifestExists(query: ManifestQuery, ctx: CallContext): Promise<boolean> {
   const timeoutMs = query.timeoutMs ?? 30_000;

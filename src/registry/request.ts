@@ -20,7 +20,12 @@ function transportDetail(err: unknown): string {
 }
 
 // Statuses that say "later" rather than "no" become RegistryUnavailableError, which callers retry.
-async function send(url: string, init: RequestInit, registry: string, signal: AbortSignal): Promise<Response> {
+async function send(
+  url: string,
+  init: RequestInit,
+  registry: string,
+  signal: AbortSignal,
+): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal });
@@ -59,7 +64,10 @@ async function bearerToken(
   const res = await send(url.toString(), { headers }, registry, signal);
   if (res.status === 401 || res.status === 403) {
     await res.body?.cancel();
-    throw new RegistryAuthError(registry, `the token service refused ${credentials ? 'the credentials' : 'anonymous access'}`);
+    throw new RegistryAuthError(
+      registry,
+      `the token service refused ${credentials ? 'the credentials' : 'anonymous access'}`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
   const token = body.token ?? body.access_token;
@@ -76,15 +84,15 @@ async function authorization(
   signal: AbortSignal,
 ): Promise<string> {
   const registry = request.image.registry;
-  switch (challenge?.scheme) {
-    case 'basic':
-      if (!credentials) throw new RegistryAuthError(registry, 'credentials are required');
-      return basic(credentials);
-    case 'bearer':
-      return bearerToken(challenge, request, credentials, signal);
-    default:
-      throw new RegistryAuthError(registry, `unsupported authentication scheme ${challenge?.scheme ?? '(none)'}`);
+  if (challenge?.scheme === 'bearer') return bearerToken(challenge, request, credentials, signal);
+  if (challenge?.scheme !== 'basic') {
+    throw new RegistryAuthError(
+      registry,
+      `unsupported authentication scheme ${challenge?.scheme ?? '(none)'}`,
+    );
   }
+  if (!credentials) throw new RegistryAuthError(registry, 'credentials are required');
+  return basic(credentials);
 }
 
 /**
@@ -102,11 +110,24 @@ export async function registryRequest(request: RegistryRequest, signal: AbortSig
   await first.body?.cancel();
   if (first.status === 403) throw new RegistryAuthError(registry, 'access denied');
   const credentials = credentialsFor(request.image, request.access);
-  const auth = await authorization(parseChallenge(first.headers.get('www-authenticate')), request, credentials, signal);
-  const second = await send(url, { ...init, headers: { ...init.headers, Authorization: auth } }, registry, signal);
+  const auth = await authorization(
+    parseChallenge(first.headers.get('www-authenticate')),
+    request,
+    credentials,
+    signal,
+  );
+  const second = await send(
+    url,
+    { ...init, headers: { ...init.headers, Authorization: auth } },
+    registry,
+    signal,
+  );
   if (second.status === 401 || second.status === 403) {
     await second.body?.cancel();
-    throw new RegistryAuthError(registry, credentials ? 'the credentials were rejected' : 'credentials are required');
+    throw new RegistryAuthError(
+      registry,
+      credentials ? 'the credentials were rejected' : 'credentials are required',
+    );
   }
   return second;
 }

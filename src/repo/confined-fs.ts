@@ -35,12 +35,20 @@ export interface RepoFile {
 /** The absolute path of top-level entry `name` of `root`; throws `PathEscapeError` for anything else. */
 export function topLevelPath(root: string, name: string): string {
   if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name) || path.isAbsolute(name)) {
-    throw new PathEscapeError(name, 'only plain file names in the top directory of the repository are allowed');
+    throw new PathEscapeError(
+      name,
+      'only plain file names in the top directory of the repository are allowed',
+    );
   }
   return path.join(root, name);
 }
 
-async function openInside(root: string, name: string, flags: number, mode?: number): Promise<fs.FileHandle | null> {
+async function openInside(
+  root: string,
+  name: string,
+  flags: number,
+  mode?: number,
+): Promise<fs.FileHandle | null> {
   const file = topLevelPath(root, name);
   try {
     return await fs.open(file, flags | constants.O_NOFOLLOW, mode);
@@ -48,7 +56,10 @@ async function openInside(root: string, name: string, flags: number, mode?: numb
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     if (code === 'ELOOP') {
-      throw new PathEscapeError(name, 'is a symbolic link, which could point outside the repository; refused');
+      throw new PathEscapeError(
+        name,
+        'is a symbolic link, which could point outside the repository; refused',
+      );
     }
     throw new RepoFileError(name, `cannot be opened (${code ?? 'unknown error'})`);
   }
@@ -70,7 +81,12 @@ export async function readRepoFile(root: string, name: string): Promise<RepoFile
 
 /** Writes top-level file `name`, replacing its content; a new file gets `mode` (before the umask). */
 export async function writeRepoFile(root: string, name: string, text: string, mode: number): Promise<void> {
-  const handle = await openInside(root, name, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+  const handle = await openInside(
+    root,
+    name,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC,
+    mode,
+  );
   if (handle === null) throw new RepoFileError(name, 'cannot be created: the repository directory is gone');
   try {
     await handle.writeFile(text, 'utf8');

@@ -68,7 +68,8 @@ export async function readDockerSettings(dir: string): Promise<DockerSettings> {
   if (json === undefined) throw new RepoConfigError(file, `${NO_DOCKER_NAME} docker.json does not exist!`);
   const obj = isObject(json) ? json : {};
   const dockerUrl = optionalString(obj, 'docker_url', file);
-  if (dockerUrl === undefined) throw new RepoConfigError(file, `${NO_DOCKER_NAME} docker_url not specified in docker.json`);
+  if (dockerUrl === undefined)
+    throw new RepoConfigError(file, `${NO_DOCKER_NAME} docker_url not specified in docker.json`);
   const url = optionalString(obj, 'docker_registry_url', file);
   if (url === undefined) return { dockerUrl, registry: null };
   const registry: { -readonly [K in keyof CustomRegistry]: CustomRegistry[K] } = { url };
@@ -94,7 +95,8 @@ export async function readEtcdToken(dir: string, milestones: readonly string[]):
   if (json === undefined) throw new RepoConfigError(file, 'No etcd JSON file is present in this repository!');
   const token = isObject(json) ? json.token : undefined;
   if (token === undefined || token === null) throw new RepoConfigError(file, 'token missing from etcd.json');
-  if (typeof token !== 'string' || token === '') throw new RepoConfigError(file, 'invalid token in etcd.json');
+  if (typeof token !== 'string' || token === '')
+    throw new RepoConfigError(file, 'invalid token in etcd.json');
   return token;
 }
 
@@ -120,7 +122,8 @@ export async function selectSourceRepo(dir: string, request: SourceRequest): Pro
   const fromFile = isObject(json) ? json : {};
   const repo = request.source_repo || optionalString(fromFile, 'source_repo', file);
   if (!repo) return null;
-  const ref = request.source_repo_git_ref || optionalString(fromFile, 'source_repo_git_ref', file) || 'master';
+  const ref =
+    request.source_repo_git_ref || optionalString(fromFile, 'source_repo_git_ref', file) || 'master';
   return { repo, ref };
 }
 

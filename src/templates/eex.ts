@@ -46,7 +46,11 @@ function expression(body: string, bindings: Bindings, file: string, line: number
   }
   const name = body.slice(1).trim();
   if (!IDENTIFIER.test(name)) {
-    throw new TemplateError(file, line, `unsupported EEx expression ${shown(tag)}: only a variable name may be output`);
+    throw new TemplateError(
+      file,
+      line,
+      `unsupported EEx expression ${shown(tag)}: only a variable name may be output`,
+    );
   }
   // Own properties only: `constructor` and friends are not variables.
   const value = Object.hasOwn(bindings, name) ? bindings[name] : undefined;

@@ -60,14 +60,15 @@ export interface FakeManagerSeed {
 
 const rfc1123 = (ms: number): string => new Date(ms).toUTCString();
 
-const sameId = (a: unknown, b: unknown): boolean => a !== null && a !== undefined && String(a) === String(b);
+const sameId = (a: unknown, b: unknown): boolean =>
+  (typeof a === 'string' || typeof a === 'number') && String(a) === String(b);
 
 /** An exchange as GET returns it: `routing_key` joins the fragments root first, `root_exchange_name` is the top. */
 export function exchangeView(exchanges: readonly SeedExchange[], id: string): Row | undefined {
   const exchange = exchanges.find((e) => sameId(e.id, id));
   if (!exchange) return undefined;
   const chain: SeedExchange[] = [];
-  for (let e: SeedExchange | undefined = exchange; e; ) {
+  for (let e: SeedExchange | undefined = exchange; e;) {
     chain.unshift(e);
     const parent: number | null | undefined = e.parent_exchange_id;
     e = parent === null || parent === undefined ? undefined : exchanges.find((p) => sameId(p.id, parent));
@@ -97,7 +98,12 @@ export function moduleProblems(body: Row): string[] {
 
 /** A PUT body applied to a workflow: a missing `workflow_completed` becomes false (§3.4.5 quirk). */
 export function appliedWorkflow(existing: Row, body: Row, now: number): Row {
-  return { ...existing, ...body, workflow_completed: body.workflow_completed ?? false, updated_at: rfc1123(now) };
+  return {
+    ...existing,
+    ...body,
+    workflow_completed: body.workflow_completed ?? false,
+    updated_at: rfc1123(now),
+  };
 }
 
 export interface StoredEvent {
@@ -114,6 +120,9 @@ export function duplicatesEvent(events: readonly StoredEvent[], body: Row, now: 
     (e) =>
       e.body.type === body.type &&
       now - e.at < hourMs &&
-      (data === 'null' || e.body.data === null || e.body.data === undefined || JSON.stringify(e.body.data) === data),
+      (data === 'null' ||
+        e.body.data === null ||
+        e.body.data === undefined ||
+        JSON.stringify(e.body.data) === data),
   );
 }

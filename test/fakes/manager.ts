@@ -108,7 +108,9 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
     state.logins.push(req);
     const body = (req.body ?? {}) as Row;
     const ok =
-      body.grant_type === 'client_credentials' && body.client_id === clientId && body.client_secret === clientSecret;
+      body.grant_type === 'client_credentials' &&
+      body.client_id === clientId &&
+      body.client_secret === clientSecret;
     if (!ok) return { status: 401, body: { error: 'invalid_client' } };
     const token = `token-${++issued}-${Math.random().toString(36).slice(2)}`;
     valid.add(token);
@@ -119,7 +121,11 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
     row === undefined ? { status: 404 } : { status: 200, body: row };
 
   const routes: [string, RegExp, Handler][] = [
-    ['GET', /^\/messaging\/brokers\/([^/]+)$/, (_, [id]) => found(seed.brokers?.find((b) => String(b.id) === id))],
+    [
+      'GET',
+      /^\/messaging\/brokers\/([^/]+)$/,
+      (_, [id]) => found(seed.brokers?.find((b) => String(b.id) === id)),
+    ],
     [
       'GET',
       /^\/messaging\/brokers\/([^/]+)\/connections$/,
@@ -140,16 +146,30 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
         if (!exchangeView(exchanges, id)) return { status: 404 };
         const missing = moduleProblems(body);
         if (missing.length > 0) {
-          return { status: 400, body: errors({ message: 'invalid module' }, ...missing.map((f) => ({ [f]: "can't be blank" }))) };
+          return {
+            status: 400,
+            body: errors({ message: 'invalid module' }, ...missing.map((f) => ({ [f]: "can't be blank" }))),
+          };
         }
         const rows = state.modules.get(id) ?? new Map<string, Row>();
         state.modules.set(id, rows);
         const hostname = String(body.hostname);
-        rows.set(hostname, { ...body, messaging_exchange_id: Number(id), updated_at: new Date().toUTCString() });
-        return { status: 201, location: `/messaging/exchanges/${id}/modules/${encodeURIComponent(hostname)}` };
+        rows.set(hostname, {
+          ...body,
+          messaging_exchange_id: Number(id),
+          updated_at: new Date().toUTCString(),
+        });
+        return {
+          status: 201,
+          location: `/messaging/exchanges/${id}/modules/${encodeURIComponent(hostname)}`,
+        };
       },
     ],
-    ['GET', /^\/messaging\/exchanges\/([^/]+)\/modules$/, (_, [id]) => found([...(state.modules.get(id ?? '')?.values() ?? [])])],
+    [
+      'GET',
+      /^\/messaging\/exchanges\/([^/]+)\/modules$/,
+      (_, [id]) => found([...(state.modules.get(id ?? '')?.values() ?? [])]),
+    ],
     [
       'GET',
       /^\/messaging\/exchanges\/([^/]+)\/modules\/([^/]+)$/,
@@ -176,16 +196,19 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
     [
       'GET',
       /^\/system_components$/,
-      (req) => found((seed.systemComponents ?? []).filter((c) => !req.query.type || c.type === req.query.type)),
+      (req) =>
+        found((seed.systemComponents ?? []).filter((c) => !req.query.type || c.type === req.query.type)),
     ],
     [
       'POST',
       /^\/system_events$/,
       (req) => {
         const body = (req.body ?? {}) as Row;
-        if (!body.type || !body.severity) return { status: 400, body: errors({ message: 'type and severity are required' }) };
+        if (!body.type || !body.severity)
+          return { status: 400, body: errors({ message: 'type and severity are required' }) };
         const now = Date.now();
-        if (body.unique === true && duplicatesEvent(events, body, now)) return { status: 409, body: errors({ message: 'duplicate' }) };
+        if (body.unique === true && duplicatesEvent(events, body, now))
+          return { status: 409, body: errors({ message: 'duplicate' }) };
         events.push({ body, at: now });
         state.systemEvents.push(body);
         return { status: 201, location: '/system_events' };
@@ -203,7 +226,11 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
     if (!valid.has(token)) return { status: 401, body: 'Unauthorized' };
     for (const [method, pattern, handler] of routes) {
       const m = pattern.exec(req.path);
-      if (m && method === req.method) return handler(req, m.slice(1).map((s) => decodeURIComponent(s)));
+      if (m && method === req.method)
+        return handler(
+          req,
+          m.slice(1).map((s) => decodeURIComponent(s)),
+        );
     }
     return { status: 404 };
   }

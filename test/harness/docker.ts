@@ -3,6 +3,7 @@
 // for an `error` line. docker-modem's followProgress is not used: a non-JSON line would throw inside its
 // data handler, and it reports in-band errors as success.
 import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import Modem from 'docker-modem';
 import tarfs from 'tar-fs';
 import { testEnv } from './env';
@@ -33,7 +34,7 @@ function parseLine(text: string): DockerLine | undefined {
   if (line === '') return undefined;
   try {
     const value: unknown = JSON.parse(line);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as DockerLine;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
   } catch {
     // Not JSON: kept below as raw text rather than failing the whole stream.
   }
@@ -89,10 +90,14 @@ export interface BuildResult extends StreamResult {
  * RUN steps and no intermediate containers left behind, even on failure.
  */
 export async function buildImage(modem: Modem, contextDir: string, tag: string): Promise<BuildResult> {
+  // tar-fs packs are streamx streams; a PassThrough gives docker-modem the Node stream its types ask for.
+  const pack = tarfs.pack(contextDir);
+  const body = pack.pipe(new PassThrough());
+  pack.on('error', (err: Error) => body.destroy(err));
   const result = await dockerStream(modem, {
     path: '/build?',
     method: 'POST',
-    file: tarfs.pack(contextDir),
+    file: body,
     options: { t: tag, rm: true, forcerm: true, networkmode: 'none' },
     statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
   });

@@ -84,13 +84,14 @@ const TEST_ENV_SHAPE: Shape = {
 
 function shapeProblems(value: unknown, shape: Shape, where: string): string[] {
   if (typeof shape === 'string') {
-    const ok =
-      shape === 'string|null' ? value === null || typeof value === 'string' : typeof value === shape;
+    const ok = shape === 'string|null' ? value === null || typeof value === 'string' : typeof value === shape;
     return ok ? [] : [`${where} is not ${shape}`];
   }
   if (typeof value !== 'object' || value === null) return [`${where} is not an object`];
   const record = value as Record<string, unknown>;
-  return Object.entries(shape).flatMap(([key, inner]) => shapeProblems(record[key], inner, `${where}.${key}`));
+  return Object.entries(shape).flatMap(([key, inner]) =>
+    shapeProblems(record[key], inner, `${where}.${key}`),
+  );
 }
 
 /** The state directory: $OA_TEST_ENV_DIR, default /tmp/oa-builder-test. */
@@ -109,7 +110,9 @@ export function loadTestEnv(file = envFile()): TestEnv {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`no usable test environment at ${file} (${(err as Error).message}); ${hint}`);
+    throw new Error(`no usable test environment at ${file} (${(err as Error).message}); ${hint}`, {
+      cause: err,
+    });
   }
   const version = (parsed as { version?: unknown } | null)?.version;
   if (version !== ENV_FILE_VERSION) {

@@ -18,7 +18,9 @@ export default async function globalSetup(): Promise<void> {
   const before = await problems();
   if (before.length === 0) return;
 
-  process.stderr.write(`\ntest environment not ready (${before.join('; ')});\nrunning ${TEST_ENV_SCRIPT} up\n`);
+  process.stderr.write(
+    `\ntest environment not ready (${before.join('; ')});\nrunning ${TEST_ENV_SCRIPT} up\n`,
+  );
   // stdout too goes to stderr, so that a `jest --json` on stdout stays parseable.
   const up = spawnSync('bash', [TEST_ENV_SCRIPT, 'up'], { stdio: ['ignore', process.stderr, 'inherit'] });
   if (up.status !== 0) {

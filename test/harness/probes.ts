@@ -27,7 +27,11 @@ export function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
 
-async function expectStatus(url: string, expected: number, headers: Record<string, string> = {}): Promise<string> {
+async function expectStatus(
+  url: string,
+  expected: number,
+  headers: Record<string, string> = {},
+): Promise<string> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
   const body = await res.text();
   if (res.status !== expected) throw new Error(`GET ${url} answered ${res.status}, expected ${expected}`);
@@ -50,7 +54,12 @@ function probes(env: TestEnv): Probe[] {
   const log = (name: string): string => path.join(env.logsDir, `${name}.log`);
   const { registry, authRegistry, git } = env;
   return [
-    { service: 'dockerd', where: env.dockerHost, log: log('dockerd'), check: () => dockerPing(env.dockerSocket) },
+    {
+      service: 'dockerd',
+      where: env.dockerHost,
+      log: log('dockerd'),
+      check: () => dockerPing(env.dockerSocket),
+    },
     {
       service: 'registry',
       where: registry.url,

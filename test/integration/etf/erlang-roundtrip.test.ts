@@ -12,7 +12,7 @@ const COUNT = 300;
 
 function frames(buf: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const len = buf.readUInt32BE(at);
     out.push(buf.subarray(at + 4, at + 4 + len));
     at += 4 + len;
@@ -31,7 +31,9 @@ function framed(items: Buffer[]): Buffer {
 }
 
 // Erlang orders a map of more than 32 keys by an internal hash; those are compared as maps, not as bytes.
-const bigMap = mapOf(Object.fromEntries(Array.from({ length: 35 }, (_, i): [string, Term] => [`key_${i}`, i])));
+const bigMap = mapOf(
+  Object.fromEntries(Array.from({ length: 35 }, (_, i): [string, Term] => [`key_${i}`, i])),
+);
 
 describe('the codec against a real Erlang node', () => {
   let dir: string;
@@ -61,7 +63,9 @@ describe('the codec against a real Erlang node', () => {
   it('re-encodes every term Erlang writes to exactly the bytes Erlang wrote', () => {
     const plain = theirs.filter((_, i) => i % 2 === 0);
     expect(plain).toHaveLength(COUNT);
-    const mismatches = plain.filter((bytes) => !encode(decode(bytes)).equals(bytes)).map((b) => b.toString('hex'));
+    const mismatches = plain
+      .filter((bytes) => !encode(decode(bytes)).equals(bytes))
+      .map((b) => b.toString('hex'));
     expect(mismatches).toEqual([]);
   });
 

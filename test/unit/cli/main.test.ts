@@ -1,7 +1,10 @@
 import { PassThrough } from 'node:stream';
 import { main, type CliIo } from '../../../src/cli/main';
 
-function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const chunks = { out: '', err: '' };

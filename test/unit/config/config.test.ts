@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, configurationTable, describeConfig, loadConfig, secretValues, settings } from '../../../src/config';
+import {
+  ConfigError,
+  configurationTable,
+  describeConfig,
+  loadConfig,
+  secretValues,
+  settings,
+} from '../../../src/config';
 
 const serviceEnv = {
   EXCHANGE_ID: '1',
@@ -138,7 +145,10 @@ describe('secret handling', () => {
   });
 
   it('lists the secret values for the redactor', () => {
-    const config = loadConfig({ mode: 'service', env: { ...serviceEnv, DOCKER_REGISTRY_PASSWORD: 'regpass' } });
+    const config = loadConfig({
+      mode: 'service',
+      env: { ...serviceEnv, DOCKER_REGISTRY_PASSWORD: 'regpass' },
+    });
     expect(secretValues(config).sort()).toEqual(['regpass', 'very-secret-client-secret']);
   });
 });

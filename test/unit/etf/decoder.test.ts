@@ -1,5 +1,13 @@
 import { deflateSync } from 'node:zlib';
-import { atom, decode, EtfDecodeError, float, tuple, type EtfDecodeErrorCode, type Term } from '../../../src/etf';
+import {
+  atom,
+  decode,
+  EtfDecodeError,
+  float,
+  tuple,
+  type EtfDecodeErrorCode,
+  type Term,
+} from '../../../src/etf';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -24,9 +32,17 @@ describe('decoding each tag', () => {
     ['a SMALL_ATOM_EXT atom, remembering its tag', '83 73 03 616263', atom('abc', 115)],
     ['an ATOM_UTF8_EXT atom with ASCII text, remembering its tag', '83 76 0003 616263', atom('abc', 118)],
     ['a SMALL_ATOM_UTF8_EXT atom that needs UTF-8, as a plain atom', '83 77 02 cebb', atom('λ')],
-    ['an ATOM_UTF8_EXT atom that fits the short form, remembering its tag', '83 76 0002 cebb', atom('λ', 118)],
+    [
+      'an ATOM_UTF8_EXT atom that fits the short form, remembering its tag',
+      '83 76 0002 cebb',
+      atom('λ', 118),
+    ],
     ['a latin-1 ATOM_EXT atom', '83 64 0001 f6', atom('ö')],
-    ['nil written with an unusual tag as the atom, so it re-encodes the same', '83 77 03 6e696c', atom('nil', 119)],
+    [
+      'nil written with an unusual tag as the atom, so it re-encodes the same',
+      '83 77 03 6e696c',
+      atom('nil', 119),
+    ],
     ['false', '83 64 0005 66616c7365', false],
     ['a negative INTEGER_EXT', '83 62 80000000', -2147483648],
     ['the largest safe integer as a number', '83 6e 07 00 ffffffffffff1f', Number.MAX_SAFE_INTEGER],
@@ -34,13 +50,21 @@ describe('decoding each tag', () => {
     ['a negative SMALL_BIG_EXT', '83 6e 08 01 0000000000000001', -(2n ** 56n)],
     ['a big integer of zero with the sign set as plain zero', '83 6e 01 01 00', 0],
     ['a LARGE_BIG_EXT', `83 6f 00000100 00 ${'00'.repeat(255)}01`, 2n ** 2040n],
-    ['an old FLOAT_EXT', `83 63 ${Buffer.from('1.50000000000000000000e+00').toString('hex')}${'00'.repeat(5)}`, float(1.5)],
+    [
+      'an old FLOAT_EXT',
+      `83 63 ${Buffer.from('1.50000000000000000000e+00').toString('hex')}${'00'.repeat(5)}`,
+      float(1.5),
+    ],
     ['a negative zero float', '83 46 8000000000000000', float(-0)],
     ['an empty binary', '83 6d 00000000', ''],
     ['a binary of UTF-8 text', '83 6d 00000002 cebb', 'λ'],
     ['a binary that is not UTF-8 as bytes', '83 6d 00000002 ff00', Buffer.from([0xff, 0x00])],
     ['a long ASCII binary', `83 6d 00000064 ${'61'.repeat(100)}`, 'a'.repeat(100)],
-    ['a long binary that is not UTF-8 as bytes', `83 6d 00000064 ${'ff'.repeat(100)}`, Buffer.alloc(100, 0xff)],
+    [
+      'a long binary that is not UTF-8 as bytes',
+      `83 6d 00000064 ${'ff'.repeat(100)}`,
+      Buffer.alloc(100, 0xff),
+    ],
     ['an improper list', '83 6c 00000002 6101 6102 6103', { kind: 'improper', items: [1, 2], tail: 3 }],
     ['a list whose tail is a charlist as one proper list', '83 6c 00000001 6101 6b 0002 6162', [1, 97, 98]],
     ['a list of no elements as its tail', '83 6c 00000000 6101', 1],
@@ -86,7 +110,12 @@ describe('refusing bad input', () => {
     ['a UTF-8 atom that is not UTF-8', '83 77 01 ff', 'invalid-utf8', 3],
     ['a float that is not a number', '83 46 7ff8000000000000', 'bad-float', 1],
     ['an infinite float', '83 46 7ff0000000000000', 'bad-float', 1],
-    ['an old FLOAT_EXT that is not a number', `83 63 ${Buffer.from('nan').toString('hex')}${'00'.repeat(28)}`, 'bad-float', 1],
+    [
+      'an old FLOAT_EXT that is not a number',
+      `83 63 ${Buffer.from('nan').toString('hex')}${'00'.repeat(28)}`,
+      'bad-float',
+      1,
+    ],
     ['a compressed term declaring 2^32-1 bytes', `83 50 ${max} 00`, 'inflated-too-large', 2],
     ['a compressed term that is not zlib data', '83 50 00000003 00 01 02', 'inflate-failed', 6],
   ];

@@ -19,7 +19,11 @@ describe('choosing the encoding Erlang chooses', () => {
     ['2^2040 as a LARGE_BIG', 2n ** 2040n, `83 6f 00000100 00 ${'00'.repeat(255)}01`],
     ['a latin-1 atom as ATOM_EXT', atom('ö'), '83 64 0001 f6'],
     ['a UTF-8 atom as SMALL_ATOM_UTF8', atom('λ'), '83 77 02 cebb'],
-    ['a UTF-8 atom of more than 255 bytes as ATOM_UTF8', atom('λ'.repeat(255)), `83 76 01fe ${'cebb'.repeat(255)}`],
+    [
+      'a UTF-8 atom of more than 255 bytes as ATOM_UTF8',
+      atom('λ'.repeat(255)),
+      `83 76 01fe ${'cebb'.repeat(255)}`,
+    ],
     ['an atom with a SMALL_ATOM_EXT tag', atom('ab', 115), '83 73 02 6162'],
     ['an atom with an ATOM_UTF8_EXT tag', atom('ab', 118), '83 76 0002 6162'],
     ['an atom with a SMALL_ATOM_UTF8_EXT tag', atom('ab', 119), '83 77 02 6162'],
@@ -29,7 +33,11 @@ describe('choosing the encoding Erlang chooses', () => {
     ['a bigint byte list as a charlist', [1n, 2n], '83 6b 0002 0102'],
     ['a list holding 256 as a LIST', [1, 256], '83 6c 00000002 6101 6200000100 6a'],
     ['an improper list', improper([1, 2], 3), '83 6c 00000002 6101 6102 6103'],
-    ['a tuple of 256 elements as a LARGE_TUPLE', tuple(...new Array<Term>(256).fill(0)), `83 69 00000100 ${'6100'.repeat(256)}`],
+    [
+      'a tuple of 256 elements as a LARGE_TUPLE',
+      tuple(...new Array<Term>(256).fill(0)),
+      `83 69 00000100 ${'6100'.repeat(256)}`,
+    ],
     ['a binary of bytes', Uint8Array.of(0xff), '83 6d 00000001 ff'],
     ['an astral character in UTF-8', '😀', '83 6d 00000004 f09f9880'],
   ];
@@ -45,7 +53,7 @@ describe('choosing the encoding Erlang chooses', () => {
 
   it('writes a term bigger than its scratch buffer, and small ones after it', () => {
     const big = Buffer.alloc(3 * 1024 * 1024, 0xff);
-    expect(decode(encode(big))).toEqual(big);
+    expect(big.equals(decode(encode(big)) as Buffer)).toBe(true);
     expect(hexOf('abc')).toBe('836d00000003616263');
   });
 });

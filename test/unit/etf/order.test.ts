@@ -58,8 +58,22 @@ describe("Erlang's term order", () => {
     expect(compare(mapOf({ z: 1 }), mapOf({ a: 1, b: 1 }))).toBe(-1);
     expect(compare(mapOf({ a: 1 }), mapOf({ b: 0 }))).toBe(-1);
     expect(compare(mapOf({ a: 1 }), mapOf({ a: 2 }))).toBe(-1);
-    const unsorted = { kind: 'map' as const, entries: [[atom('b'), 2], [atom('a'), 1]] as const };
-    expect(equals(unsorted, map([[atom('a'), 1], [atom('b'), 2]]))).toBe(true);
+    const unsorted = {
+      kind: 'map' as const,
+      entries: [
+        [atom('b'), 2],
+        [atom('a'), 1],
+      ] as const,
+    };
+    expect(
+      equals(
+        unsorted,
+        map([
+          [atom('a'), 1],
+          [atom('b'), 2],
+        ]),
+      ),
+    ).toBe(true);
   });
 
   it('orders nested numbers exactly, as Erlang orders map keys', () => {

@@ -1,4 +1,15 @@
-import { atom, equals, float, improper, map, tuple, type AtomTag, type MapEntry, type Term } from '../../../src/etf';
+import {
+  atom,
+  equals,
+  float,
+  improper,
+  isLatin1,
+  map,
+  tuple,
+  type AtomTag,
+  type MapEntry,
+  type Term,
+} from '../../../src/etf';
 
 /** A small seeded generator (mulberry32), so every failure can be replayed from its seed. */
 export class Rng {
@@ -60,7 +71,7 @@ function randomAtom(rng: Rng, exotic: boolean): Term {
   if (rng.chance(0.15)) return rng.pick([null, true, false]);
   let name = text(rng, rng.chance(0.05) ? 255 : 12);
   if (name === 'nil' || name === 'true' || name === 'false') name += '_';
-  const latin1 = !/[^\u0000-\u00ff]/.test(name);
+  const latin1 = isLatin1(name);
   if (exotic && rng.chance(0.3)) {
     const tags: AtomTag[] = latin1 && name.length <= 255 ? [115, 118, 119] : [118];
     const tag = rng.pick(tags);
@@ -79,7 +90,8 @@ function randomInteger(rng: Rng): Term {
       return (rng.chance(0.5) ? -1 : 1) * Math.floor(rng.next() * Number.MAX_SAFE_INTEGER);
     default: {
       const digits = rng.chance(0.1) ? rng.int(256, 400) : rng.int(7, 40);
-      const magnitude = BigInt(`0x${rng.bytes(digits).toString('hex')}`) + BigInt(Number.MAX_SAFE_INTEGER) + 1n;
+      const magnitude =
+        BigInt(`0x${rng.bytes(digits).toString('hex')}`) + BigInt(Number.MAX_SAFE_INTEGER) + 1n;
       return rng.chance(0.5) ? -magnitude : magnitude;
     }
   }
@@ -135,7 +147,9 @@ function randomTermAt(rng: Rng, shape: TermShape, depth: number): Term {
     case 2:
       return improper(items(rng, shape, depth, 3).concat(scalar(rng, shape)), scalar(rng, shape));
     case 3:
-      return rng.chance(0.05) ? tuple(...items(rng, shape, depth, 300), ...new Array<Term>(256).fill(1)) : tuple(...items(rng, shape, depth, 5));
+      return rng.chance(0.05)
+        ? tuple(...items(rng, shape, depth, 300), ...new Array<Term>(256).fill(1))
+        : tuple(...items(rng, shape, depth, 5));
     default:
       return randomMap(rng, shape, depth);
   }

@@ -40,23 +40,51 @@ describe('building terms', () => {
     expect(defaultAtomTag('λ'.repeat(128))).toBe(118);
   });
 
-  it('keeps a forced atom tag and leaves it out otherwise', () => {
+  it("keeps a forced atom tag only when it is not Erlang's own choice", () => {
     expect(atom('a')).toEqual({ kind: 'atom', name: 'a' });
+    expect(atom('a', 100)).toEqual({ kind: 'atom', name: 'a' });
     expect(atom('a', 118)).toEqual({ kind: 'atom', name: 'a', tag: 118 });
   });
 });
 
 describe('inspecting terms', () => {
   it('tells the tagged kinds apart', () => {
-    const samples: Term[] = [atom('a'), float(1), tuple(), mapOf({}), improper([1], 2), [], 'x', Uint8Array.of(1), null];
-    expect(samples.map(kindOf)).toEqual(['atom', 'float', 'tuple', 'map', 'improper', undefined, undefined, undefined, undefined]);
-    expect(samples.map((t) => [isAtom(t), isFloat(t), isTuple(t), isMap(t), isImproper(t)].indexOf(true))).toEqual([
-      0, 1, 2, 3, 4, -1, -1, -1, -1,
+    const samples: Term[] = [
+      atom('a'),
+      float(1),
+      tuple(),
+      mapOf({}),
+      improper([1], 2),
+      [],
+      'x',
+      Uint8Array.of(1),
+      null,
+    ];
+    expect(samples.map(kindOf)).toEqual([
+      'atom',
+      'float',
+      'tuple',
+      'map',
+      'improper',
+      undefined,
+      undefined,
+      undefined,
+      undefined,
     ]);
+    expect(
+      samples.map((t) => [isAtom(t), isFloat(t), isTuple(t), isMap(t), isImproper(t)].indexOf(true)),
+    ).toEqual([0, 1, 2, 3, 4, -1, -1, -1, -1]);
   });
 
-  it("names an atom, nil, true and false, and nothing else", () => {
-    expect([atom('x'), null, true, false, 'x', 1].map(atomName)).toEqual(['x', 'nil', 'true', 'false', undefined, undefined]);
+  it('names an atom, nil, true and false, and nothing else', () => {
+    expect([atom('x'), null, true, false, 'x', 1].map(atomName)).toEqual([
+      'x',
+      'nil',
+      'true',
+      'false',
+      undefined,
+      undefined,
+    ]);
   });
 
   it('finds a value by atom name or by any key term', () => {
@@ -72,7 +100,13 @@ describe('inspecting terms', () => {
   });
 
   it('replaces a value where it stands and adds a new key where Erlang would put it', () => {
-    const received = { kind: 'map' as const, entries: [[atom('z'), 1], [atom('a'), 2]] as MapEntry[] };
+    const received = {
+      kind: 'map' as const,
+      entries: [
+        [atom('z'), 1],
+        [atom('a'), 2],
+      ] as MapEntry[],
+    };
     expect(mapSet(received, 'a', 3).entries).toEqual([
       [atom('z'), 1],
       [atom('a'), 3],

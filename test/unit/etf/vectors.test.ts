@@ -19,7 +19,13 @@ const vectors: Array<[string, Term, string]> = [
   ['{1444, 123456, 789012}', tuple(1444, 123456, 789012), '83 68 03 62000005a4 620001e240 62000c0a14'],
   [
     'the heartbeat',
-    mapOf({ event_type: atom('status'), hostname: 'abc123', status: atom('active'), type: atom('builder'), workload: [] }),
+    mapOf({
+      event_type: atom('status'),
+      hostname: 'abc123',
+      status: atom('active'),
+      type: atom('builder'),
+      workload: [],
+    }),
     '83740000000564000a6576656e745f74797065640006737461747573640008686f73746e616d656d00000006616263313233' +
       '640006737461747573640006616374697665640004747970656400076275696c646572640008776f726b6c6f61646a',
   ],

@@ -36,7 +36,7 @@ describe('createLogger', () => {
   it('writes readable lines with the workflow id in pretty mode', () => {
     const out = capture({ format: 'pretty' });
     createLogger(out.options).child({ workflow_id: 'wf-2' }).warn('slow step', { seconds: 900 });
-    expect(out.lines()[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} warn  \[wf-2\] slow step \{"seconds":900\}$/);
+    expect(out.lines()[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} warn {2}\[wf-2\] slow step \{"seconds":900\}$/);
   });
 
   it('drops lines below the configured level', () => {

@@ -107,15 +107,26 @@ describe('ManagerClient calls', () => {
   });
 
   it('puts a workflow and records the body the Manager received', async () => {
-    await client().updateWorkflow(workflowId, { id: workflowId, workflow_completed: false, event_log: ['a'] });
+    await client().updateWorkflow(workflowId, {
+      id: workflowId,
+      workflow_completed: false,
+      event_log: ['a'],
+    });
     expect(fake.state.workflowPuts).toEqual([
       { id: workflowId, body: { id: workflowId, workflow_completed: false, event_log: ['a'] } },
     ]);
   });
 
   it('treats a workflow PUT answered with anything but 204 as an error', async () => {
-    const err = await failure(client().updateWorkflow('missing', { id: 'missing', workflow_completed: true }));
-    expect(err).toMatchObject({ name: 'ManagerError', method: 'PUT', path: '/workflows/missing', status: 404 });
+    const err = await failure(
+      client().updateWorkflow('missing', { id: 'missing', workflow_completed: true }),
+    );
+    expect(err).toMatchObject({
+      name: 'ManagerError',
+      method: 'PUT',
+      path: '/workflows/missing',
+      status: 404,
+    });
   });
 
   it('counts a 409 for a unique system event as success', async () => {
@@ -128,7 +139,9 @@ describe('ManagerClient calls', () => {
   it('rejects an answer that does not have the documented shape', async () => {
     const err = await failure(client().getBrokerConnections(1));
     expect(err).toBeInstanceOf(ManagerError);
-    expect(err.message).toBe('GET /messaging/brokers/1/connections: unexpected answer: /0/host must NOT have fewer than 1 characters');
+    expect(err.message).toBe(
+      'GET /messaging/brokers/1/connections: unexpected answer: /0/host must NOT have fewer than 1 characters',
+    );
   });
 });
 
@@ -175,12 +188,16 @@ describe('ManagerClient retries', () => {
     fake.failNext('/messaging/exchanges/3', 503, 3);
     const err = await failure(client().getExchange(3));
     expect(err).toBeInstanceOf(ManagerUnavailableError);
-    expect(err.message).toBe('GET /messaging/exchanges/3: status 503 ({"errors":[{"message":"injected failure"}]})');
+    expect(err.message).toBe(
+      'GET /messaging/exchanges/3: status 503 ({"errors":[{"message":"injected failure"}]})',
+    );
   });
 
   it('gives up on a request that does not answer within the timeout', async () => {
     fake.delayNext(`/workflows/${workflowId}`, 500, 2);
-    const err = await failure(client({ timeoutMs: 100, retry: { retries: 1, baseDelayMs: 1 } }).getWorkflow(workflowId));
+    const err = await failure(
+      client({ timeoutMs: 100, retry: { retries: 1, baseDelayMs: 1 } }).getWorkflow(workflowId),
+    );
     expect(err).toBeInstanceOf(ManagerUnavailableError);
     expect(err.message).toBe(`GET /workflows/${workflowId}: no answer within 100 ms`);
   });

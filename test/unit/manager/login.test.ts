@@ -1,11 +1,18 @@
-import { ManagerAuthError, ManagerClient, ManagerUnavailableError, type ManagerClientOptions } from '../../../src/manager';
+import {
+  ManagerAuthError,
+  ManagerClient,
+  ManagerUnavailableError,
+  type ManagerClientOptions,
+} from '../../../src/manager';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
 
 const workflowId = 'wf-1';
 let fake: FakeManager;
 
 beforeEach(async () => {
-  fake = await startFakeManager({ workflows: [{ id: workflowId, workflow_error: false, workflow_completed: false }] });
+  fake = await startFakeManager({
+    workflows: [{ id: workflowId, workflow_error: false, workflow_completed: false }],
+  });
 });
 afterEach(() => fake.close());
 

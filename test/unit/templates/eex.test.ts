@@ -14,9 +14,9 @@ function failure(source: string, vars: Record<string, string> = bindings): Templ
 
 describe('renderEex', () => {
   it('replaces output tags with the bound values, with or without inner spaces', () => {
-    expect(renderEex('tag <%= commit_hash %> and <%=commit_hash%> at <%=  timestamp  %>', bindings, 'f')).toBe(
-      'tag abc123 and abc123 at Tue, 06 Oct 2015 14:03:12 GMT',
-    );
+    expect(
+      renderEex('tag <%= commit_hash %> and <%=commit_hash%> at <%=  timestamp  %>', bindings, 'f'),
+    ).toBe('tag abc123 and abc123 at Tue, 06 Oct 2015 14:03:12 GMT');
   });
 
   it('inserts values verbatim, without any HTML or shell escaping', () => {
@@ -24,7 +24,9 @@ describe('renderEex', () => {
   });
 
   it('does not render a value again, so a bound "<%= dst_port %>" comes out literally', () => {
-    expect(renderEex('-p <%= dst_port %>:8080', { dst_port: '<%= dst_port %>' }, 'f')).toBe('-p <%= dst_port %>:8080');
+    expect(renderEex('-p <%= dst_port %>:8080', { dst_port: '<%= dst_port %>' }, 'f')).toBe(
+      '-p <%= dst_port %>:8080',
+    );
   });
 
   it('drops comments, including ones spanning lines, and keeps the text around them', () => {
@@ -43,7 +45,9 @@ describe('renderEex', () => {
     const err = failure('FROM x\nRUN echo\nLABEL v=<%= version %>\n');
     expect(err.file).toBe('Dockerfile.eex');
     expect(err.line).toBe(3);
-    expect(err.message).toBe('Dockerfile.eex:3: undefined variable version (defined here: commit_hash, timestamp)');
+    expect(err.message).toBe(
+      'Dockerfile.eex:3: undefined variable version (defined here: commit_hash, timestamp)',
+    );
   });
 
   it('does not treat inherited object properties as variables', () => {

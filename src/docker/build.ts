@@ -1,0 +1,135 @@
+import { nopLogger } from '../log';
+import type { RegistryAccess } from '../registry/access';
+import { withDeadline } from '../registry/deadline';
+import { registryHost } from '../registry/image-name';
+import { authConfig, serverAddress } from './auth-config';
+import { buildContext } from './build-context';
+import type { DockerCallContext } from './call-context';
+import { removeLeftovers, WORKFLOW_LABEL } from './cleanup';
+import type { Engine } from './engine';
+import { dial, errorMessage, readText } from './engine-call';
+import { DockerBuildError, DockerTimeoutError } from './errors';
+import { followStream } from './progress';
+import { BuildTranscript } from './transcript';
+
+/** How an image is built. */
+export interface BuildOptions {
+  /** Dockerfile path inside the context. Default `Dockerfile`. */
+  readonly dockerfile?: string;
+  /** Values for the Dockerfile's `ARG`s. Default none. */
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  /**
+   * Network mode of `RUN` steps (`none`, `host`, a network name). Default unset: the daemon's default
+   * network, since `RUN` steps may need it in production (the classic builder also works on a dockerd started
+   * with `--bridge=none`). podman's compatible API runs `RUN` steps in the host's network namespace when this
+   * is unset; set `none` there unless the steps need the network.
+   */
+  readonly networkMode?: string;
+  /**
+   * Build without the layer cache, as the original did (`--no-cache=true`). Default true. With the cache on,
+   * cache hits are shared with other builds and are never removed by this build's cleanup.
+   */
+  readonly noCache?: boolean;
+  /** Deadline of the whole build, in milliseconds. Default 1800000 (BUILD_TIMEOUT_SECONDS). */
+  readonly timeoutMs?: number;
+}
+
+/** One image build. */
+export interface BuildInput extends BuildOptions {
+  readonly engine: Engine;
+  /** The rendered deployment repo: the build context. */
+  readonly contextDir: string;
+  /** Full references the image gets, e.g. `<image>:<commit>` and `<image>:latest`. */
+  readonly tags: readonly string[];
+  /** Put in {@link WORKFLOW_LABEL}, for {@link removeBuildImages}. */
+  readonly workflowId: string;
+  /** The configured registry; its credentials, if any, let FROM pull private base images. Default: none. */
+  readonly access?: RegistryAccess;
+}
+
+/** The image a build produced. */
+export interface BuiltImage {
+  /** `sha256:<hex>` from the daemon's `aux.ID`, or the short id of "Successfully built <id>" without one. */
+  readonly id: string;
+  readonly tags: readonly string[];
+}
+
+function registryConfig(access: RegistryAccess | undefined): object | undefined {
+  if (!access?.credentials) return undefined;
+  const registry = registryHost(access.url);
+  return { [serverAddress(registry)]: authConfig(registry, access.credentials) };
+}
+
+/**
+ * Builds `contextDir` with the classic builder (`POST /build`, `rm` and `forcerm` always on, so intermediate
+ * containers go even when a step fails) and tags the result with every entry of `tags`. Output goes to
+ * `ctx.onLine` line by line. A step that fails in the stream (HTTP 200 with `errorDetail`) or an HTTP error
+ * throws {@link DockerBuildError} with the daemon's message; the deadline {@link DockerTimeoutError}.
+ * Aborting `ctx.signal` closes the request, which makes the daemon cancel the build. On every failure the
+ * containers and images this build created are removed before the error is thrown.
+ */
+export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
+  const { engine } = input;
+  const onLine = ctx.onLine ?? (() => undefined);
+  const timeoutMs = input.timeoutMs ?? 1_800_000;
+  const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
+  let contextError: Error | undefined;
+  context.on('error', (err: Error) => (contextError = err));
+  const transcript = new BuildTranscript(onLine);
+  const query = {
+    t: input.tags,
+    dockerfile: input.dockerfile ?? 'Dockerfile',
+    buildargs: input.buildArgs,
+    labels: { [WORKFLOW_LABEL]: input.workflowId },
+    rm: true,
+    forcerm: true,
+    nocache: input.noCache ?? true,
+    networkmode: input.networkMode,
+  };
+  const registry = registryConfig(input.access);
+  try {
+    return await withDeadline(
+      ctx.signal,
+      timeoutMs,
+      () => new DockerTimeoutError('build', timeoutMs / 1000),
+      async (signal) => {
+        const call = {
+          method: 'POST' as const,
+          path: '/build',
+          query,
+          body: context,
+          registryConfig: registry,
+        };
+        const res = await dial(engine.modem, engine.endpoint, call, signal);
+        if (res.statusCode !== 200)
+          throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
+        let auxId: string | undefined;
+        const outcome = await followStream(
+          res,
+          engine.endpoint,
+          signal,
+          (message) => {
+            if (message.stream !== undefined) transcript.write(message.stream);
+            auxId = message.aux?.ID ?? auxId;
+          },
+          onLine,
+        );
+        transcript.end();
+        if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
+        const id = auxId ?? transcript.builtId;
+        // The original's own words for a build that ends without naming an image.
+        if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');
+        return { id, tags: [...input.tags] };
+      },
+    );
+  } catch (err) {
+    await removeLeftovers(
+      engine,
+      { containers: transcript.containers, image: transcript.createdImage },
+      ctx.log ?? nopLogger,
+    );
+    if (contextError)
+      throw new DockerBuildError(`the build context could not be sent: ${contextError.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,109 @@
+import type { RegistryAccess } from '../registry/access';
+import { imageReference, type ImageName } from '../registry/image-name';
+import { manifestExists } from '../registry/manifest';
+import type { RetryPolicy } from '../registry/retry';
+import { buildImage, type BuildOptions } from './build';
+import type { DockerCallContext } from './call-context';
+import type { Engine } from './engine';
+import { pushImage, type PushOptions } from './push';
+import { shortImageId, statusMessages } from './status';
+
+/** The build milestone's image step for one workflow. */
+export interface CreateImageInput {
+  readonly engine: Engine;
+  /** From docker.json `docker_url` and the registry URL, by `imageName`. */
+  readonly image: ImageName;
+  /** The resolved source commit: the tag that says which source the image holds. */
+  readonly commit: string;
+  /** The rendered deployment repo. */
+  readonly contextDir: string;
+  readonly workflowId: string;
+  /** Build even when the registry already has `<image>:<commit>`. */
+  readonly forceBuild: boolean;
+  readonly access: RegistryAccess;
+  readonly build?: BuildOptions;
+  readonly push?: PushOptions;
+  /** Deadline of one registry lookup, in milliseconds. Default 30000 (HTTP_TIMEOUT_SECONDS). */
+  readonly registryTimeoutMs?: number;
+  /** Retries of registry lookups. Default: the {@link RetryPolicy} defaults. */
+  readonly registryRetry?: RetryPolicy;
+}
+
+/** What the image step did. */
+export interface CreateImageResult {
+  /** True when the image already existed and nothing was built (the verify milestone then has nothing to do). */
+  readonly imageFound: boolean;
+  /** `<image>:<commit>`. */
+  readonly reference: string;
+  /** The built image's id; undefined when nothing was built. */
+  readonly imageId: string | undefined;
+  /** Every status message, in order, in the original's words (also given to `onStatus` as they happen). */
+  readonly messages: readonly string[];
+}
+
+/** A {@link DockerCallContext} that also hears each status message as soon as it is true. */
+export interface CreateImageContext extends DockerCallContext {
+  readonly onStatus?: (message: string) => void;
+}
+
+/**
+ * The original `create_docker_image`, without a shell: unless `forceBuild`, ask the registry whether
+ * `<image>:<commit>` exists (by manifest, never by pulling) and stop there if it does; otherwise build the
+ * context tagged `<image>:<commit>` and `<image>:latest`, then push both tags. Errors are the typed errors of
+ * the registry lookup, {@link buildImage} and {@link pushImage}; the status messages sent before the failure
+ * have reached `onStatus` by then. Local images are left for the workflow's cleanup (`removeBuildImages`).
+ */
+export async function createImage(
+  input: CreateImageInput,
+  ctx: CreateImageContext,
+): Promise<CreateImageResult> {
+  const reference = imageReference(input.image, input.commit);
+  const messages: string[] = [];
+  const say = (message: string) => {
+    messages.push(message);
+    ctx.onStatus?.(message);
+  };
+  if (input.forceBuild) {
+    say(statusMessages.forceBuild());
+  } else {
+    const query = {
+      image: input.image,
+      tag: input.commit,
+      access: input.access,
+      ...(input.registryTimeoutMs === undefined ? {} : { timeoutMs: input.registryTimeoutMs }),
+      ...(input.registryRetry === undefined ? {} : { retry: input.registryRetry }),
+    };
+    if (await manifestExists(query, ctx)) {
+      say(statusMessages.imageExists(reference));
+      return { imageFound: true, reference, imageId: undefined, messages };
+    }
+    say(statusMessages.imageMissing(reference));
+  }
+  say(statusMessages.building(reference));
+  const built = await buildImage(
+    {
+      ...input.build,
+      engine: input.engine,
+      contextDir: input.contextDir,
+      tags: [reference, imageReference(input.image, 'latest')],
+      workflowId: input.workflowId,
+      access: input.access,
+    },
+    ctx,
+  );
+  const id = shortImageId(built.id);
+  say(statusMessages.built(id));
+  say(statusMessages.tagged(id, input.access.url));
+  await pushImage(
+    {
+      ...input.push,
+      engine: input.engine,
+      image: input.image,
+      tags: [input.commit, 'latest'],
+      access: input.access,
+    },
+    ctx,
+  );
+  say(statusMessages.pushed(id));
+  return { imageFound: false, reference, imageId: built.id, messages };
+}

@@ -1,0 +1,108 @@
+import {
+  createImage,
+  DockerBuildError,
+  type CreateImageInput,
+  type CreateImageResult,
+  type Engine,
+} from '../../../src/docker';
+import { imageName, ImageNotFoundError, imageReference, verifyImage } from '../../../src/registry';
+import { testEnv, uniqueName } from '../../harness/env';
+import { lookupManifest } from '../../harness/registry';
+import { cleanUp, context, engine, exists, noAbort, workflow } from './helpers';
+
+const env = testEnv();
+const access = { url: env.registry.url };
+const dockerfile = `FROM ${env.baseImage}\nCOPY greeting /greeting\nRUN echo "built from $(cat /greeting)" > /built\n`;
+
+let docker: Engine;
+beforeAll(async () => {
+  docker = await engine();
+});
+afterAll(cleanUp);
+
+async function run(dockerUrl: string, commit: string, forceBuild = false): Promise<CreateImageResult> {
+  const input: CreateImageInput = {
+    engine: docker,
+    image: imageName(dockerUrl, access.url),
+    commit,
+    contextDir: await context({ Dockerfile: dockerfile, greeting: commit }),
+    workflowId: workflow(uniqueName('wf')),
+    forceBuild,
+    access,
+  };
+  return createImage(input, { signal: noAbort() });
+}
+
+describe('createImage against dockerd and the open registry', () => {
+  const dockerUrl = `${uniqueName('it')}/app`;
+  const image = imageName(dockerUrl, access.url);
+  let first: CreateImageResult;
+
+  beforeAll(async () => {
+    first = await run(dockerUrl, 'c0ffee1');
+  });
+
+  it('builds the image from the local base with its RUN step and pushes both tags', async () => {
+    expect(first.imageFound).toBe(false);
+    expect(first.messages[0]).toBe(
+      `The docker image ${env.registry.host}/${dockerUrl}:c0ffee1 does not exist, requesting docker build`,
+    );
+    expect(first.messages.at(-1)).toMatch(/^Successfully pushed image [0-9a-f]{12}$/);
+    for (const tag of ['c0ffee1', 'latest']) {
+      expect((await lookupManifest(env.registry.url, image.repository, tag)).status).toBe(200);
+    }
+    expect(await exists(docker, 'images', imageReference(image, 'c0ffee1'))).toBe(true);
+  });
+
+  it('skips the build when the tag already exists in the registry', async () => {
+    const again = await run(dockerUrl, 'c0ffee1');
+    expect(again).toEqual({
+      imageFound: true,
+      reference: `${image.name}:c0ffee1`,
+      imageId: undefined,
+      messages: [`The docker image ${image.name}:c0ffee1 already exists, skipping docker build`],
+    });
+  });
+
+  it('rebuilds and pushes again when force_build is set', async () => {
+    const before = await lookupManifest(env.registry.url, image.repository, 'c0ffee1');
+    const forced = await run(dockerUrl, 'c0ffee1', true);
+    expect(forced.messages[0]).toBe('The force_build flag has been set, requesting docker build');
+    expect(forced.imageId).not.toBe(first.imageId);
+    const after = await lookupManifest(env.registry.url, image.repository, 'c0ffee1');
+    expect(after.status).toBe(200);
+    expect(after.digest).not.toBe(before.digest);
+  });
+
+  it('verifies a pushed tag by manifest and refuses one that was never pushed', async () => {
+    await expect(
+      verifyImage({ image, tag: 'c0ffee1', access }, { signal: noAbort() }),
+    ).resolves.toBeUndefined();
+    await expect(verifyImage({ image, tag: 'never-pushed', access }, { signal: noAbort() })).rejects.toThrow(
+      ImageNotFoundError,
+    );
+  });
+
+  it('fails the step with the message of a failing RUN step and pushes nothing', async () => {
+    const failing = `${uniqueName('it')}/broken`;
+    const input: CreateImageInput = {
+      engine: docker,
+      image: imageName(failing, access.url),
+      commit: 'bad1',
+      contextDir: await context({ Dockerfile: `FROM ${env.baseImage}\nRUN echo about to fail && exit 3\n` }),
+      workflowId: workflow(uniqueName('wf')),
+      forceBuild: false,
+      access,
+    };
+    const statuses: string[] = [];
+    await expect(
+      createImage(input, { signal: noAbort(), onStatus: (m) => statuses.push(m) }),
+    ).rejects.toThrow(
+      new DockerBuildError(
+        "The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3",
+      ),
+    );
+    expect(statuses.at(-1)).toBe(`Executing a docker build for ${env.registry.host}/${failing}:bad1...`);
+    expect((await lookupManifest(env.registry.url, failing, 'bad1')).status).toBe(404);
+  });
+});

@@ -1,0 +1,161 @@
+// Shared pieces of the git adapter's integration tests: remotes on the test git server, a git CLI for
+// playing "another client", and a proxy that stalls a clone halfway for the abort and timeout tests.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { hostCredentials, noCredentials, type GitCredentials, type Remote } from '../../../src/git';
+import { nopLogger } from '../../../src/log';
+import { REPO_ROOT, testEnv, uniqueName } from '../../harness/env';
+
+const run = promisify(execFile);
+
+export const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/deployment-repo');
+export const author = { name: 'Builder Test', email: 'builder@test.invalid' };
+
+/** A context whose signal never aborts. */
+export const quiet = { signal: new AbortController().signal, log: nopLogger };
+
+export function remote(url: string, credentials?: GitCredentials, timeoutMs = 60_000): Remote {
+  const host = new URL(url).host;
+  return {
+    url,
+    credentials: credentials ? hostCredentials({ [host]: credentials }) : noCredentials,
+    timeoutMs,
+  };
+}
+
+/** The credentials the auth area of the test git server accepts. */
+export function serverCredentials(): GitCredentials {
+  const { username, password } = testEnv().git;
+  return { username, password };
+}
+
+export function scratchDir(prefix = 'oa-git-it-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Runs the git CLI with a fixed identity; resolves with trimmed stdout. */
+export async function gitCli(args: readonly string[], cwd?: string): Promise<string> {
+  const identity = ['-c', 'user.name=Outside Client', '-c', 'user.email=outside@test.invalid'];
+  const { stdout } = await run('git', [...identity, ...args], { cwd, maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+export interface SeededRepo {
+  name: string;
+  dir: string;
+  url: string;
+  authUrl: string;
+}
+
+/** A bare repository on the test server seeded from a directory, keeping file modes (unlike `createBareRepo`). */
+export async function seedFromDirectory(
+  prefix: string,
+  source: string,
+  branch = 'master',
+): Promise<SeededRepo> {
+  const env = testEnv();
+  const name = uniqueName(prefix);
+  const dir = path.join(env.git.reposDir, `${name}.git`);
+  await run('bash', [path.join(REPO_ROOT, 'scripts/seed-bare-repo.sh'), dir, source, branch]);
+  return { name, dir, url: `${env.git.baseUrl}/${name}.git`, authUrl: `${env.git.authBaseUrl}/${name}.git` };
+}
+
+/** Commits `file` with `content` on `branch` of a repository from a separate CLI clone and pushes it. */
+export async function pushFromOutside(
+  url: string,
+  branch: string,
+  file: string,
+  content: string,
+): Promise<string> {
+  const work = scratchDir('oa-outside-');
+  try {
+    await gitCli(['clone', '-q', '--branch', branch, url, work]);
+    fs.writeFileSync(path.join(work, file), content);
+    await gitCli(['add', file], work);
+    await gitCli(['commit', '-q', '-m', `outside change to ${file}`], work);
+    await gitCli(['push', '-q', 'origin', branch], work);
+    return await gitCli(['rev-parse', 'HEAD'], work);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function serve(server: http.Server): Promise<Served> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export interface StallingProxy extends Served {
+  /** Resolves when a pack request has been answered halfway and the proxy starts holding it. */
+  stalled: Promise<void>;
+  /** Resolves when the client closes the stalled connection. */
+  clientGone: Promise<void>;
+}
+
+/**
+ * Forwards requests to the git server at `target`, but sends only the headers and first chunk of a pack
+ * and then holds the connection open: a clone stuck mid-transfer.
+ */
+export async function stallingProxy(target: string): Promise<StallingProxy> {
+  let onStalled = (): void => undefined;
+  let onClientGone = (): void => undefined;
+  const stalled = new Promise<void>((resolve) => (onStalled = resolve));
+  const clientGone = new Promise<void>((resolve) => (onClientGone = resolve));
+  const server = http.createServer((req, res) => {
+    const upstream = http.request(
+      `${target}${req.url ?? '/'}`,
+      { method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // Protocol v2 POSTs are ref listings; only the pack transfer of a clone (protocol v1) is held.
+        if (req.method !== 'POST' || String(req.headers['git-protocol']).includes('version=2')) {
+          answer.pipe(res);
+          return;
+        }
+        answer.once('data', (chunk: Buffer) => {
+          res.write(chunk);
+          answer.destroy();
+          res.on('close', onClientGone);
+          onStalled();
+        });
+      },
+    );
+    req.pipe(upstream);
+  });
+  return { ...(await serve(server)), stalled, clientGone };
+}
+
+/** A server answering every request with `status` and `body`, for the error-mapping tests. */
+export function fixedAnswerServer(status: number, body: string): Promise<Served> {
+  return serve(
+    http.createServer((_req, res) => {
+      res.writeHead(status, { 'Content-Type': 'text/html' });
+      res.end(body);
+    }),
+  );
+}
+
+/** A loopback port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const served = await serve(http.createServer());
+  await served.close();
+  return Number(new URL(served.url).port);
+}

@@ -1,0 +1,40 @@
+import type { ServerResponse } from 'node:http';
+import { connectEngine, type Engine } from '../../../src/docker';
+import {
+  sendJson,
+  startFakeHttpServer,
+  type FakeHandler,
+  type FakeHttpServer,
+} from '../registry/fake-http-server';
+
+/** A fake Docker Engine API: answers `/version` like dockerd 20.10 and hands every other call to `handler`. */
+export interface FakeEngine {
+  readonly server: FakeHttpServer;
+  readonly engine: Engine;
+}
+
+export async function startFakeEngine(handler: FakeHandler): Promise<FakeEngine> {
+  const server = await startFakeHttpServer((req, res) => {
+    if (req.url.pathname === '/version')
+      return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+    return handler(req, res);
+  });
+  const engine = await connectEngine(
+    `tcp://${server.host}`,
+    { requestTimeoutMs: 2000 },
+    { signal: new AbortController().signal },
+  );
+  return { server, engine };
+}
+
+/** Answers 200 with the given build or push stream: objects as JSON lines, strings written as they are. */
+export function streamLines(res: ServerResponse, lines: readonly (object | string)[]): void {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  for (const line of lines) res.write(typeof line === 'string' ? line : `${JSON.stringify(line)}\n`);
+  res.end();
+}
+
+/** The Engine API path of a recorded request without its version prefix. */
+export function apiPath(pathname: string): string {
+  return pathname.replace(/^\/v\d+\.\d+/, '');
+}
