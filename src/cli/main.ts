@@ -1,4 +1,7 @@
 import { ConfigError, configurationTable, describeConfig, loadConfig, type ConfigMode } from '../config';
+import { etfCommand } from './etf';
+import { takeFlag, takeOption, UsageError } from './options';
+import { RUN_USAGE, runCommand } from './run';
 
 /** Streams a command writes to; tests pass their own. */
 export interface CliIo {
@@ -19,32 +22,20 @@ commands:
   config [--service] [--config FILE] [--doc]
                  validate the configuration and print it (secrets masked);
                  --doc prints the table of every setting as Markdown
+  etf decode [--raw] [FILE|-]
+                 print the Erlang term of a queue message body (FILE or standard
+                 input) as JSON; --raw prints the typed form that etf encode reads
+  etf encode [FILE|-]
+                 write the ETF bytes of a typed form, to craft test messages
+  run REQUEST [--json] [--verbose] [--config FILE]
+      [--git-base-url URL] [--docker-host HOST] [--registry URL]
+                 run one build request (JSON or ETF file) through the actor tree on
+                 this machine, without broker or Manager (see oa-builder run --help)
   help           this text
 
-exit codes: 0 ok, 1 workflow failed, 2 bad input or configuration
+exit codes: 0 ok, 1 workflow failed or a file cannot be read or written,
+            2 bad input or configuration
 `;
-
-/** Removes `--name value` from args and returns the value. */
-export function takeOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`);
-  args.splice(i, 2);
-  return value;
-}
-
-/** Removes a boolean `--name` flag from args and says whether it was there. */
-export function takeFlag(args: string[], name: string): boolean {
-  const i = args.indexOf(name);
-  if (i >= 0) args.splice(i, 1);
-  return i >= 0;
-}
-
-/** Wrong command-line use: reported in one line with exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 function rejectLeftovers(args: string[]): void {
   if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
@@ -66,6 +57,14 @@ const configCommand: Command = (args, io) => {
 
 const commands: Record<string, Command> = {
   config: configCommand,
+  etf: etfCommand,
+  run: (args, io) => {
+    if (takeFlag(args, '--help')) {
+      io.stdout.write(RUN_USAGE);
+      return Promise.resolve(exitCode.ok);
+    }
+    return runCommand(args, io);
+  },
   help: (_args, io) => {
     io.stdout.write(usage);
     return Promise.resolve(exitCode.ok);

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
+import { valueSchema } from './schema';
 import { settings, type Setting, type SettingKey } from './settings';
 
 export { settings, type Setting, type SettingKey } from './settings';
+export { configFileSchema, defaultConfigFile } from './schema';
 
 type Settings = typeof settings;
 type ValueOf<S> = S extends { type: 'integer' }
@@ -47,28 +49,11 @@ export class ConfigError extends Error {
 const entries = Object.entries(settings) as [SettingKey, Setting][];
 const byEnv = new Map(entries.map(([key, s]) => [s.env, key]));
 
-function jsonType(s: Setting): Record<string, unknown> {
-  switch (s.type) {
-    case 'integer':
-      return { type: 'integer', ...(s.minimum === undefined ? {} : { minimum: s.minimum }) };
-    case 'boolean':
-      return { type: 'boolean' };
-    case 'list':
-      return { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
-    case 'enum':
-      return { type: 'string', enum: s.values };
-    case 'url':
-      return { type: 'string', format: 'uri' };
-    case 'string':
-      return { type: 'string', minLength: 1 };
-  }
-}
-
 function schemaFor(mode: ConfigMode): object {
   return {
     type: 'object',
     additionalProperties: false,
-    properties: Object.fromEntries(entries.map(([, s]) => [s.env, jsonType(s)])),
+    properties: Object.fromEntries(entries.map(([, s]) => [s.env, valueSchema(s)])),
     required: mode === 'service' ? entries.filter(([, s]) => s.requiredInService).map(([, s]) => s.env) : [],
   };
 }

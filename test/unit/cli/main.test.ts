@@ -1,5 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main, type CliIo } from '../../../src/cli/main';
+
+const EXAMPLE = path.join(__dirname, '../../../examples/etf/build-request.etf');
 
 function run(
   argv: string[],
@@ -61,5 +66,35 @@ describe('oa-builder', () => {
     const result = await run(['config', 'extra']);
     expect(result.code).toBe(2);
     expect(result.err).toBe('oa-builder: unexpected argument "extra"\n');
+  });
+});
+
+describe('oa-builder etf', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'oa-main-etf-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the example build request as JSON and exits 0', async () => {
+    const result = await run(['etf', 'decode', EXAMPLE]);
+    expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: '' });
+    expect(JSON.parse(result.out)).toMatchObject({ current_step: 'build', workflow_id: null });
+  });
+
+  it('exits 2 with one line naming the file when the message is truncated', async () => {
+    const file = path.join(dir, 'truncated.etf');
+    const whole = readFileSync(EXAMPLE);
+    writeFileSync(file, whole.subarray(0, whole.length - 10));
+    const result = await run(['etf', 'decode', file]);
+    expect(result.code).toBe(2);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(/^oa-builder etf: .*truncated\.etf: .+\n$/);
+  });
+
+  it('lists both etf commands in the usage', async () => {
+    const result = await run(['help']);
+    expect(result.out).toContain('etf decode [--raw] [FILE|-]');
+    expect(result.out).toContain('etf encode [FILE|-]');
   });
 });

@@ -1,0 +1,339 @@
+import type { ErlMap } from '../src/etf';
+import type { BuildRequest, ReplyUpdate } from '../src/messages';
+import { createWorkDir, type WorkDir } from '../src/repo';
+import type { Reporter, StepName, WorkflowResult } from '../src/workflow/reporter';
+import {
+  buildStep,
+  checkoutStep,
+  configStep,
+  verifyStep,
+  type BuildStepOutput,
+  type CheckoutStepInput,
+  type CheckoutStepOutput,
+  type ConfigStepInput,
+  type ConfigStepOutput,
+  type ImageStepInput,
+  type StepContext,
+  type StepDeps,
+} from '../src/workflow/steps';
+import { reporterActor, type ReporterMsg } from './reporter';
+import {
+  ActorCrashedError,
+  AskTimeoutError,
+  ask,
+  defineActor,
+  defineStep,
+  runStep,
+  send,
+  type ActorBehaviour,
+  type ActorContext,
+  type ActorRef,
+  type StepMsg,
+} from './supervision';
+
+/** One build request, as the workflows supervisor starts a workflow with it. Plain data. */
+export interface WorkflowInput {
+  readonly request: BuildRequest;
+  /** The request map as received: the reply echoes it. */
+  readonly received: ErlMap;
+}
+
+/** The step functions a workflow runs; tests replace some to inject failures. */
+export interface WorkflowSteps {
+  readonly checkout: (
+    input: CheckoutStepInput,
+    deps: StepDeps,
+    ctx: StepContext,
+  ) => Promise<CheckoutStepOutput>;
+  readonly config: (input: ConfigStepInput, deps: StepDeps, ctx: StepContext) => Promise<ConfigStepOutput>;
+  readonly build: (input: ImageStepInput, deps: StepDeps, ctx: StepContext) => Promise<BuildStepOutput>;
+  readonly verify: (
+    input: Pick<ImageStepInput, 'docker' | 'commit'>,
+    deps: StepDeps,
+    ctx: StepContext,
+  ) => Promise<unknown>;
+}
+
+export const realSteps: WorkflowSteps = {
+  checkout: checkoutStep,
+  config: configStep,
+  build: buildStep,
+  verify: verifyStep,
+};
+
+/** What every workflow actor is built with; made once by the composition root. */
+export interface WorkflowOptions {
+  readonly deps: StepDeps;
+  /** BUILDER_TMPDIR: each workflow gets a fresh directory below it, removed when the workflow ends. */
+  readonly workRoot: string;
+  /** WORKFLOW_TIMEOUT_SECONDS, in milliseconds. */
+  readonly workflowTimeoutMs: number;
+  /** STEP_TIMEOUT_SECONDS, in milliseconds: one step (checkout, config, build, verify). */
+  readonly stepTimeoutMs: number;
+  /** The reporter of one workflow. */
+  readonly reporterFor: (workflowId: string) => Reporter;
+  /** HOSTNAME: named in the first event of every workflow. */
+  readonly hostname: string;
+  /** Default {@link realSteps}. */
+  readonly steps?: WorkflowSteps;
+}
+
+type DockerMsg =
+  | { readonly op: 'build'; readonly input: ImageStepInput }
+  | { readonly op: 'verify'; readonly input: Pick<ImageStepInput, 'docker' | 'commit'> };
+
+interface Children {
+  readonly reporter: ActorRef<ReporterMsg>;
+  readonly checkout: ActorRef<StepMsg<CheckoutStepInput, CheckoutStepOutput>>;
+  readonly render: ActorRef<StepMsg<ConfigStepInput, ConfigStepOutput>>;
+  readonly docker: ActorRef<StepMsg<DockerMsg, unknown>>;
+}
+
+interface WorkflowState {
+  readonly workDir: WorkDir;
+  readonly children: Children;
+}
+
+type WorkflowMsg = { readonly type: 'run' };
+
+/** A failed workflow: the failure notification's text and the reason logged before it. */
+class WorkflowFailure extends Error {
+  override readonly name = 'WorkflowFailure';
+  constructor(
+    readonly headline: string,
+    readonly reason: string,
+  ) {
+    super(`${headline}: ${reason}`);
+  }
+}
+
+const FINISH_TIMEOUT_MS = 60_000;
+
+function stepActor<I, O>(
+  run: (input: I, deps: StepDeps, ctx: StepContext) => Promise<O>,
+  deps: StepDeps,
+  reporter: ActorRef<ReporterMsg>,
+): ActorBehaviour<StepMsg<I, O>, void> {
+  return defineStep<I, O>((input, ctx) =>
+    run(input, deps, {
+      signal: ctx.signal,
+      log: ctx.log,
+      report: {
+        event: (kind, message) => send(reporter, { type: 'event', kind, message }),
+        save: () => send(reporter, { type: 'save' }),
+        line: (text) => send(reporter, { type: 'line', text }),
+      },
+    }),
+  );
+}
+
+/**
+ * The per-workflow actor: it owns the workflow's directory and runs the milestones of one request in order
+ * (checkout, then `config`, then for `build` the image build, then verify), each step in a child actor of its
+ * own (checkout, render, docker) with the step timeout, the whole under the workflow timeout. Every way a step
+ * can end badly (a typed error, a crash, a timeout, the workflow being stopped) ends the workflow as failed
+ * with a reason, reported through the reporter child; the directory is removed whatever happened. A failed
+ * workflow ends as `failed` (its supervisor sees the reason), a successful one as `normal`.
+ */
+export function workflowActor(
+  id: string,
+  input: WorkflowInput,
+  options: WorkflowOptions,
+): ActorBehaviour<WorkflowMsg, WorkflowState> {
+  const steps = options.steps ?? realSteps;
+  const { deps } = options;
+  return defineActor<WorkflowMsg, WorkflowState>({
+    async init(ctx) {
+      const workDir = await createWorkDir(options.workRoot, id);
+      try {
+        const reporter = await ctx.spawnChild(
+          'reporter',
+          reporterActor(
+            {
+              workflowId: input.request.id,
+              currentStep: input.request.current_step,
+              eventLog: input.request.event_log,
+            },
+            options.reporterFor(input.request.id),
+          ),
+        );
+        const children: Children = {
+          reporter,
+          checkout: await ctx.spawnChild('checkout', stepActor(steps.checkout, deps, reporter)),
+          render: await ctx.spawnChild('render', stepActor(steps.config, deps, reporter)),
+          docker: await ctx.spawnChild(
+            'docker',
+            stepActor<DockerMsg, unknown>(
+              (msg, d, c) =>
+                msg.op === 'build' ? steps.build(msg.input, d, c) : steps.verify(msg.input, d, c),
+              deps,
+              reporter,
+            ),
+          ),
+        };
+        send(ctx.self, { type: 'run' });
+        return { workDir, children };
+      } catch (err) {
+        await workDir.dispose();
+        throw err;
+      }
+    },
+    async handle(_msg, state, ctx) {
+      const failure = await runWorkflow(id, input, options, state, ctx);
+      ctx.stop(failure ?? undefined);
+      return state;
+    },
+    // Step failures reach the workflow through the step's answer; the exit that follows is no news.
+    onChildExit: (exit, state, ctx) => {
+      if (exit.exit.kind === 'crashed') ctx.log.debug('a step actor crashed', { step: exit.id });
+      return state;
+    },
+    async terminate(state) {
+      await state.workDir.dispose();
+    },
+  });
+}
+
+async function runWorkflow(
+  id: string,
+  input: WorkflowInput,
+  options: WorkflowOptions,
+  state: WorkflowState,
+  ctx: ActorContext<WorkflowMsg>,
+): Promise<WorkflowFailure | null> {
+  const { request } = input;
+  const { children } = state;
+  const started = Date.now();
+  const deadline = AbortSignal.timeout(options.workflowTimeoutMs);
+  const signal = AbortSignal.any([ctx.signal, deadline]);
+  const report = (msg: Exclude<ReporterMsg, { type: 'finish' }>) => send(children.reporter, msg);
+
+  const step = async <I, O>(
+    name: StepName,
+    ref: ActorRef<StepMsg<I, O>>,
+    stepInput: I,
+    headline: string,
+  ): Promise<O> => {
+    report({ type: 'step-started', step: name });
+    const t0 = Date.now();
+    try {
+      const output = await runStep(ref, stepInput, options.stepTimeoutMs, signal);
+      report({ type: 'step-finished', step: name, outcome: 'ok', durationMs: Date.now() - t0 });
+      return output;
+    } catch (err) {
+      report({ type: 'step-finished', step: name, outcome: 'failed', durationMs: Date.now() - t0 });
+      if (err instanceof AskTimeoutError) {
+        // The step may still be busy: stopping its actor fires its signal, which ends the work below it.
+        await ctx.stopChild(ref);
+      }
+      throw new WorkflowFailure(headline, reasonOf(err, name, ctx.signal, deadline, options));
+    }
+  };
+
+  const update: { -readonly [K in keyof ReplyUpdate]: ReplyUpdate[K] } = {};
+  let image: string | null = null;
+  let imageFound = false;
+  let failure: WorkflowFailure | null = null;
+  try {
+    report({
+      type: 'event',
+      kind: 'success',
+      message: `Build/Config request is being processed by Builder ${options.hostname}`,
+    });
+    report({ type: 'save' });
+    const checkout = await step(
+      'checkout',
+      children.checkout,
+      { request, workDir: state.workDir.path },
+      'Failed to create DeploymentRepo!',
+    );
+    const config = await step(
+      'config',
+      children.render,
+      { request, workDir: state.workDir.path, checkout },
+      'Milestone has failed',
+    );
+    Object.assign(update, {
+      source_repo_git_ref: config.commit,
+      notifications_config: config.notificationsConfig,
+      fleet_config: config.fleetConfig,
+      aws_config: config.awsConfig,
+    });
+    if (request.current_step === 'build') {
+      const built = (await step(
+        'build',
+        children.docker,
+        {
+          op: 'build',
+          input: {
+            workflowId: id,
+            forceBuild: request.force_build,
+            docker: checkout.docker,
+            commit: config.commit,
+            contextDir: checkout.dir,
+          },
+        },
+        'Milestone has failed',
+      )) as BuildStepOutput;
+      image = built.reference;
+      imageFound = built.imageFound;
+    }
+    if (!imageFound) {
+      const verified = (await step(
+        'verify',
+        children.docker,
+        { op: 'verify', input: { docker: checkout.docker, commit: config.commit } },
+        'Milestone has failed',
+      )) as { reference: string };
+      image = verified.reference;
+    }
+    Object.assign(update, {
+      etcd_token: checkout.etcdToken,
+      deployable_units: config.units,
+      ecs_task_definition: config.ecsTaskDefinition,
+    });
+  } catch (err) {
+    failure =
+      err instanceof WorkflowFailure
+        ? err
+        : new WorkflowFailure('An unexpected error occurred executing build request', String(err));
+    report({ type: 'event', kind: 'log', message: failure.reason });
+    report({ type: 'event', kind: 'failure', message: failure.headline });
+    Object.assign(update, { workflow_error: true, workflow_completed: true });
+    ctx.log.warn('workflow failed', { reason: failure.reason });
+  }
+  const result: WorkflowResult = {
+    workflowId: request.id,
+    status: failure ? 'failed' : 'succeeded',
+    message: failure?.headline ?? null,
+    reason: failure?.reason ?? null,
+    received: input.received,
+    update,
+    image,
+    imageFound,
+    elapsedMs: Date.now() - started,
+    stepDurations: {},
+  };
+  await ask(children.reporter, { type: 'finish', result }, FINISH_TIMEOUT_MS).catch((err: unknown) =>
+    ctx.log.error('the workflow result could not be reported', { err }),
+  );
+  return failure;
+}
+
+/** The event-log reason of a failed step, whatever way it failed. */
+function reasonOf(
+  err: unknown,
+  step: StepName,
+  stopped: AbortSignal,
+  deadline: AbortSignal,
+  options: WorkflowOptions,
+): string {
+  if (stopped.aborted) return 'shutdown: the builder stopped the workflow';
+  if (deadline.aborted) {
+    return `the workflow did not finish within ${options.workflowTimeoutMs / 1000} s (${step} step)`;
+  }
+  if (err instanceof AskTimeoutError)
+    return `the ${step} step did not finish within ${options.stepTimeoutMs / 1000} s`;
+  if (err instanceof ActorCrashedError && err.reason) return err.reason.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,94 @@
+// The composition root: the one place that turns a configuration into adapters, options and the running
+// actor tree. Local mode (`oa-builder run`) and service mode build the same tree; they differ only in where
+// requests come from and which Reporter each workflow gets.
+import { startApp, type AppHandle, type AppOptions } from '../actors/app';
+import type { ActorRef } from '../actors/supervision';
+import {
+  workflowActor,
+  type WorkflowInput,
+  type WorkflowOptions,
+  type WorkflowSteps,
+} from '../actors/workflow';
+import type { BuilderConfig } from './config';
+import { gitAccessFromConfig } from './git';
+import { nopLogger, type Logger } from './log';
+import type { ReceivedBuildRequest } from './messages';
+import type { Reporter } from './workflow/reporter';
+import type { StepDeps } from './workflow/steps';
+
+/** The adapters' settings from the configuration, shared by every workflow. */
+export function stepDeps(config: BuilderConfig): StepDeps {
+  const username = config.dockerRegistryUsername;
+  const password = config.dockerRegistryPassword;
+  return {
+    git: gitAccessFromConfig(config),
+    author: { name: config.gitAuthorName, email: config.gitAuthorEmail },
+    registry: {
+      url: config.dockerRegistryUrl,
+      credentials:
+        username !== undefined && password !== undefined
+          ? { username, password, email: config.dockerRegistryEmail }
+          : undefined,
+    },
+    buildHosts: config.buildHosts,
+    engine: { requestTimeoutMs: config.httpTimeoutSeconds * 1000 },
+    build: { timeoutMs: config.buildTimeoutSeconds * 1000 },
+    push: { timeoutMs: config.pushTimeoutSeconds * 1000 },
+    registryTimeoutMs: config.httpTimeoutSeconds * 1000,
+  };
+}
+
+export interface BuilderOptions {
+  readonly config: BuilderConfig;
+  /** Default `nopLogger`. */
+  readonly log?: Logger;
+  /** The reporter of each workflow: console in local mode, OpenAperture in service mode. */
+  readonly reporterFor: (workflowId: string) => Reporter;
+  /** Replaces step functions; for tests that inject failures. Default: the real steps. */
+  readonly steps?: WorkflowSteps;
+  /** Infrastructure actors and exit handling, as `startApp` takes them. */
+  readonly app?: Pick<AppOptions<WorkflowInput, never>, 'infrastructure' | 'onExit' | 'onWorkflowExit'>;
+}
+
+/** The running builder. */
+export interface Builder {
+  /** Starts the workflow of one validated request; rejects when no slot is free or it already runs. */
+  start(received: ReceivedBuildRequest): Promise<ActorRef<never>>;
+  readonly app: AppHandle<WorkflowInput, never>;
+}
+
+/** The workflow options a configuration gives. */
+export function workflowOptions(
+  config: BuilderConfig,
+  reporterFor: (workflowId: string) => Reporter,
+  steps?: WorkflowSteps,
+): WorkflowOptions {
+  return {
+    deps: stepDeps(config),
+    workRoot: config.workDir,
+    workflowTimeoutMs: config.workflowTimeoutSeconds * 1000,
+    stepTimeoutMs: config.stepTimeoutSeconds * 1000,
+    hostname: config.hostname,
+    reporterFor,
+    ...(steps ? { steps } : {}),
+  };
+}
+
+/** Starts the actor tree with one workflow slot per `BUILDER_CONCURRENCY`. */
+export async function startBuilder(options: BuilderOptions): Promise<Builder> {
+  const { config } = options;
+  const log = options.log ?? nopLogger;
+  const workflow = workflowOptions(config, options.reporterFor, options.steps);
+  const app = await startApp<WorkflowInput, never>({
+    ...options.app,
+    log,
+    maxWorkflows: config.concurrency,
+    shutdownMs: config.shutdownGraceSeconds * 1000,
+    workflow: (id, input) => workflowActor(id, input, workflow),
+  });
+  return {
+    app,
+    start: (received) =>
+      app.startWorkflow(received.request.id, { request: received.request, received: received.term }),
+  };
+}

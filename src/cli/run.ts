@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import type { ChildReport } from '../../actors/supervision';
+import { startBuilder } from '../app';
+import { loadConfig, secretValues } from '../config';
+import { EtfDecodeError, toJson } from '../etf';
+import { createLogger } from '../log';
+import { InvalidRequestError, replyTerm, type ReceivedBuildRequest } from '../messages';
+import { parseRequestBytes } from '../messages/request-file';
+import { takeFlag, takeOption, UsageError } from './options';
+import { consoleReporter } from '../workflow/console-reporter';
+import type { WorkflowResult } from '../workflow/reporter';
+
+export const RUN_USAGE = `usage: oa-builder run REQUEST [--json] [--verbose] [--config FILE]
+                       [--git-base-url URL] [--docker-host HOST] [--registry URL]
+
+  Runs the workflow of one build request (a JSON or an Erlang-term file) through the builder's actor
+  tree, on this machine, with no broker and no Manager: checkout, render, commit and push, and for the
+  build step the image build and push. Progress goes to standard error.
+
+    --json          print the reply the orchestrator would receive, as JSON, on standard output
+    --verbose       also show the build and push output
+    --config FILE   settings file (see oa-builder config); the environment wins over it
+    --git-base-url  GIT_BASE_URL for this run     --docker-host  BUILD_HOSTS for this run
+    --registry      DOCKER_REGISTRY_URL for this run
+
+exit status: 0 the workflow succeeded, 1 it failed, 2 bad request, option or configuration
+`;
+
+/** The command-line options of `run`, already taken off the argument list. */
+export interface RunOptions {
+  readonly requestFile: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly configFile: string | undefined;
+  /** Settings from flags, keyed by environment variable names. */
+  readonly overrides: Record<string, string>;
+}
+
+export interface RunIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A request file that cannot be run: reported in one line, exit status 2. */
+export class BadRequestFile extends Error {
+  override readonly name = 'BadRequestFile';
+}
+
+async function readRequest(file: string): Promise<ReceivedBuildRequest> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new BadRequestFile(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return parseRequestBytes(bytes);
+  } catch (err) {
+    if (err instanceof InvalidRequestError) throw new BadRequestFile(`${file}: ${err.message}`);
+    if (err instanceof EtfDecodeError)
+      throw new BadRequestFile(`${file} is not a valid Erlang term: ${err.message}`);
+    if (err instanceof SyntaxError) throw new BadRequestFile(`${file} is not valid JSON: ${err.message}`);
+    throw err;
+  }
+}
+
+function unreportedEnd(received: ReceivedBuildRequest, report: ChildReport): WorkflowResult {
+  const reason = 'reason' in report.exit ? report.exit.reason.message : report.exit.kind;
+  return {
+    workflowId: received.request.id,
+    status: 'failed',
+    message: 'An unexpected error occurred executing build request',
+    reason,
+    received: received.term,
+    update: { workflow_error: true, workflow_completed: true },
+    image: null,
+    imageFound: false,
+    elapsedMs: 0,
+    stepDurations: {},
+  };
+}
+
+/**
+ * Runs one workflow through a builder tree of its own and returns whether it succeeded. The tree is stopped
+ * before returning, whatever happened, so the process can exit.
+ */
+export async function runRequest(options: RunOptions, io: RunIo): Promise<WorkflowResult> {
+  const config = loadConfig({
+    mode: 'local',
+    env: io.env,
+    overrides: options.overrides,
+    ...(options.configFile ? { file: options.configFile } : {}),
+  });
+  const received = await readRequest(options.requestFile);
+  const secrets = secretValues(config).filter((s) => s.length >= 4);
+  const log = createLogger({
+    level: config.logLevel,
+    // Standard error is read by a person here, next to the progress lines.
+    format: config.logFormat === 'auto' ? 'pretty' : config.logFormat,
+    stream: io.stderr,
+    scrub: (line) => secrets.reduce((text, secret) => text.split(secret).join('********'), line),
+  });
+  let finished: (result: WorkflowResult) => void = () => undefined;
+  const result = new Promise<WorkflowResult>((resolve) => (finished = resolve));
+  const builder = await startBuilder({
+    config: { ...config, concurrency: 1 },
+    log,
+    reporterFor: () => consoleReporter({ out: io.stderr, verbose: options.verbose, onFinished: finished }),
+    // A workflow reports its own end before it stops; this is for one that died before it could.
+    app: { onWorkflowExit: (report) => finished(unreportedEnd(received, report)) },
+  });
+  try {
+    await builder.start(received);
+    const outcome = await result;
+    if (options.json) {
+      const reply = toJson(replyTerm(outcome.received, outcome.update));
+      io.stdout.write(`${JSON.stringify(reply, null, 2)}\n`);
+    }
+    return outcome;
+  } finally {
+    await builder.app.stop('local run finished');
+  }
+}
+
+/** `oa-builder run`: the arguments after the command name; returns the exit status. */
+export async function runCommand(args: string[], io: RunIo): Promise<number> {
+  const json = takeFlag(args, '--json');
+  const verbose = takeFlag(args, '--verbose');
+  const configFile = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
+  const overrides: Record<string, string> = {};
+  for (const [flag, variable] of [
+    ['--git-base-url', 'GIT_BASE_URL'],
+    ['--docker-host', 'BUILD_HOSTS'],
+    ['--registry', 'DOCKER_REGISTRY_URL'],
+  ] as const) {
+    const value = takeOption(args, flag);
+    if (value !== undefined) overrides[variable] = value;
+  }
+  const [requestFile, ...rest] = args;
+  if (requestFile === undefined || requestFile.startsWith('--'))
+    throw new UsageError(`run needs a REQUEST file\n\n${RUN_USAGE}`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  try {
+    const outcome = await runRequest({ requestFile, json, verbose, configFile, overrides }, io);
+    return outcome.status === 'succeeded' ? 0 : 1;
+  } catch (err) {
+    if (err instanceof BadRequestFile) {
+      io.stderr.write(`oa-builder: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,47 @@
+import type { Reporter, StepName, WorkflowResult } from './reporter';
+
+export interface ConsoleReporterOptions {
+  /** Where progress goes: standard error in the CLI, so standard output stays free for `--json`. */
+  readonly out: NodeJS.WritableStream;
+  /** Also show every line of build and push output. Default false. */
+  readonly verbose?: boolean;
+  /** Told of the result once it is out. */
+  readonly onFinished?: (result: WorkflowResult) => void;
+  /** Milliseconds since the epoch; tests fix it. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+const MARK = { success: '✓', failure: '✗', log: '·' } as const;
+
+/**
+ * Local mode's reporter: readable live progress, one line per step, event and (with `verbose`) build output
+ * line, each stamped with the time since the workflow started.
+ */
+export function consoleReporter(options: ConsoleReporterOptions): Reporter {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const write = (text: string): void => {
+    options.out.write(`[${seconds(now() - started).padStart(6)}] ${text}\n`);
+  };
+  return {
+    stepStarted: (step: StepName) => write(`${step} ...`),
+    event: (event) => write(`${MARK[event.kind]} ${event.message}`),
+    save: () => undefined,
+    logLine: (line) => {
+      if (options.verbose) write(`  | ${line}`);
+    },
+    stepFinished: (step, outcome, durationMs) => write(`${step} ${outcome} in ${seconds(durationMs)}`),
+    workflowFinished: (result) => {
+      write(
+        result.status === 'succeeded'
+          ? `workflow ${result.workflowId} succeeded${result.image ? `: ${result.image}` : ''}${
+              result.imageFound ? ' (already in the registry)' : ''
+            }`
+          : `workflow ${result.workflowId} failed: ${result.message ?? ''}: ${result.reason ?? ''}`,
+      );
+      options.onFinished?.(result);
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,335 @@
+import path from 'node:path';
+import {
+  connectEngine,
+  createImage,
+  pickBuildHost,
+  removeBuildImages,
+  type BuildOptions,
+  type EngineOptions,
+  type PushOptions,
+} from '../docker';
+import {
+  checkoutRepo,
+  readSourceFile,
+  renderCommitPush,
+  resolveSourceCommit,
+  resolveRemote,
+  type GitAccess,
+  type GitAuthor,
+  type KeyedMutex,
+} from '../git';
+import type { Logger } from '../log';
+import type { BuildRequest, DeployableUnit } from '../messages';
+import { imageName, imageReference, verifyImage, type ImageName, type RegistryAccess } from '../registry';
+import {
+  notificationsConfig,
+  OPENAPERTURE_FILE,
+  readAwsConfig,
+  readDockerSettings,
+  readEcsTaskDefinition,
+  readEtcdToken,
+  readFleetConfig,
+  readUnits,
+  selectSourceRepo,
+  type DockerSettings,
+  type JsonValue,
+  type SourceRepoSpec,
+} from '../repo';
+import { statusMessages } from '../docker';
+import { renderTemplates } from '../templates';
+import type { EventKind } from './reporter';
+
+/**
+ * The steps of a workflow as plain functions ("actors decide, adapters do"): each takes plain data, the
+ * shared {@link StepDeps} and a {@link StepContext}, and returns plain data or throws a {@link StepError}
+ * (or any adapter error) whose message is fit for the event log. The workflow actor runs each in its own
+ * child actor.
+ */
+
+/** What the builder's configuration gives every workflow; built once by the composition root. */
+export interface StepDeps {
+  readonly git: GitAccess;
+  readonly author: GitAuthor;
+  /** DOCKER_REGISTRY_URL and its credentials; docker.json may name another registry. */
+  readonly registry: RegistryAccess;
+  /** BUILD_HOSTS entries; one is picked at random per build. */
+  readonly buildHosts: readonly string[];
+  readonly engine: EngineOptions;
+  readonly build: BuildOptions;
+  readonly push: PushOptions;
+  /** Deadline of one registry lookup, in milliseconds. */
+  readonly registryTimeoutMs: number;
+  /** Serialises pushes per deployment repository. Default: the process-wide table. */
+  readonly locks?: KeyedMutex;
+}
+
+/** What a step can tell its workflow while it runs. */
+export interface StepReport {
+  event(kind: EventKind, message: string): void;
+  /** The workflow record is worth saving now. */
+  save(): void;
+  /** One line of build or push output. */
+  line(text: string): void;
+}
+
+export interface StepContext {
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly report: StepReport;
+}
+
+/** A step failure with the event-log reason already worded. */
+export class StepError extends Error {
+  override readonly name = 'StepError';
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+// --- checkout --------------------------------------------------------------------------------------------
+
+export interface CheckoutStepInput {
+  readonly request: BuildRequest;
+  /** The workflow's private directory; the checkout goes below it. */
+  readonly workDir: string;
+}
+
+export interface CheckoutStepOutput {
+  readonly dir: string;
+  /** The deployment commit checked out. */
+  readonly commit: string;
+  readonly branch: string | null;
+  readonly docker: DockerSettings;
+  readonly etcdToken: string | null;
+  readonly source: SourceRepoSpec | null;
+}
+
+/** The original's `DeploymentRepo.init_from_request`: clone the deployment repo and read its settings. */
+export async function checkoutStep(
+  input: CheckoutStepInput,
+  deps: StepDeps,
+  ctx: StepContext,
+): Promise<CheckoutStepOutput> {
+  const { request } = input;
+  if (!request.deployment_repo) throw new StepError('Missing deployment_repo');
+  const checkout = await checkoutRepo(
+    {
+      remote: resolveRemote(request.deployment_repo, deps.git),
+      ref: request.deployment_repo_git_ref ?? undefined,
+      dir: path.join(input.workDir, 'deployment'),
+    },
+    ctx,
+  );
+  return {
+    dir: checkout.dir,
+    commit: checkout.commit,
+    branch: checkout.branch,
+    docker: await readDockerSettings(checkout.dir),
+    etcdToken: await readEtcdToken(checkout.dir, request.milestones),
+    source: await selectSourceRepo(checkout.dir, request),
+  };
+}
+
+// --- config (render, commit, push) -----------------------------------------------------------------------
+
+export interface ConfigStepInput {
+  readonly request: BuildRequest;
+  readonly workDir: string;
+  readonly checkout: CheckoutStepOutput;
+}
+
+export interface ConfigStepOutput {
+  /** The source commit: the resolved source ref, the tag of the image. */
+  readonly commit: string;
+  /** The deployment commit pushed, or null when nothing changed (or the checkout is detached). */
+  readonly deploymentCommit: string | null;
+  readonly changed: readonly string[];
+  readonly notificationsConfig: JsonValue | null;
+  readonly fleetConfig: JsonValue | null;
+  readonly awsConfig: JsonValue | null;
+  readonly units: readonly DeployableUnit[];
+  readonly ecsTaskDefinition: string | null;
+}
+
+async function sourceCommit(input: ConfigStepInput, deps: StepDeps, ctx: StepContext) {
+  const { request, checkout } = input;
+  const requested = request.source_repo_git_ref ?? '';
+  if (checkout.source === null) {
+    if (requested === '') throw new StepError('Missing source_repo_git_ref');
+    return { commit: requested, notifications: null };
+  }
+  const remote = resolveRemote(checkout.source.repo, deps.git);
+  const dir = path.join(input.workDir, 'source');
+  const { commit } = await resolveSourceCommit({ remote, ref: checkout.source.ref, dir }, ctx);
+  if (commit !== requested) {
+    ctx.report.event('log', `Git commit hash resolved from checkout: ${requested} -> ${commit}`);
+  }
+  const text = await readSourceFile({ remote, commit, dir, path: OPENAPERTURE_FILE }, ctx);
+  return { commit, notifications: notificationsConfig(text, ctx.log) };
+}
+
+/** The config milestone: resolve the source commit, render the templates with it, commit and push them. */
+export async function configStep(
+  input: ConfigStepInput,
+  deps: StepDeps,
+  ctx: StepContext,
+): Promise<ConfigStepOutput> {
+  const { request, checkout } = input;
+  const { commit, notifications } = await sourceCommit(input, deps, ctx);
+  const fleetConfig = await readFleetConfig(checkout.dir);
+  const awsConfig = await readAwsConfig(checkout.dir);
+  ctx.report.event('success', `Requesting configuration of repository ${request.deployment_repo ?? ''}...`);
+  ctx.report.save();
+  let published;
+  try {
+    published = await renderCommitPush(
+      {
+        remote: resolveRemote(request.deployment_repo ?? '', deps.git),
+        checkout,
+        sourceCommit: commit,
+        author: deps.author,
+        render: async (dir) => (await renderTemplates({ dir, commitHash: commit }, ctx)).changed,
+        ...(deps.locks ? { locks: deps.locks } : {}),
+      },
+      ctx,
+    );
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    throw new StepError(`Failed to commit changes:  ${messageOf(err)}`, { cause: err });
+  }
+  if (published.skipped === 'unchanged') ctx.log.info('There are no files to commit...');
+  const units = (await readUnits(checkout.dir)).map((unit) => ({
+    name: unit.name,
+    options: unit.options.map((o) => ({ section: o.section, name: o.name, value: o.value })),
+    desiredState: null,
+    currentState: null,
+    machineID: null,
+  }));
+  return {
+    commit,
+    deploymentCommit: published.commit,
+    changed: published.changed,
+    notificationsConfig: notifications,
+    fleetConfig,
+    awsConfig,
+    units,
+    ecsTaskDefinition: await readEcsTaskDefinition(checkout.dir),
+  };
+}
+
+// --- image (build, verify) -------------------------------------------------------------------------------
+
+/** The registry an image goes to: docker.json's own when it names one, the configured one otherwise. */
+export function registryAccess(docker: DockerSettings, configured: RegistryAccess): RegistryAccess {
+  const custom = docker.registry;
+  if (custom === null) return configured;
+  const credentials =
+    custom.username !== undefined && custom.password !== undefined
+      ? { username: custom.username, password: custom.password, email: custom.email }
+      : undefined;
+  return { url: custom.url, credentials };
+}
+
+export interface ImageStepInput {
+  readonly workflowId: string;
+  readonly forceBuild: boolean;
+  readonly docker: DockerSettings;
+  /** The source commit: the image's tag. */
+  readonly commit: string;
+  /** The rendered deployment checkout: the build context. */
+  readonly contextDir: string;
+}
+
+export interface BuildStepOutput {
+  /** `<image>:<commit>`. */
+  readonly reference: string;
+  readonly imageFound: boolean;
+  readonly imageId: string | null;
+}
+
+function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageName, RegistryAccess] {
+  const access = registryAccess(input.docker, deps.registry);
+  return [imageName(input.docker.dockerUrl, access.url), access];
+}
+
+/**
+ * The build milestone: unless forced, skip when the registry has `<image>:<commit>`; otherwise build, tag and
+ * push. The local images this build made are removed afterwards (the registry holds them), never others.
+ */
+export async function buildStep(
+  input: ImageStepInput,
+  deps: StepDeps,
+  ctx: StepContext,
+): Promise<BuildStepOutput> {
+  const [name, access] = image(input, deps);
+  const reference = imageReference(name, input.commit);
+  const host = pickBuildHost(deps.buildHosts);
+  ctx.report.event(
+    'success',
+    `Beginning docker image build of ${input.docker.dockerUrl}:${input.commit} on docker host ${host}...`,
+  );
+  ctx.report.save();
+  try {
+    const engine = await connectEngine(host, deps.engine, ctx);
+    try {
+      const result = await createImage(
+        {
+          engine,
+          image: name,
+          commit: input.commit,
+          contextDir: input.contextDir,
+          workflowId: input.workflowId,
+          forceBuild: input.forceBuild,
+          access,
+          build: deps.build,
+          push: deps.push,
+          registryTimeoutMs: deps.registryTimeoutMs,
+        },
+        {
+          signal: ctx.signal,
+          log: ctx.log,
+          onLine: (line) => ctx.report.line(line),
+          onStatus: (message) => ctx.report.event('success', message),
+        },
+      );
+      return { reference, imageFound: result.imageFound, imageId: result.imageId ?? null };
+    } finally {
+      await removeBuildImages(
+        { engine, workflowId: input.workflowId },
+        { signal: AbortSignal.timeout(30_000) },
+      )
+        .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
+        .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));
+    }
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    throw new StepError(
+      `Failed to build docker image ${input.docker.dockerUrl}:${input.commit}:  ${messageOf(err)}`,
+      { cause: err },
+    );
+  } finally {
+    ctx.report.save();
+  }
+}
+
+/** The verify milestone: the registry must have `<image>:<commit>`. */
+export async function verifyStep(
+  input: Pick<ImageStepInput, 'docker' | 'commit'>,
+  deps: StepDeps,
+  ctx: StepContext,
+): Promise<{ readonly reference: string }> {
+  const [name, access] = image(input, deps);
+  const reference = imageReference(name, input.commit);
+  try {
+    await verifyImage(
+      { image: name, tag: input.commit, access, timeoutMs: deps.registryTimeoutMs },
+      { signal: ctx.signal, log: ctx.log },
+    );
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    throw new StepError(`Docker image (${reference}) not found in docker repo: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  ctx.report.event('log', statusMessages.verified(reference));
+  return { reference };
+}
