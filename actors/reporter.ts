@@ -1,3 +1,4 @@
+import type { ErlMap } from '../src/etf';
 import type { ActorBehaviour, ReplyTo } from './supervision';
 import { defineActor } from './supervision';
 import {
@@ -28,7 +29,13 @@ export type ReporterMsg =
       readonly replyTo: ReplyTo<WorkflowResult>;
     };
 
+/** The failure of a workflow that the builder stopped (shutdown, or the workflow was cancelled). */
+export const SHUTDOWN_HEADLINE = 'Milestone has failed';
+export const SHUTDOWN_REASON = 'shutdown: the builder stopped the workflow';
+
 interface ReporterState {
+  /** The result went out; until then, stopping this actor reports the workflow as stopped. */
+  readonly finished: boolean;
   readonly step: StepName | null;
   readonly eventLog: readonly string[];
   readonly stepDurations: Readonly<Partial<Record<StepName, number>>>;
@@ -36,6 +43,8 @@ interface ReporterState {
 
 export interface ReporterActorInput {
   readonly workflowId: string;
+  /** The request map as received, for the result of a workflow stopped before it could finish. */
+  readonly received: ErlMap;
   /** `current_step` as received. */
   readonly currentStep: string;
   /** The event log as received; the builder's entries are appended. */
@@ -52,6 +61,7 @@ export function reporterActor(
   reporter: Reporter,
 ): ActorBehaviour<ReporterMsg, ReporterState> {
   const prefix = eventPrefix(input.workflowId);
+  const started = Date.now();
   const snapshot = (state: ReporterState): WorkflowSnapshot => ({
     workflowId: input.workflowId,
     currentStep: input.currentStep,
@@ -60,7 +70,7 @@ export function reporterActor(
     stepDurations: state.stepDurations,
   });
   return defineActor<ReporterMsg, ReporterState>({
-    init: () => ({ step: null, eventLog: input.eventLog, stepDurations: {} }),
+    init: () => ({ finished: false, step: null, eventLog: input.eventLog, stepDurations: {} }),
     async handle(msg, state, ctx) {
       const guarded = (what: string, call: () => void): void => {
         try {
@@ -106,8 +116,34 @@ export function reporterActor(
             ctx.log.error('reporter failed to report the end of the workflow', { err });
           }
           ctx.reply(msg.replyTo, result);
-          return state;
+          return { ...state, finished: true };
         }
+      }
+    },
+    // Stopped before the workflow could report its end: the builder is shutting down under it. This child
+    // stops last, after the steps, so it still has the whole event log to report with.
+    async terminate(state, _exit, ctx) {
+      if (state.finished) return;
+      const lines = [SHUTDOWN_REASON, SHUTDOWN_HEADLINE].map((message) => `${prefix} ${message}`);
+      try {
+        await reporter.workflowFinished({
+          workflowId: input.workflowId,
+          status: 'failed',
+          message: SHUTDOWN_HEADLINE,
+          reason: SHUTDOWN_REASON,
+          received: input.received,
+          update: {
+            workflow_error: true,
+            workflow_completed: true,
+            event_log: [...state.eventLog, ...lines],
+          },
+          image: null,
+          imageFound: false,
+          elapsedMs: Date.now() - started,
+          stepDurations: state.stepDurations,
+        });
+      } catch (err) {
+        ctx.log.error('reporter failed to report the stopped workflow', { err });
       }
     },
   });

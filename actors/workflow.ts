@@ -16,9 +16,10 @@ import {
   type StepContext,
   type StepDeps,
 } from '../src/workflow/steps';
-import { reporterActor, type ReporterMsg } from './reporter';
+import { reporterActor, SHUTDOWN_REASON, type ReporterMsg } from './reporter';
 import {
   ActorCrashedError,
+  ActorStoppedError,
   AskTimeoutError,
   ask,
   defineActor,
@@ -28,6 +29,8 @@ import {
   type ActorBehaviour,
   type ActorContext,
   type ActorRef,
+  toFailure,
+  type FailureInfo,
   type StepMsg,
 } from './supervision';
 
@@ -84,9 +87,9 @@ type DockerMsg =
 
 interface Children {
   readonly reporter: ActorRef<ReporterMsg>;
-  readonly checkout: ActorRef<StepMsg<CheckoutStepInput, CheckoutStepOutput>>;
-  readonly render: ActorRef<StepMsg<ConfigStepInput, ConfigStepOutput>>;
-  readonly docker: ActorRef<StepMsg<DockerMsg, unknown>>;
+  readonly checkout: ActorRef<StepMsg<CheckoutStepInput, StepReply<CheckoutStepOutput>>>;
+  readonly render: ActorRef<StepMsg<ConfigStepInput, StepReply<ConfigStepOutput>>>;
+  readonly docker: ActorRef<StepMsg<DockerMsg, StepReply<unknown>>>;
 }
 
 interface WorkflowState {
@@ -107,24 +110,47 @@ class WorkflowFailure extends Error {
   }
 }
 
+/** A step answered with the failure it met. */
+class StepFailedError extends Error {
+  override readonly name = 'StepFailedError';
+  constructor(readonly failure: FailureInfo) {
+    super(failure.message);
+  }
+}
+
 const FINISH_TIMEOUT_MS = 60_000;
+
+/** A step's answer: its output, or the failure it ran into. Plain data. */
+type StepReply<O> =
+  { readonly ok: true; readonly output: O } | { readonly ok: false; readonly failure: FailureInfo };
+
+// JavaScript's own error classes mean a bug, not a failure the step met (a missing ref, a failing
+// Dockerfile): those crash the step actor, so they show as crashes in logs and health.
+const PROGRAMMING_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
 
 function stepActor<I, O>(
   run: (input: I, deps: StepDeps, ctx: StepContext) => Promise<O>,
   deps: StepDeps,
   reporter: ActorRef<ReporterMsg>,
-): ActorBehaviour<StepMsg<I, O>, void> {
-  return defineStep<I, O>((input, ctx) =>
-    run(input, deps, {
-      signal: ctx.signal,
-      log: ctx.log,
-      report: {
-        event: (kind, message) => send(reporter, { type: 'event', kind, message }),
-        save: () => send(reporter, { type: 'save' }),
-        line: (text) => send(reporter, { type: 'line', text }),
-      },
-    }),
-  );
+): ActorBehaviour<StepMsg<I, StepReply<O>>, void> {
+  return defineStep<I, StepReply<O>>(async (input, ctx) => {
+    try {
+      const output = await run(input, deps, {
+        signal: ctx.signal,
+        log: ctx.log,
+        report: {
+          event: (kind, message) => send(reporter, { type: 'event', kind, message }),
+          save: () => send(reporter, { type: 'save' }),
+          line: (text) => send(reporter, { type: 'line', text }),
+        },
+      });
+      return { ok: true, output };
+    } catch (err) {
+      if (!(err instanceof Error) || PROGRAMMING_ERRORS.some((kind) => err instanceof kind)) throw err;
+      ctx.log.info('step failed', { err: { name: err.name, message: err.message } });
+      return { ok: false, failure: toFailure(err, ctx.path) };
+    }
+  });
 }
 
 /**
@@ -151,6 +177,7 @@ export function workflowActor(
           reporterActor(
             {
               workflowId: input.request.id,
+              received: input.received,
               currentStep: input.request.current_step,
               eventLog: input.request.event_log,
             },
@@ -210,16 +237,17 @@ async function runWorkflow(
 
   const step = async <I, O>(
     name: StepName,
-    ref: ActorRef<StepMsg<I, O>>,
+    ref: ActorRef<StepMsg<I, StepReply<O>>>,
     stepInput: I,
     headline: string,
   ): Promise<O> => {
     report({ type: 'step-started', step: name });
     const t0 = Date.now();
     try {
-      const output = await runStep(ref, stepInput, options.stepTimeoutMs, signal);
+      const answer = await runStep(ref, stepInput, options.stepTimeoutMs, signal);
+      if (!answer.ok) throw new StepFailedError(answer.failure);
       report({ type: 'step-finished', step: name, outcome: 'ok', durationMs: Date.now() - t0 });
-      return output;
+      return answer.output;
     } catch (err) {
       report({ type: 'step-finished', step: name, outcome: 'failed', durationMs: Date.now() - t0 });
       if (err instanceof AskTimeoutError) {
@@ -320,6 +348,15 @@ async function runWorkflow(
   return failure;
 }
 
+// A step whose actor was stopped answers with that, or crashes on the abort reason its signal carried.
+function stoppedUnder(err: unknown): boolean {
+  return (
+    err instanceof ActorStoppedError ||
+    (err instanceof ActorCrashedError && err.reason?.name === 'ActorStoppedError') ||
+    (err instanceof StepFailedError && err.failure.name === 'ActorStoppedError')
+  );
+}
+
 /** The event-log reason of a failed step, whatever way it failed. */
 function reasonOf(
   err: unknown,
@@ -328,12 +365,13 @@ function reasonOf(
   deadline: AbortSignal,
   options: WorkflowOptions,
 ): string {
-  if (stopped.aborted) return 'shutdown: the builder stopped the workflow';
+  if (stopped.aborted || stoppedUnder(err)) return SHUTDOWN_REASON;
   if (deadline.aborted) {
     return `the workflow did not finish within ${options.workflowTimeoutMs / 1000} s (${step} step)`;
   }
   if (err instanceof AskTimeoutError)
     return `the ${step} step did not finish within ${options.stepTimeoutMs / 1000} s`;
   if (err instanceof ActorCrashedError && err.reason) return err.reason.message;
+  if (err instanceof StepFailedError) return err.failure.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -94,8 +94,11 @@ export class Cell implements Mailbox {
     this.lastFailure = replaces?.lastFailure ?? null;
     // nact names allow few characters; the uid keeps them unique even beside an abandoned namesake.
     const name = `${id.replace(/[^a-z0-9\-_.]/gi, '_')}.${this.uid.toString(36)}`;
+    // Every mailbox sits directly under the system: nact copies an actor's map of children for each message
+    // it handles, so nested mailboxes would make each message to a supervisor cost time in its number of
+    // children. The tree is ours (`children`), and a cell always stops its children before itself.
     this.mailbox = spawn(
-      parent?.mailbox ?? runtime.system,
+      runtime.system,
       (_: undefined, envelope: Envelope) => this.receive(envelope).then(() => undefined),
       name,
     );

@@ -1,6 +1,6 @@
 // Supervision layer figures: spawning and stopping workflow actors, memory per idle actor, and ask round
 // trips through one and two levels (raw nact `query` alongside, for the cost of the layer).
-// Build and run: npx tsc -p bench/tsconfig.json && node dist-bench/bench/supervision/run.js
+// Run from the repository root: npm run bench:supervision
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { dispatch, query, spawn, start, stop, type Ref } from 'nact';
@@ -91,13 +91,11 @@ async function spawnAndStop(): Promise<Record<string, string>> {
 
 type Hop = { readonly type: 'hop'; readonly replyTo: ReplyTo<number> };
 
-/** An actor that answers `hop` itself, or by asking `next` first: one more level per link. */
-function relay(next: ActorRef<Hop> | undefined) {
+/** The innermost level: answers `hop` itself. */
+function leaf() {
   return defineActor<Hop>({
     init: () => undefined,
-    async handle(msg, _state, ctx) {
-      ctx.reply(msg.replyTo, next ? 1 + (await ask(next, { type: 'hop' }, 60_000)) : 1);
-    },
+    handle: (msg, _state, ctx) => ctx.reply(msg.replyTo, 1),
   });
 }
 
@@ -122,13 +120,13 @@ async function timeRoundTrips(once: () => Promise<unknown>): Promise<string> {
 async function roundTrips(): Promise<Record<string, string>> {
   // Level 2 is a child of level 1, which asks it before answering.
   const twoLevels = defineActor<Hop, ActorRef<Hop>>({
-    init: (ctx) => ctx.spawnChild('inner', relay(undefined)),
+    init: (ctx) => ctx.spawnChild('inner', leaf()),
     async handle(msg, inner, ctx) {
       ctx.reply(msg.replyTo, 1 + (await ask(inner, { type: 'hop' }, 60_000)));
       return inner;
     },
   });
-  const one = await startTree(relay(undefined), { id: 'one' });
+  const one = await startTree(leaf(), { id: 'one' });
   const two = await startTree(twoLevels, { id: 'two' });
   const result = {
     ['ask, one level']: await timeRoundTrips(() => ask(one.root, { type: 'hop' }, 60_000)),

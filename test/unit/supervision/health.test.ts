@@ -51,10 +51,14 @@ describe('health', () => {
     const tree = await startTree(supervisor({ children: [probeSpec(trace, 'a'), probeSpec(trace, 'b')] }), {
       id: 'app',
     });
+    const beforeCrash = new Date().toISOString();
     send(probeRef(tree.child('b')), { type: 'crash', message: 'socket closed' });
     await trace.seen('b:init#2');
     await askHealth(tree);
     const health = tree.health();
+    const failedAt = health.root.children[1]?.lastFailure?.at ?? '';
+    // ISO-8601 in UTC sorts as time does.
+    expect(failedAt >= beforeCrash && failedAt <= new Date().toISOString()).toBe(true);
     expect(JSON.parse(JSON.stringify(health))).toEqual(health);
     expect(health).toMatchObject({ status: 'ok', actors: 3, abandoned: [] });
     expect(health.root).toEqual({
@@ -86,7 +90,7 @@ describe('health', () => {
             name: 'TypeError',
             message: 'socket closed',
             path: 'app/b',
-            at: expect.any(String) as string,
+            at: failedAt,
           },
           mailboxDepth: 0,
           children: [],

@@ -8,14 +8,17 @@ import * as nact from 'nact';
 import { dispatch, query, spawn, spawnStateless, start, stop } from 'nact';
 import {
   ActorCrashedError,
+  ActorStoppedError,
   ask,
   defineActor,
   send,
   startTree,
   supervisor,
+  type ActorRef,
   type ExitReason,
+  type ReplyTo,
 } from '../../../actors/supervision';
-import { RecordingLogger, Trace, probe, probeRef, probeSpec, refOf } from './helpers';
+import { RecordingLogger, Trace, probe, probeRef, probeSpec, refOf, type ProbeMsg } from './helpers';
 
 /** Runs `scenario` (CommonJS, with `nact` in scope) in a child node and returns its unhandled rejections. */
 function unhandledRejectionsOf(scenario: string): Promise<string[]> {
@@ -157,6 +160,26 @@ describe('nact 7.6.2, raw', () => {
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toBe("Cannot read properties of undefined (reading 'info')");
   });
+
+  it("hands every message a fresh copy of the actor's map of children (why the layer's mailboxes are flat)", async () => {
+    const system = start();
+    const seen: ReadonlyMap<string, unknown>[] = [];
+    const parent = spawn(
+      system,
+      (state: undefined, msg: { readonly sender: nact.Ref<number> }, ctx) => {
+        seen.push(ctx.children);
+        dispatch(msg.sender, ctx.children.size);
+        return state;
+      },
+      'parent',
+    );
+    for (let i = 0; i < 100; i += 1) spawn(parent, (state: undefined) => state, `child-${i}`);
+    const countChildren = (): Promise<number> =>
+      query(parent, (sender: nact.Ref<number>) => ({ sender }), 10_000);
+    expect([await countChildren(), await countChildren()]).toEqual([100, 100]);
+    expect(seen[0]).not.toBe(seen[1]);
+    stop(system);
+  });
 });
 
 describe('the supervision layer on nact', () => {
@@ -217,6 +240,30 @@ describe('the supervision layer on nact', () => {
     await expect(ask(tree.root, { type: 'health' }, 10_000)).resolves.toMatchObject({
       state: 'running',
     });
+    await tree.stop();
+  });
+
+  it('ends a crashed child instead of wedging it when its parent carries on, as resume would (bug 3)', async () => {
+    const trace = new Trace();
+    let first: ActorRef<ProbeMsg> | undefined;
+    type RespawnMsg = { readonly type: 'respawn'; readonly replyTo: ReplyTo<ActorRef<ProbeMsg>> };
+    const parent = defineActor<RespawnMsg>({
+      init: async (ctx) => {
+        first = await ctx.spawnChild('child', probe(trace, 'child'));
+      },
+      async handle(msg, _state, ctx) {
+        ctx.reply(msg.replyTo, await ctx.spawnChild('child', probe(trace, 'child')));
+      },
+      onChildExit: (exit) => trace.push(`parent carries on after ${exit.id} ${exit.exit.kind}`),
+    });
+    const tree = await startTree(parent, { id: 'parent' });
+    const crashed = probeRef(first);
+    send(crashed, { type: 'crash', message: 'bad' });
+    await trace.seen('parent carries on after child crashed');
+    // Raw nact times this ask out; an ended actor refuses it at once.
+    await expect(ask(crashed, { type: 'ping' }, 1000)).rejects.toBeInstanceOf(ActorStoppedError);
+    const second = await ask(tree.root, { type: 'respawn' }, 10_000);
+    await expect(ask(second, { type: 'ping' }, 10_000)).resolves.toBe('pong from child');
     await tree.stop();
   });
 

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   ActorStoppedError,
   ask,
@@ -8,10 +10,28 @@ import {
   type ActorRef,
   type ChildSpec,
 } from '../../../actors/supervision';
-import { RecordingLogger, Trace, probeRef, probeSpec, type ProbeMsg } from './helpers';
+import { RecordingLogger, Trace, probeRef, probeSpec, refOf, type ProbeMsg } from './helpers';
 
 function ping(ref: ActorRef<ProbeMsg>): Promise<string> {
   return ask(ref, { type: 'ping' }, 60_000);
+}
+
+/** An HTTP server on a free loopback port that takes every request and never answers it. */
+async function silentServer(trace: Trace): Promise<{ readonly url: string; close(): Promise<void> }> {
+  const server = createServer((req) => {
+    trace.push('server:request');
+    req.socket.on('close', () => trace.push('server:client hung up'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/never`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 function withoutAborts(trace: Trace): string[] {
@@ -151,6 +171,36 @@ describe('cancellation', () => {
       'c:aborted',
       'c:terminate:shutdown',
     ]);
+  });
+
+  it('rejects a pending fetch given the signal when its actor is stopped, and hangs up on the server', async () => {
+    const trace = new Trace();
+    const server = await silentServer(trace);
+    let pending: Promise<Response> | undefined;
+    const client: ChildSpec = {
+      id: 'client',
+      start: () =>
+        defineActor<string>({
+          init: () => undefined,
+          async handle(url, _state, ctx) {
+            pending = fetch(url, { signal: ctx.signal });
+            await pending;
+          },
+        }),
+    };
+    try {
+      const tree = await startTree(supervisor({ children: [client] }), { id: 'sup' });
+      send(refOf<string>(tree.child('client')), server.url);
+      await trace.seen('server:request');
+      // Without the abort the handler would hang until the 5 s timeout and be reported as abandoned.
+      await expect(tree.stop()).resolves.toEqual({ outcome: 'stopped', abandoned: [] });
+      const error = await pending?.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ActorStoppedError);
+      expect(error).toMatchObject({ path: 'sup/client' });
+      await trace.seen('server:client hung up');
+    } finally {
+      await server.close();
+    }
   });
 
   it('gives the signal a typed reason that names the stopped actor', async () => {
