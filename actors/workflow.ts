@@ -74,7 +74,7 @@ export interface WorkflowOptions {
   /** STEP_TIMEOUT_SECONDS, in milliseconds: one step (checkout, config, build, verify). */
   readonly stepTimeoutMs: number;
   /** The reporter of one workflow. */
-  readonly reporterFor: (workflowId: string) => Reporter;
+  readonly reporterFor: (request: BuildRequest) => Reporter;
   /** HOSTNAME: named in the first event of every workflow. */
   readonly hostname: string;
   /** Default {@link realSteps}. */
@@ -181,7 +181,7 @@ export function workflowActor(
               currentStep: input.request.current_step,
               eventLog: input.request.event_log,
             },
-            options.reporterFor(input.request.id),
+            options.reporterFor(input.request),
           ),
         );
         const children: Children = {

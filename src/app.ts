@@ -12,7 +12,7 @@ import {
 import type { BuilderConfig } from './config';
 import { gitAccessFromConfig } from './git';
 import { nopLogger, type Logger } from './log';
-import type { ReceivedBuildRequest } from './messages';
+import type { BuildRequest, ReceivedBuildRequest } from './messages';
 import type { Reporter } from './workflow/reporter';
 import type { StepDeps } from './workflow/steps';
 
@@ -43,7 +43,7 @@ export interface BuilderOptions {
   /** Default `nopLogger`. */
   readonly log?: Logger;
   /** The reporter of each workflow: console in local mode, OpenAperture in service mode. */
-  readonly reporterFor: (workflowId: string) => Reporter;
+  readonly reporterFor: (request: BuildRequest) => Reporter;
   /** Replaces step functions; for tests that inject failures. Default: the real steps. */
   readonly steps?: WorkflowSteps;
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
@@ -60,7 +60,7 @@ export interface Builder {
 /** The workflow options a configuration gives. */
 export function workflowOptions(
   config: BuilderConfig,
-  reporterFor: (workflowId: string) => Reporter,
+  reporterFor: (request: BuildRequest) => Reporter,
   steps?: WorkflowSteps,
 ): WorkflowOptions {
   return {

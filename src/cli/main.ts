@@ -2,6 +2,7 @@ import { ConfigError, configurationTable, describeConfig, loadConfig, type Confi
 import { etfCommand } from './etf';
 import { takeFlag, takeOption, UsageError } from './options';
 import { RUN_USAGE, runCommand } from './run';
+import { SERVE_USAGE, serveCommand } from './serve';
 
 /** Streams a command writes to; tests pass their own. */
 export interface CliIo {
@@ -31,6 +32,9 @@ commands:
       [--git-base-url URL] [--docker-host HOST] [--registry URL]
                  run one build request (JSON or ETF file) through the actor tree on
                  this machine, without broker or Manager (see oa-builder run --help)
+  serve [--config FILE]
+                 run as an OpenAperture system module: consume the builder queue,
+                 report to the Manager and the orchestrator (see oa-builder serve --help)
   help           this text
 
 exit codes: 0 ok, 1 workflow failed or a file cannot be read or written,
@@ -64,6 +68,13 @@ const commands: Record<string, Command> = {
       return Promise.resolve(exitCode.ok);
     }
     return runCommand(args, io);
+  },
+  serve: (args, io) => {
+    if (takeFlag(args, '--help')) {
+      io.stdout.write(SERVE_USAGE);
+      return Promise.resolve(exitCode.ok);
+    }
+    return serveCommand(args, io);
   },
   help: (_args, io) => {
     io.stdout.write(usage);

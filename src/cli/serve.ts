@@ -1,0 +1,53 @@
+import { installProcessGuard } from '../../actors/supervision';
+import { loadConfig, secretValues } from '../config';
+import { createLogger } from '../log';
+import { startService } from '../service';
+import { takeOption, UsageError } from './options';
+
+export const SERVE_USAGE = `usage: oa-builder serve [--config FILE]
+
+  Runs the builder as an OpenAperture system module: registers with the Manager, consumes QUEUE_NAME,
+  builds, and reports to the Manager, the notifications exchange, the build log stream and the orchestrator.
+  The Manager settings (MANAGER_URL, OAUTH_*, EXCHANGE_ID, BROKER_ID) are required; see oa-builder config.
+  SIGTERM or SIGINT stops consuming and stops the workflows in flight (they are reported as failed with reason
+  "shutdown" and left unacknowledged, so the broker hands them to another replica); a second signal exits at once.
+`;
+
+export interface ServeIo {
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Where the stop signals come from. Default `process`. */
+  signals?: Pick<NodeJS.Process, 'once'>;
+}
+
+/** `oa-builder serve`: runs until a stop signal, then resolves with the exit status. */
+export async function serveCommand(args: string[], io: ServeIo): Promise<number> {
+  const file = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
+  if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+  const config = loadConfig({ mode: 'service', env: io.env, ...(file ? { file } : {}) });
+  const secrets = secretValues(config).filter((s) => s.length >= 4);
+  const log = createLogger({
+    level: config.logLevel,
+    format: config.logFormat === 'pretty' ? 'pretty' : 'json',
+    stream: io.stderr,
+    scrub: (line) => secrets.reduce((text, secret) => text.split(secret).join('********'), line),
+  }).child({ hostname: config.hostname });
+  installProcessGuard({ log });
+  const service = await startService({ config, log });
+  log.info('builder service started', { queue: config.queueName, slots: config.concurrency });
+  const signals = io.signals ?? process;
+  const signal = await new Promise<string>((resolve) => {
+    signals.once('SIGTERM', () => resolve('SIGTERM'));
+    signals.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info('stopping', { signal });
+  const forced = new Promise<number>((resolve) => {
+    const force = (): void => {
+      log.warn('second stop signal: exiting without waiting');
+      resolve(1);
+    };
+    signals.once('SIGTERM', force);
+    signals.once('SIGINT', force);
+  });
+  return Promise.race([service.stop(`${signal} received`).then(() => 0), forced]);
+}

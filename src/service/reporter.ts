@@ -1,0 +1,130 @@
+import type { Logger } from '../log';
+import type { ManagerClient, WorkflowUpdate } from '../manager';
+import { encodeHipchatNotification, encodeReply, type BuildRequest } from '../messages';
+import { elapsedText, erlangTimestampMs } from '../workflow/elapsed';
+import type { Reporter, WorkflowResult, WorkflowSnapshot } from '../workflow/reporter';
+import { BuildLogStream } from './build-log';
+import type { Destination, MessagePublisher } from './publisher';
+
+/** What the OpenAperture reporter of every workflow shares; made once by the service's composition root. */
+export interface OpenApertureContext {
+  readonly manager: Pick<ManagerClient, 'updateWorkflow'>;
+  readonly publisher: MessagePublisher;
+  /** Where build output goes: `build_logs` in every Manager's exchange, through the right broker for each. */
+  readonly buildLogDestinations: () => Promise<readonly Destination[]>;
+  readonly log: Logger;
+  /** Told of every batch of build-log lines dropped for size, for the metrics. Default none. */
+  readonly onLinesDropped?: (count: number) => void;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+function timestampMs(value: readonly number[] | null): number | null {
+  if (value === null || value.length !== 3) return null;
+  const [mega = 0, sec = 0, micro = 0] = value;
+  return erlangTimestampMs(mega, sec, micro);
+}
+
+/**
+ * The body of `PUT /workflows/:id` as the orchestrator API's `Workflow.save` sends it (protocol §3.4.5): the
+ * elapsed times as human strings computed from the request's timestamps, and `workflow_completed` always sent,
+ * since a PUT without it resets the workflow to not completed.
+ */
+export function workflowSaveBody(
+  request: BuildRequest,
+  snapshot: Pick<WorkflowSnapshot, 'eventLog'>,
+  nowMs: number,
+  outcome: { error: boolean; completed: boolean } = {
+    error: request.workflow_error,
+    completed: request.workflow_completed,
+  },
+): WorkflowUpdate {
+  return {
+    id: request.id,
+    deployment_repo: request.deployment_repo,
+    deployment_repo_git_ref: request.deployment_repo_git_ref,
+    source_repo: request.source_repo,
+    source_repo_git_ref: request.source_repo_git_ref,
+    source_commit_hash: request.source_commit_hash,
+    milestones: request.milestones,
+    current_step: request.current_step,
+    elapsed_step_time: elapsedText(timestampMs(request.step_time), nowMs),
+    elapsed_workflow_time: elapsedText(timestampMs(request.workflow_start_time), nowMs),
+    workflow_duration: request.workflow_duration,
+    workflow_step_durations: request.workflow_step_durations,
+    workflow_error: outcome.error,
+    workflow_completed: outcome.completed,
+    event_log: [...snapshot.eventLog],
+    scheduled_start_time: request.scheduled_start_time,
+    execute_options: request.execute_options,
+  };
+}
+
+function roomNames(config: unknown): string[] {
+  const hipchat = (config as { hipchat?: { room_names?: unknown } } | null)?.hipchat;
+  const rooms = hipchat?.room_names;
+  return Array.isArray(rooms) ? rooms.filter((r): r is string => typeof r === 'string') : [];
+}
+
+/**
+ * The reporter of one workflow in service mode, speaking OpenAperture: success and failure events as HipChat
+ * notifications on `notifications_hipchat`, saves as `PUT /workflows/:id`, build output on `build_logs`, and
+ * the end as the ETF reply on the request's `orchestration_queue_name`. Everything but the reply is best
+ * effort and only logged when it fails; the reply is what the orchestrator waits for, so its failure is thrown
+ * to the caller, which then leaves the delivery unacknowledged for another attempt.
+ */
+export function openApertureReporter(request: BuildRequest, context: OpenApertureContext): Reporter {
+  const now = context.now ?? Date.now;
+  const log = context.log.child({ workflow_id: request.id });
+  const notifications: Destination = {
+    brokerId: request.notifications_broker_id,
+    exchangeId: request.notifications_exchange_id,
+    queue: 'notifications_hipchat',
+  };
+  const rooms = roomNames(request.notifications_config);
+  const bestEffort = (what: string, work: () => Promise<void>): void => {
+    work().catch((err: unknown) => log.warn(`${what} failed`, { err }));
+  };
+  const buildLog = new BuildLogStream({
+    workflowId: request.id,
+    log,
+    send: async (payload) => {
+      const destinations = await context.buildLogDestinations();
+      await Promise.all(destinations.map((to) => context.publisher.publish(to, payload)));
+    },
+  });
+  return {
+    stepStarted: () => undefined,
+    event(event) {
+      if (event.kind === 'log') return;
+      const prefix = event.text.slice(0, event.text.length - event.message.length - 1);
+      const payload = encodeHipchatNotification({
+        is_success: event.kind === 'success',
+        prefix,
+        message: event.message,
+        room_names: rooms,
+      });
+      bestEffort('notification', () => context.publisher.publish(notifications, payload));
+    },
+    save(snapshot) {
+      bestEffort('workflow save', () =>
+        context.manager.updateWorkflow(request.id, workflowSaveBody(request, snapshot, now())),
+      );
+    },
+    logLine: (line) => buildLog.push(line),
+    stepFinished: () => undefined,
+    async workflowFinished(result: WorkflowResult) {
+      await buildLog.flush();
+      if (buildLog.droppedLines > 0) context.onLinesDropped?.(buildLog.droppedLines);
+      await context.publisher.publish(
+        {
+          brokerId: request.workflow_orchestration_broker_id,
+          exchangeId: request.workflow_orchestration_exchange_id,
+          queue: request.orchestration_queue_name,
+        },
+        encodeReply(result.received, result.update),
+      );
+      log.info('reply sent to the orchestrator', { status: result.status });
+    },
+  };
+}
