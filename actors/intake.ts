@@ -1,5 +1,6 @@
 import type { BrokerConnection, Delivery, QueueConsumer } from '../src/amqp';
 import { decode, EtfDecodeError, type Term } from '../src/etf';
+import type { Metrics } from '../src/health/metrics';
 import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } from '../src/messages';
 import {
   DuplicateChildError,
@@ -29,6 +30,8 @@ export interface IntakeOptions {
   readonly start: (received: ReceivedBuildRequest) => Promise<void>;
   /** Reports a request that cannot run (decoded but invalid) to whoever can be told; best effort. */
   readonly reportRejected: (term: Term, reason: string) => Promise<void>;
+  /** Counts redeliveries and dead-lettered messages. Default: not counted. */
+  readonly metrics?: Pick<Metrics, 'redelivered' | 'deadLettered'>;
   /** Told the intake's ref once it runs, so workflow ends can reach it. */
   readonly onRef?: (ref: ActorRef<IntakeMsg>) => void;
   /** How long a full house may delay a start, ms. Default 30000. */
@@ -112,6 +115,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           const read = readDelivery(delivery);
           if ('reason' in read) {
             await consumer.deadLetter(delivery, read.reason);
+            options.metrics?.deadLettered();
             if (read.term !== undefined) await options.reportRejected(read.term, read.reason);
             return state;
           }
@@ -134,11 +138,14 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
                 ? `workflow ${id} is already running on this builder`
                 : `the workflow could not start: ${(err as Error).message}`;
             ctx.log.warn('delivery returned to the queue', { workflow_id: id, reason });
-            if (err instanceof DuplicateChildError) await consumer.deadLetter(delivery, reason);
-            else consumer.nack(delivery, { requeue: true });
+            if (err instanceof DuplicateChildError) {
+              await consumer.deadLetter(delivery, reason);
+              options.metrics?.deadLettered();
+            } else consumer.nack(delivery, { requeue: true });
             return state;
           }
           if (delivery.redelivered) {
+            options.metrics?.redelivered();
             ctx.log.info('redelivered request: it may have run before; every step is idempotent', {
               workflow_id: id,
             });

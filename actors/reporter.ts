@@ -141,6 +141,7 @@ export function reporterActor(
           imageFound: false,
           elapsedMs: Date.now() - started,
           stepDurations: state.stepDurations,
+          stopped: true,
         });
       } catch (err) {
         ctx.log.error('reporter failed to report the stopped workflow', { err });

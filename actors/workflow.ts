@@ -75,6 +75,11 @@ export interface WorkflowOptions {
   readonly stepTimeoutMs: number;
   /** The reporter of one workflow. */
   readonly reporterFor: (request: BuildRequest) => Reporter;
+  /**
+   * Resolves with a reason when the workflow must stop before it is done (the Manager marked it errored);
+   * watches until `signal` fires, then rejects. Default: nothing stops a workflow but its timeouts and the builder's stop.
+   */
+  readonly killSwitch?: (request: BuildRequest, signal: AbortSignal) => Promise<string>;
   /** HOSTNAME: named in the first event of every workflow. */
   readonly hostname: string;
   /** Default {@link realSteps}. */
@@ -232,7 +237,16 @@ async function runWorkflow(
   const { children } = state;
   const started = Date.now();
   const deadline = AbortSignal.timeout(options.workflowTimeoutMs);
-  const signal = AbortSignal.any([ctx.signal, deadline]);
+  const killed = new AbortController();
+  const finished = new AbortController();
+  options.killSwitch?.(request, AbortSignal.any([ctx.signal, finished.signal])).then(
+    (reason) => killed.abort(reason),
+    (err: unknown) => {
+      if (!finished.signal.aborted && !ctx.signal.aborted)
+        ctx.log.warn('the kill switch stopped watching', { err });
+    },
+  );
+  const signal = AbortSignal.any([ctx.signal, deadline, killed.signal]);
   const report = (msg: Exclude<ReporterMsg, { type: 'finish' }>) => send(children.reporter, msg);
 
   const step = async <I, O>(
@@ -254,6 +268,7 @@ async function runWorkflow(
         // The step may still be busy: stopping its actor fires its signal, which ends the work below it.
         await ctx.stopChild(ref);
       }
+      if (killed.signal.aborted) throw new WorkflowFailure(headline, String(killed.signal.reason));
       throw new WorkflowFailure(headline, reasonOf(err, name, ctx.signal, deadline, options));
     }
   };
@@ -330,6 +345,7 @@ async function runWorkflow(
     Object.assign(update, { workflow_error: true, workflow_completed: true });
     ctx.log.warn('workflow failed', { reason: failure.reason });
   }
+  finished.abort();
   const result: WorkflowResult = {
     workflowId: request.id,
     status: failure ? 'failed' : 'succeeded',
@@ -341,6 +357,7 @@ async function runWorkflow(
     imageFound,
     elapsedMs: Date.now() - started,
     stepDurations: {},
+    stopped: failure?.reason === SHUTDOWN_REASON,
   };
   await ask(children.reporter, { type: 'finish', result }, FINISH_TIMEOUT_MS).catch((err: unknown) =>
     ctx.log.error('the workflow result could not be reported', { err }),

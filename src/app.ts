@@ -46,6 +46,8 @@ export interface BuilderOptions {
   readonly reporterFor: (request: BuildRequest) => Reporter;
   /** Replaces step functions; for tests that inject failures. Default: the real steps. */
   readonly steps?: WorkflowSteps;
+  /** See `WorkflowOptions.killSwitch`. Default none. */
+  readonly killSwitch?: WorkflowOptions['killSwitch'];
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
   readonly app?: Pick<AppOptions<WorkflowInput, never>, 'infrastructure' | 'onExit' | 'onWorkflowExit'>;
 }
@@ -78,7 +80,10 @@ export function workflowOptions(
 export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   const { config } = options;
   const log = options.log ?? nopLogger;
-  const workflow = workflowOptions(config, options.reporterFor, options.steps);
+  const workflow = {
+    ...workflowOptions(config, options.reporterFor, options.steps),
+    ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
+  };
   const app = await startApp<WorkflowInput, never>({
     ...options.app,
     log,

@@ -1,8 +1,6 @@
 import { ConfigError, configurationTable, describeConfig, loadConfig, type ConfigMode } from '../config';
 import { etfCommand } from './etf';
 import { takeFlag, takeOption, UsageError } from './options';
-import { RUN_USAGE, runCommand } from './run';
-import { SERVE_USAGE, serveCommand } from './serve';
 
 /** Streams a command writes to; tests pass their own. */
 export interface CliIo {
@@ -59,22 +57,27 @@ const configCommand: Command = (args, io) => {
   return Promise.resolve(exitCode.ok);
 };
 
+// Each of these loads the actor tree and its adapters, and `serve` the AMQP and Manager clients too: loaded on
+// first use, so every command starts without paying for what only the others need.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const loadRun = (): typeof import('./run') => require('./run') as typeof import('./run');
+const loadServe = (): typeof import('./serve') => require('./serve') as typeof import('./serve');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 const commands: Record<string, Command> = {
   config: configCommand,
   etf: etfCommand,
   run: (args, io) => {
-    if (takeFlag(args, '--help')) {
-      io.stdout.write(RUN_USAGE);
-      return Promise.resolve(exitCode.ok);
-    }
-    return runCommand(args, io);
+    const { RUN_USAGE, runCommand } = loadRun();
+    if (!takeFlag(args, '--help')) return runCommand(args, io);
+    io.stdout.write(RUN_USAGE);
+    return Promise.resolve(exitCode.ok);
   },
   serve: (args, io) => {
-    if (takeFlag(args, '--help')) {
-      io.stdout.write(SERVE_USAGE);
-      return Promise.resolve(exitCode.ok);
-    }
-    return serveCommand(args, io);
+    const { SERVE_USAGE, serveCommand } = loadServe();
+    if (!takeFlag(args, '--help')) return serveCommand(args, io);
+    io.stdout.write(SERVE_USAGE);
+    return Promise.resolve(exitCode.ok);
   },
   help: (_args, io) => {
     io.stdout.write(usage);

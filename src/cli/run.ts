@@ -78,6 +78,7 @@ function unreportedEnd(received: ReceivedBuildRequest, report: ChildReport): Wor
     imageFound: false,
     elapsedMs: 0,
     stepDurations: {},
+    stopped: false,
   };
 }
 

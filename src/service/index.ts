@@ -1,5 +1,7 @@
 // The service's composition root: the same builder tree as local mode, fed by the RabbitMQ intake and
 // reporting to OpenAperture (Manager, notifications, build logs, orchestrator replies).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { httpActor } from '../../actors/http';
 import { intakeActor, type IntakeMsg } from '../../actors/intake';
 import { send, type ActorRef, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
@@ -10,6 +12,7 @@ import type { Logger } from '../log';
 import { ManagerClient } from '../manager';
 import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
+import { PrometheusMetrics } from '../health/metrics';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter } from './reporter';
 
@@ -19,10 +22,18 @@ export { BrokerPublishers, type Destination, type MessagePublisher } from './pub
 /** A running service. */
 export interface Service {
   readonly builder: Builder;
-  /** Connected to the broker and consuming. */
+  /** Connected to the broker and consuming, and not draining. */
   ready(): boolean;
-  /** Stops consuming, stops the tree (workflows still running are reported as stopped), closes connections. */
-  stop(reason?: string): Promise<void>;
+  draining(): boolean;
+  /** Ids of the workflows in flight. */
+  running(): string[];
+  /**
+   * Drains: stops consuming (basic.cancel), lets the workflows in flight finish for up to `graceMs` (default
+   * SHUTDOWN_GRACE_SECONDS), then stops the tree, which aborts the rest: they are reported as stopped and their
+   * deliveries are left unacknowledged, so the broker gives them to another replica. Then the last heartbeat
+   * (`inactive`) and the connections close.
+   */
+  stop(reason?: string, graceMs?: number): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -32,6 +43,8 @@ export interface ServiceOptions {
   readonly startRetryMs?: number;
   /** Gives up on the Manager at start after this long, ms. Default 120000. */
   readonly startDeadlineMs?: number;
+  /** How often a running workflow's record is checked for `workflow_error`, ms. Default 10000, as the original. */
+  readonly killSwitchPollMs?: number;
 }
 
 function required(value: string | undefined, name: string): string {
@@ -126,22 +139,42 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     return buildLogRoutes.routes;
   };
 
+  // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
+  const started: { builder?: Builder } = {};
+  const treeHealth = () =>
+    started.builder ? started.builder.app.health() : Promise.reject(new Error('the builder is starting'));
+  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
+  const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
+  let draining = false;
   const running = new Set<string>();
   let intake: ActorRef<IntakeMsg> | undefined;
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.add(request.id);
-    const reporter = openApertureReporter(request, { manager, publisher, buildLogDestinations, log });
+    metrics.workflowStarted();
+    const reporter = openApertureReporter(request, {
+      manager,
+      publisher,
+      buildLogDestinations,
+      log,
+      onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
+    });
     return {
       ...reporter,
+      stepFinished: (step, outcome, durationMs) => {
+        metrics.stepFinished(step, outcome, durationMs);
+        reporter.stepFinished(step, outcome, durationMs);
+      },
       workflowFinished: async (result) => {
+        outcomes.set(result.workflowId, result.stopped ? 'stopped' : result.status);
         await reporter.workflowFinished(result);
-        replied.add(result.workflowId);
+        if (!result.stopped) replied.add(result.workflowId);
       },
     };
   };
   const onWorkflowExit = (report: ChildReport): void => {
-    running.delete(report.id);
+    if (running.delete(report.id)) metrics.workflowFinished(outcomes.get(report.id) ?? 'failed');
+    outcomes.delete(report.id);
     const wasReplied = replied.delete(report.id);
     if (intake) send(intake, { type: 'ended', workflowId: report.id, replied: wasReplied });
   };
@@ -208,13 +241,38 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const heartbeat = setInterval(() => void beat('active'), config.heartbeatSeconds * 1000);
   heartbeat.unref();
 
+  const pollMs = options.killSwitchPollMs ?? 10_000;
+  // The original polled only during docker build; a workflow errored in the Manager is stopped at any step.
+  const killSwitch = async (request: { id: string }, signal: AbortSignal): Promise<string> => {
+    for (;;) {
+      await sleep(pollMs, undefined, { signal });
+      try {
+        const record = await manager.getWorkflow(request.id, { signal });
+        if (record.workflow_error === true)
+          return 'the workflow was marked as errored in the Manager; the build was stopped';
+      } catch (err) {
+        if (signal.aborted) throw err;
+        log.warn('kill switch: the workflow record could not be read', { workflow_id: request.id, err });
+      }
+    }
+  };
   const builder = await startBuilder({
     config,
     log,
     reporterFor,
+    killSwitch,
     app: {
       onWorkflowExit,
       infrastructure: {
+        http: () =>
+          httpActor(config.healthListen, {
+            health: treeHealth,
+            ready: () => !draining && connection.isReady(),
+            metrics: async () => ({
+              contentType: metrics.registry.contentType,
+              body: await metrics.registry.metrics(),
+            }),
+          }),
         intake: () =>
           intakeActor({
             connection,
@@ -222,20 +280,33 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             prefetch: config.concurrency,
             maxDeliveries: config.maxDeliveries,
             deadLetterQueue: config.deadLetterQueue,
-            start: async (received) => void (await builder.start(received)),
+            start: async (received) => {
+              if (!started.builder) throw new Error('the builder is starting');
+              await started.builder.start(received);
+            },
+            metrics,
             reportRejected,
             onRef: (ref) => (intake = ref),
           }),
       },
     },
   });
+  started.builder = builder;
   if (intake) send(intake, { type: 'consume' });
 
   return {
     builder,
-    ready: () => connection.isReady(),
-    async stop(reason = 'stop requested') {
+    ready: () => !draining && connection.isReady(),
+    draining: () => draining,
+    running: () => [...running],
+    async stop(reason = 'stop requested', graceMs = config.shutdownGraceSeconds * 1000) {
       clearInterval(heartbeat);
+      draining = true;
+      if (intake) send(intake, { type: 'drain' });
+      const deadline = Date.now() + graceMs;
+      while (running.size > 0 && Date.now() < deadline) await sleep(100);
+      if (running.size > 0)
+        log.warn('grace period over; stopping the workflows still running', { running: [...running] });
       await builder.app.stop(reason);
       await beat('inactive');
       await Promise.allSettled([connection.close(), publisher.close()]);

@@ -116,6 +116,12 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
     async workflowFinished(result: WorkflowResult) {
       await buildLog.flush();
       if (buildLog.droppedLines > 0) context.onLinesDropped?.(buildLog.droppedLines);
+      // Stopped by this builder's shutdown: the delivery goes back to the queue and another replica runs the
+      // workflow again, so the orchestrator hears from that attempt, not of this one.
+      if (result.stopped) {
+        log.warn('workflow stopped by the shutdown; left for another attempt', { reason: result.reason });
+        return;
+      }
       await context.publisher.publish(
         {
           brokerId: request.workflow_orchestration_broker_id,

@@ -43,6 +43,11 @@ export interface WorkflowResult {
   readonly image: string | null;
   readonly imageFound: boolean;
   readonly elapsedMs: number;
+  /**
+   * The builder stopped the workflow (shutdown, or the Manager marked it errored) rather than the work failing.
+   * Its delivery goes back to the queue for another attempt, so the orchestrator must not hear of it yet.
+   */
+  readonly stopped: boolean;
   readonly stepDurations: Readonly<Partial<Record<StepName, number>>>;
 }
 

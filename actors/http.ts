@@ -1,0 +1,18 @@
+import { startHealthServer, type HealthServer, type HealthSource } from '../src/health/server';
+import { defineActor, type ActorBehaviour } from './supervision';
+
+/**
+ * The `http` child of the app: serves `/healthz`, `/readyz` and `/metrics` for as long as the tree runs. It
+ * starts first and stops last, so the endpoint sees the whole life of the service, drain included.
+ */
+export function httpActor(listen: string, source: HealthSource): ActorBehaviour<never, HealthServer> {
+  return defineActor<never, HealthServer>({
+    async init(ctx) {
+      const server = await startHealthServer(listen, source);
+      ctx.log.info('health endpoint listening', { address: server.address });
+      return server;
+    },
+    handle: (_msg, server) => server,
+    terminate: (server) => server.close(),
+  });
+}

@@ -1,0 +1,114 @@
+import type { HealthTree } from '../../../actors/supervision';
+import { PrometheusMetrics } from '../../../src/health/metrics';
+import { parseListen, startHealthServer, type HealthServer } from '../../../src/health/server';
+
+const tree = (status: HealthTree['status'], restartCount = 0): HealthTree => ({
+  status,
+  at: new Date().toISOString(),
+  actors: 2,
+  deadLetters: 0,
+  abandoned: [],
+  processFailures: { count: 0, last: null },
+  root: {
+    id: 'app',
+    path: 'app',
+    kind: 'supervisor',
+    state: 'running',
+    restartCount: 0,
+    lastFailure: null,
+    mailboxDepth: 0,
+    children: [
+      {
+        id: 'heartbeat',
+        path: 'app/heartbeat',
+        kind: 'worker',
+        state: 'running',
+        restartCount,
+        lastFailure: null,
+        mailboxDepth: 0,
+        children: [],
+      },
+    ],
+  },
+});
+
+let server: HealthServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function serve(
+  status: HealthTree['status'],
+  ready: () => boolean,
+  metrics = new PrometheusMetrics({ slots: 3, health: () => Promise.resolve(tree(status, 2)) }),
+) {
+  server = await startHealthServer('127.0.0.1:0', {
+    health: () => Promise.resolve(tree(status)),
+    ready,
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+  });
+  return { base: `http://${server.address}`, metrics };
+}
+
+describe('the health endpoint', () => {
+  it('answers /healthz with the actor tree while the root runs, and 503 once it is down', async () => {
+    const up = await serve('degraded', () => true);
+    const res = await fetch(`${up.base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as HealthTree).root.children[0]?.path).toBe('app/heartbeat');
+    await server?.close();
+    const down = await serve('down', () => true);
+    expect((await fetch(`${down.base}/healthz`)).status).toBe(503);
+  });
+
+  it('flips /readyz to 503 when the service stops being ready, as during a drain', async () => {
+    let ready = true;
+    const { base } = await serve('ok', () => ready);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    ready = false;
+    const res = await fetch(`${base}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ ready: false });
+  });
+
+  it('serves Prometheus metrics that move as workflows run', async () => {
+    const { base, metrics } = await serve('ok', () => true);
+    metrics.workflowStarted();
+    metrics.stepFinished('build', 'ok', 1500);
+    let text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/^oa_builder_workflows_running 1$/m);
+    expect(text).toMatch(/^oa_builder_workflow_slots 3$/m);
+    expect(text).toMatch(/^oa_builder_step_duration_seconds_count\{step="build",outcome="ok"\} 1$/m);
+    expect(text).toMatch(/^oa_builder_actor_restarts\{actor="app\/heartbeat"\} 2$/m);
+    metrics.workflowFinished('succeeded');
+    metrics.deadLettered();
+    metrics.buildLogLinesDropped(5);
+    text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/^oa_builder_workflows_running 0$/m);
+    expect(text).toMatch(/^oa_builder_workflows_finished_total\{result="succeeded"\} 1$/m);
+    expect(text).toMatch(/^oa_builder_dead_lettered_total 1$/m);
+    expect(text).toMatch(/^oa_builder_build_log_lines_dropped_total 5$/m);
+  });
+
+  it('refuses methods other than GET and names its paths on a 404', async () => {
+    const { base } = await serve('ok', () => true);
+    expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
+    const res = await fetch(`${base}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ paths: ['/healthz', '/readyz', '/metrics'] });
+  });
+});
+
+describe('HEALTH_LISTEN', () => {
+  it('reads host:port, [v6]:port and :port, and refuses anything else', () => {
+    expect(parseListen('127.0.0.1:9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(parseListen('[::1]:9464')).toEqual({ host: '::1', port: 9464 });
+    expect(parseListen(':9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(() => parseListen('9464')).toThrow('HEALTH_LISTEN must be host:port');
+    expect(() => parseListen('host:70000')).toThrow(RangeError);
+  });
+});
