@@ -9,7 +9,9 @@ import {
   type WorkflowOptions,
   type WorkflowSteps,
 } from '../actors/workflow';
-import type { BuilderConfig } from './config';
+import { secretValues, type BuilderConfig } from './config';
+import { Redactor } from './redact';
+import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
 import { nopLogger, type Logger } from './log';
 import type { BuildRequest, ReceivedBuildRequest } from './messages';
@@ -46,6 +48,11 @@ export interface BuilderOptions {
   readonly reporterFor: (request: BuildRequest) => Reporter;
   /** Replaces step functions; for tests that inject failures. Default: the real steps. */
   readonly steps?: WorkflowSteps;
+  /**
+   * Masks secrets on every reporter output. Default: one knowing the configuration's secrets (registry password,
+   * OAuth client secret, git token, AMQP URL password).
+   */
+  readonly redactor?: Redactor;
   /** See `WorkflowOptions.killSwitch`. Default none. */
   readonly killSwitch?: WorkflowOptions['killSwitch'];
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
@@ -76,12 +83,28 @@ export function workflowOptions(
   };
 }
 
+/** A redactor for the secrets of the configuration; add the ones learnt at run time to it. */
+export function configRedactor(config: BuilderConfig): Redactor {
+  const urlPassword = (url: string | undefined): string | undefined => {
+    if (url === undefined) return undefined;
+    try {
+      return decodeURIComponent(new URL(url).password) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return new Redactor([...secretValues(config), urlPassword(config.amqpUrl)]);
+}
+
 /** Starts the actor tree with one workflow slot per `BUILDER_CONCURRENCY`. */
 export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   const { config } = options;
   const log = options.log ?? nopLogger;
+  const redactor = options.redactor ?? configRedactor(config);
+  const reporterFor = (request: BuildRequest): Reporter =>
+    redactingReporter(options.reporterFor(request), redactor);
   const workflow = {
-    ...workflowOptions(config, options.reporterFor, options.steps),
+    ...workflowOptions(config, reporterFor, options.steps),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
   };
   const app = await startApp<WorkflowInput, never>({

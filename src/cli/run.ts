@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ChildReport } from '../../actors/supervision';
-import { startBuilder } from '../app';
-import { loadConfig, secretValues } from '../config';
+import { configRedactor, startBuilder } from '../app';
+import { loadConfig } from '../config';
 import { EtfDecodeError, toJson } from '../etf';
 import { createLogger } from '../log';
 import { InvalidRequestError, replyTerm, type ReceivedBuildRequest } from '../messages';
@@ -94,19 +94,20 @@ export async function runRequest(options: RunOptions, io: RunIo): Promise<Workfl
     ...(options.configFile ? { file: options.configFile } : {}),
   });
   const received = await readRequest(options.requestFile);
-  const secrets = secretValues(config).filter((s) => s.length >= 4);
+  const redactor = configRedactor(config);
   const log = createLogger({
     level: config.logLevel,
     // Standard error is read by a person here, next to the progress lines.
     format: config.logFormat === 'auto' ? 'pretty' : config.logFormat,
     stream: io.stderr,
-    scrub: (line) => secrets.reduce((text, secret) => text.split(secret).join('********'), line),
+    scrub: (line) => redactor.redact(line),
   });
   let finished: (result: WorkflowResult) => void = () => undefined;
   const result = new Promise<WorkflowResult>((resolve) => (finished = resolve));
   const builder = await startBuilder({
     config: { ...config, concurrency: 1 },
     log,
+    redactor,
     reporterFor: () => consoleReporter({ out: io.stderr, verbose: options.verbose, onFinished: finished }),
     // A workflow reports its own end before it stops; this is for one that died before it could.
     app: { onWorkflowExit: (report) => finished(unreportedEnd(received, report)) },

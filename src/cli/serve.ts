@@ -1,5 +1,6 @@
 import { installProcessGuard } from '../../actors/supervision';
-import { loadConfig, secretValues } from '../config';
+import { configRedactor } from '../app';
+import { loadConfig } from '../config';
 import { createLogger } from '../log';
 import { startService } from '../service';
 import { takeOption, UsageError } from './options';
@@ -25,15 +26,15 @@ export async function serveCommand(args: string[], io: ServeIo): Promise<number>
   const file = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
   if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
   const config = loadConfig({ mode: 'service', env: io.env, ...(file ? { file } : {}) });
-  const secrets = secretValues(config).filter((s) => s.length >= 4);
+  const redactor = configRedactor(config);
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat === 'pretty' ? 'pretty' : 'json',
     stream: io.stderr,
-    scrub: (line) => secrets.reduce((text, secret) => text.split(secret).join('********'), line),
+    scrub: (line) => redactor.redact(line),
   }).child({ hostname: config.hostname });
   installProcessGuard({ log });
-  const service = await startService({ config, log });
+  const service = await startService({ config, log, redactor });
   log.info('builder service started', { queue: config.queueName, slots: config.concurrency });
   const signals = io.signals ?? process;
   const signal = await new Promise<string>((resolve) => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nopLogger, type Logger } from '../log';
 import type { CallContext } from '../registry/call-context';
 import { engineJson, engineStatus, type Engine } from './engine';
@@ -27,22 +28,48 @@ async function remove(
   throw new DockerEngineError(status, message);
 }
 
+/** How long a cleanup waits for the daemon to finish removing a container it is removing itself. */
+const CONTAINER_GONE_WAIT_MS = 10_000;
+const CONTAINER_GONE_POLL_MS = 100;
+
+/** Whether container `id` is gone within {@link CONTAINER_GONE_WAIT_MS}. */
+async function containerGone(engine: Engine, id: string, signal: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + CONTAINER_GONE_WAIT_MS;
+  for (;;) {
+    const { status } = await engineStatus(engine, { method: 'GET', path: `/containers/${id}/json` }, signal);
+    if (status === 404) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(CONTAINER_GONE_POLL_MS);
+  }
+}
+
 /**
  * Removes a failed or cancelled build's leftovers: first its intermediate containers (forced: a cancelled
  * `RUN` may still be running), then its newest image, which takes the untagged parent images this build made
  * with it. Runs after the caller's signal has fired, so every call gets only the engine's request deadline.
  * Problems are logged, never thrown: the build's own error is the one that matters.
+ *
+ * A cancelled build's daemon removes the running container itself (`forcerm`), and a removal of ours that
+ * meets it answers 409 "removal ... already in progress". The image is only removed once such a container is
+ * gone: until then the daemon refuses to delete an image a container still uses, and it would stay behind.
  */
 export async function removeLeftovers(engine: Engine, leftovers: BuildLeftovers, log: Logger): Promise<void> {
   const signal = new AbortController().signal;
   const removeQuietly = async (path: string, query: Record<string, unknown>) => {
     try {
-      log.debug('build leftover cleaned up', { path, result: await remove(engine, path, query, signal) });
+      const result = await remove(engine, path, query, signal);
+      log.debug('build leftover cleaned up', { path, result });
+      return result;
     } catch (err) {
       log.warn('could not remove a build leftover', { path, err });
+      return undefined;
     }
   };
-  for (const id of leftovers.containers) await removeQuietly(`/containers/${id}`, { force: true });
+  for (const id of leftovers.containers) {
+    if ((await removeQuietly(`/containers/${id}`, { force: true })) !== 'in use') continue;
+    const gone = await containerGone(engine, id, signal).catch(() => false);
+    if (!gone) log.warn('a build container is still being removed by the daemon', { container: id });
+  }
   if (leftovers.image) await removeQuietly(`/images/${leftovers.image}`, {});
 }
 

@@ -42,6 +42,8 @@ export interface ManagerClientOptions {
   now?: () => number;
   /** Default: no logging. */
   logger?: Logger;
+  /** Told every access token issued, for the redactor. Default none. */
+  onToken?: (token: string) => void;
 }
 
 /** Per-call options. */
@@ -83,6 +85,7 @@ export class ManagerClient {
       retry,
       now: options.now ?? Date.now,
       log,
+      onToken: options.onToken,
     });
     this.transport = new ManagerTransport({
       baseUrl: options.managerUrl,

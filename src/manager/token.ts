@@ -17,6 +17,8 @@ export interface TokenSourceOptions {
   /** Clock in ms since the epoch. */
   now: () => number;
   log: Logger;
+  /** Told every new access token, so output redaction learns it before anything could print it. */
+  onToken?: ((token: string) => void) | undefined;
 }
 
 interface CachedToken {
@@ -85,6 +87,7 @@ export class TokenSource {
         log.warn('OAuth login failed, retrying', { detail: failure.detail, delay_ms: delayMs }),
       );
       this.cached = token;
+      this.options.onToken?.(token.value);
       return token;
     } catch (err) {
       if (err instanceof TransientFailure) {

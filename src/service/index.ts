@@ -5,7 +5,8 @@ import { httpActor } from '../../actors/http';
 import { intakeActor, type IntakeMsg } from '../../actors/intake';
 import { send, type ActorRef, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
-import { startBuilder, type Builder } from '../app';
+import { configRedactor, startBuilder, type Builder } from '../app';
+import type { Redactor } from '../redact';
 import type { BuilderConfig } from '../config';
 import { isMap, mapGet, type Term } from '../etf';
 import type { Logger } from '../log';
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   readonly startRetryMs?: number;
   /** Gives up on the Manager at start after this long, ms. Default 120000. */
   readonly startDeadlineMs?: number;
+  /** Masks secrets in every output; learns the OAuth access tokens and broker passwords. Default: the configuration's. */
+  readonly redactor?: Redactor;
   /** How often a running workflow's record is checked for `workflow_error`, ms. Default 10000, as the original. */
   readonly killSwitchPollMs?: number;
 }
@@ -80,6 +83,7 @@ async function untilUp<T>(
  */
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, log } = options;
+  const redactor = options.redactor ?? configRedactor(config);
   const exchangeId = required(config.exchangeId, 'EXCHANGE_ID');
   const brokerId = required(config.brokerId, 'BROKER_ID');
   const timeoutMs = config.httpTimeoutSeconds * 1000;
@@ -90,8 +94,18 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     oauthClientSecret: required(config.oauthClientSecret, 'OAUTH_CLIENT_SECRET'),
     timeoutMs,
     logger: log.child({ component: 'manager' }),
+    onToken: (token) => redactor.add(token),
   });
-  const brokers = new BrokerResolver({ manager, logger: log });
+  const resolver = new BrokerResolver({ manager, logger: log });
+  // Broker passwords come from the Manager at run time; the redactor learns each before it could be logged.
+  const brokers = {
+    brokerUrls: async (id: string): Promise<string[]> => {
+      const urls = await resolver.brokerUrls(id);
+      for (const url of urls) redactor.add(decodeURIComponent(new URL(url).password));
+      return urls;
+    },
+    brokerFor: (src: string, srcExchange: string, dst: string) => resolver.brokerFor(src, srcExchange, dst),
+  };
   const exchanges = new ExchangeResolver({ manager, logger: log });
   const publisher = new BrokerPublishers({
     exchanges,
@@ -141,8 +155,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 
   // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
   const started: { builder?: Builder } = {};
-  const treeHealth = () =>
-    started.builder ? started.builder.app.health() : Promise.reject(new Error('the builder is starting'));
+  const treeHealth = async () => {
+    if (!started.builder) throw new Error('the builder is starting');
+    return redactor.redactValue(await started.builder.app.health());
+  };
   const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
   const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
@@ -259,6 +275,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const builder = await startBuilder({
     config,
     log,
+    redactor,
     reporterFor,
     killSwitch,
     app: {

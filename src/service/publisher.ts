@@ -17,7 +17,7 @@ export interface MessagePublisher {
 
 export interface BrokerPublishersOptions {
   readonly exchanges: ExchangeResolver;
-  readonly brokers: BrokerResolver;
+  readonly brokers: Pick<BrokerResolver, 'brokerUrls'>;
   /** AMQP_URL: one broker for everything instead of the Manager's connection records. Default: unset. */
   readonly amqpUrl?: string | undefined;
   /** `connection_name` prefix. Default `oa-builder`. */

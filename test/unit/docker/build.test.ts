@@ -13,6 +13,7 @@ import {
   type Engine,
 } from '../../../src/docker';
 import { sendJson, type FakeHandler, type FakeHttpServer } from '../registry/fake-http-server';
+import { recordingLogger } from '../../fakes/logger';
 import { apiPath, startFakeEngine, streamLines } from './fake-engine';
 
 const success = [
@@ -188,6 +189,32 @@ describe('buildImage', () => {
       .filter((r) => r.method === 'DELETE')
       .map((r) => `${apiPath(r.url.pathname)}${r.url.search}`);
     expect(deletes).toEqual(['/containers/eb872bce8e4d?force=true', '/images/2820a0983436']);
+  });
+
+  it('waits for a container the daemon is already removing before it removes the build image', async () => {
+    const container = 'eb872bce8e4d';
+    let looks = 0;
+    const { server: fake, engine } = await startFakeEngine((req, res) => {
+      const path = apiPath(req.url.pathname);
+      if (path === '/build') return streamLines(res, failedRun);
+      if (path === `/containers/${container}/json`) return sendJson(res, ++looks < 3 ? 200 : 404, {});
+      if (path.startsWith('/containers/'))
+        return sendJson(res, 409, { message: `removal of container ${container} is already in progress` });
+      // As dockerd does: an image that a container still uses cannot be deleted.
+      sendJson(res, looks < 3 ? 409 : 200, {});
+    });
+    server = fake;
+    const log = recordingLogger();
+    await expect(buildImage(input(engine), { ...ctx(), log })).rejects.toThrow(DockerBuildError);
+    const cleanup = fake.requests
+      .map((r) => `${r.method} ${apiPath(r.url.pathname)}`)
+      .filter((r) => !/ \/(version|build)$/.test(r));
+    expect(cleanup).toEqual([
+      `DELETE /containers/${container}`,
+      ...Array<string>(3).fill(`GET /containers/${container}/json`),
+      'DELETE /images/2820a0983436',
+    ]);
+    expect(log.lines.at(-1)).toMatchObject({ fields: { path: '/images/2820a0983436', result: 'removed' } });
   });
 
   it("fails with the daemon's message when it refuses the build with an HTTP error", async () => {
