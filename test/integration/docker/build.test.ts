@@ -1,12 +1,23 @@
 import {
   buildImage,
+  connectEngine,
   DockerBuildError,
   DockerTimeoutError,
   type BuildInput,
   type Engine,
 } from '../../../src/docker';
 import { testEnv, uniqueName } from '../../harness/env';
-import { cleanUp, context, engine, exists, filesInImage, imageId, noAbort, workflow } from './helpers';
+import {
+  cleanUp,
+  context,
+  engine,
+  engineProxy,
+  exists,
+  filesInImage,
+  imageId,
+  noAbort,
+  workflow,
+} from './helpers';
 
 const env = testEnv();
 const STEP_IMAGE = /^ ---> ([0-9a-f]{12})$/;
@@ -87,29 +98,38 @@ describe('buildImage against dockerd', () => {
     );
   });
 
-  it('stops a build quickly when aborted mid-step and leaves no container running', async () => {
-    const lines: string[] = [];
-    const controller = new AbortController();
-    const reason = new Error('workflow cancelled');
-    const build = await input({
-      Dockerfile: `FROM ${env.baseImage}\nRUN echo first > /first\nRUN echo sleeping && sleep 30\n`,
-    });
-    let abortedAt = 0;
-    const pending = buildImage(build, {
-      signal: controller.signal,
-      onLine: (line) => {
-        lines.push(line);
-        if (line === 'sleeping') {
-          abortedAt = Date.now();
-          controller.abort(reason);
-        }
-      },
-    });
-    await expect(pending).rejects.toBe(reason);
-    expect(Date.now() - abortedAt).toBeLessThan(10_000);
-    const made = madeBy(lines);
-    expect(made.containers).toHaveLength(2);
-    expect(await leftovers(made)).toEqual([]);
+  it('closes the build request when aborted mid-step, stops quickly and leaves no image or container', async () => {
+    const proxy = await engineProxy();
+    try {
+      const lines: string[] = [];
+      const controller = new AbortController();
+      const reason = new Error('workflow cancelled');
+      const build = await input(
+        { Dockerfile: `FROM ${env.baseImage}\nRUN echo first > /first\nRUN echo sleeping && sleep 30\n` },
+        { engine: await connectEngine(proxy.endpoint, {}, { signal: noAbort() }) },
+      );
+      let abortedAt = 0;
+      const pending = buildImage(build, {
+        signal: controller.signal,
+        onLine: (line) => {
+          lines.push(line);
+          if (line === 'sleeping') {
+            abortedAt = Date.now();
+            controller.abort(reason);
+          }
+        },
+      });
+      await expect(pending).rejects.toBe(reason);
+      expect(Date.now() - abortedAt).toBeLessThan(10_000);
+      expect(proxy.calls.filter((c) => c.url.includes('/build?')).map((c) => c.closedEarly)).toEqual([true]);
+      const made = madeBy(lines);
+      expect(made.containers).toHaveLength(2);
+      expect(await leftovers(made)).toEqual([]);
+      for (const tag of build.tags)
+        expect({ tag, exists: await exists(docker, 'images', tag) }).toEqual({ tag, exists: false });
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('cancels a build that outlives its deadline', async () => {

@@ -5,10 +5,13 @@ import {
   type CreateImageResult,
   type Engine,
 } from '../../../src/docker';
+import { nopLogger } from '../../../src/log';
+import path from 'node:path';
 import { imageName, ImageNotFoundError, imageReference, verifyImage } from '../../../src/registry';
-import { testEnv, uniqueName } from '../../harness/env';
+import { renderTemplates } from '../../../src/templates';
+import { REPO_ROOT, testEnv, uniqueName } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
-import { cleanUp, context, engine, exists, noAbort, workflow } from './helpers';
+import { cleanUp, context, contextFrom, engine, exists, filesInImage, noAbort, workflow } from './helpers';
 
 const env = testEnv();
 const access = { url: env.registry.url };
@@ -32,6 +35,52 @@ async function run(dockerUrl: string, commit: string, forceBuild = false): Promi
   };
   return createImage(input, { signal: noAbort() });
 }
+
+describe('createImage of the realistic deployment repository fixture', () => {
+  it('builds the rendered fixture FROM the local busybox, runs its install.sh step and pushes both tags', async () => {
+    const commit = 'c0ffee5d1f0e4a8b9c7d6e5f4a3b2c1d0e9f8a7b';
+    const contextDir = await contextFrom(path.join(REPO_ROOT, 'test/fixtures/deployment-repo'));
+    await renderTemplates({ dir: contextDir, commitHash: commit }, { signal: noAbort(), log: nopLogger });
+    const image = imageName(`${uniqueName('it-fixture')}/webshop`, access.url);
+    const lines: string[] = [];
+    const result = await createImage(
+      {
+        engine: docker,
+        image,
+        commit,
+        contextDir,
+        workflowId: workflow(uniqueName('wf')),
+        forceBuild: false,
+        access,
+      },
+      { signal: noAbort(), onLine: (l) => lines.push(l) },
+    );
+    expect(result.imageFound).toBe(false);
+    expect(lines[0]).toMatch(new RegExp(`^Step 1/\\d+ : FROM ${env.baseImage}$`));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^Step \\d+/\\d+ : RUN /build/install.sh ${commit} && rm -rf /build$`),
+      ),
+    );
+    expect(await filesInImage(docker, imageReference(image, commit), '/opt/webshop')).toEqual([
+      'webshop',
+      'webshop/bin',
+      'webshop/bin/start',
+    ]);
+    expect(await filesInImage(docker, imageReference(image, commit), '/etc/webshop')).toEqual([
+      'webshop',
+      'webshop/config.xml',
+    ]);
+    for (const tag of [commit, 'latest']) {
+      expect({ tag, status: (await lookupManifest(env.registry.url, image.repository, tag)).status }).toEqual(
+        {
+          tag,
+          status: 200,
+        },
+      );
+    }
+  });
+});
 
 describe('createImage against dockerd and the open registry', () => {
   const dockerUrl = `${uniqueName('it')}/app`;

@@ -1,6 +1,8 @@
 // What the docker adapter's integration tests share: the real engine of the test environment, throw-away
 // build contexts, and looks at the daemon's state through the Engine API (never a shell or the docker CLI).
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -17,14 +19,26 @@ export function engine(): Promise<Engine> {
   return connectEngine(testEnv().dockerHost, {}, { signal: noAbort() });
 }
 
-/** A build context holding `files` (paths with '/' for folders); removed by {@link cleanUp}. */
-export async function context(files: Record<string, string>): Promise<string> {
+async function contextDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'oa-docker-it-'));
   contexts.push(dir);
+  return dir;
+}
+
+/** A build context holding `files` (paths with '/' for folders); removed by {@link cleanUp}. */
+export async function context(files: Record<string, string>): Promise<string> {
+  const dir = await contextDir();
   for (const [name, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     await writeFile(path.join(dir, name), content);
   }
+  return dir;
+}
+
+/** A build context copied from `source`, file modes included; removed by {@link cleanUp}. */
+export async function contextFrom(source: string): Promise<string> {
+  const dir = await contextDir();
+  await cp(source, dir, { recursive: true });
   return dir;
 }
 
@@ -123,4 +137,62 @@ export async function imageId(docker: Engine, reference: string): Promise<string
       Id: string;
     }
   ).Id;
+}
+
+/** One request that went through an {@link EngineProxy}. */
+export interface ProxiedCall {
+  readonly method: string;
+  /** Path and query as the client sent them, API version prefix included. */
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+  /** Whether the client closed the connection before the daemon's answer was complete. */
+  closedEarly: boolean;
+}
+
+export interface EngineProxy {
+  /** A `tcp://` endpoint for `connectEngine`. */
+  readonly endpoint: string;
+  readonly calls: ProxiedCall[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP endpoint in front of the test daemon's socket that records every request, so tests can see
+ * what the adapter sends (versions, headers) and whether it hung up, while the real daemon does the work.
+ * A client that hangs up is passed on: the daemon must see it to cancel a build.
+ */
+export async function engineProxy(): Promise<EngineProxy> {
+  const calls: ProxiedCall[] = [];
+  const server = http.createServer((req, res) => {
+    const call: ProxiedCall = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      closedEarly: false,
+    };
+    calls.push(call);
+    const upstream = http.request(
+      { socketPath: testEnv().dockerSocket, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => {
+      call.closedEarly = !res.writableFinished;
+      upstream.destroy();
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -1,18 +1,19 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildImage, pushImage, type Engine } from '../../../src/docker';
+import { buildImage, connectEngine, createImage, pushImage, type Engine } from '../../../src/docker';
 import {
   imageName,
   imageReference,
   manifestExists,
   RegistryAuthError,
+  registryHost,
   type ImageName,
   type RegistryAccess,
 } from '../../../src/registry';
 import { testEnv, uniqueName } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { recordingLogger } from '../../fakes/logger';
-import { cleanUp, context, engine, noAbort, workflow } from './helpers';
+import { cleanUp, context, engine, engineProxy, noAbort, workflow, type EngineProxy } from './helpers';
 
 const env = testEnv();
 const auth = env.authRegistry;
@@ -89,16 +90,23 @@ describe('pushing to the htpasswd registry', () => {
   });
 });
 
-/** A proxy on loopback in front of the open registry that answers 503 to the first `failures` manifest uploads. */
+const isManifest = (req: http.IncomingMessage, method: string): boolean =>
+  req.method === method && /\/manifests\//.test(req.url ?? '');
+
+/**
+ * A proxy on loopback in front of the open registry that answers 503 to the first `failures` requests that
+ * `fails` picks, and forwards everything else.
+ */
 async function flakyRegistry(
   failures: number,
-): Promise<{ host: string; manifestPuts: () => number; close: () => Promise<void> }> {
+  fails: (req: http.IncomingMessage) => boolean,
+): Promise<{ host: string; picked: () => number; close: () => Promise<void> }> {
   const upstream = new URL(env.registry.url);
-  let puts = 0;
+  let picked = 0;
   const proxy = http.createServer((req, res) => {
-    if (req.method === 'PUT' && /\/manifests\//.test(req.url ?? '')) {
-      puts += 1;
-      if (puts <= failures) {
+    if (fails(req)) {
+      picked += 1;
+      if (picked <= failures) {
         req.resume();
         res.writeHead(503, { 'Content-Type': 'application/json' });
         res.end('{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}');
@@ -124,29 +132,122 @@ async function flakyRegistry(
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   return {
     host: `127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    manifestPuts: () => puts,
+    picked: () => picked,
     close: () => new Promise((resolve) => proxy.close(() => resolve())),
   };
 }
 
-describe('pushing through a registry that fails twice', () => {
-  it('retries the 5xx with backoff and succeeds', async () => {
-    const flaky = await flakyRegistry(2);
+const fastRetry = { attempts: 4, initialDelayMs: 100, maxDelayMs: 400 };
+const retries = (log: ReturnType<typeof recordingLogger>, message: string) =>
+  log.lines.filter((l) => l.message === message);
+
+describe('a registry that fails twice', () => {
+  it('has a push retried with backoff after two 5xx answers, and the push succeeds', async () => {
+    const flaky = await flakyRegistry(2, (req) => isManifest(req, 'PUT'));
     try {
       const path = `${uniqueName('it-flaky')}/app`;
       const image = imageName(`${flaky.host}/${path}`, env.registry.url);
       await built(image, 'v1');
       const log = recordingLogger();
-      const retry = { attempts: 4, initialDelayMs: 100, maxDelayMs: 400 };
       await pushImage(
-        { engine: docker, image, tags: ['v1'], access: { url: env.registry.url }, retry },
+        { engine: docker, image, tags: ['v1'], access: { url: env.registry.url }, retry: fastRetry },
         { signal: noAbort(), log },
       );
-      expect(flaky.manifestPuts()).toBe(3);
-      expect(log.lines.filter((l) => l.message === 'docker push failed; retrying')).toHaveLength(2);
+      expect(flaky.picked()).toBe(3);
+      expect(retries(log, 'docker push failed; retrying')).toHaveLength(2);
       expect((await lookupManifest(env.registry.url, path, 'v1')).status).toBe(200);
     } finally {
       await flaky.close();
     }
+  });
+
+  it('has the image lookup retried after two 5xx answers, which then finds the image and skips the build', async () => {
+    const path = `${uniqueName('it-flaky-lookup')}/app`;
+    const direct = imageName(path, env.registry.url);
+    await built(direct, 'v1');
+    await pushImage(
+      { engine: docker, image: direct, tags: ['v1'], access: { url: env.registry.url } },
+      { signal: noAbort() },
+    );
+    const flaky = await flakyRegistry(2, (req) => isManifest(req, 'HEAD'));
+    try {
+      const log = recordingLogger();
+      const result = await createImage(
+        {
+          engine: docker,
+          image: imageName(`${flaky.host}/${path}`, env.registry.url),
+          commit: 'v1',
+          contextDir: await context({ Dockerfile: 'FROM scratch\n' }),
+          workflowId: workflow(uniqueName('wf')),
+          forceBuild: false,
+          access: { url: env.registry.url },
+          registryRetry: fastRetry,
+        },
+        { signal: noAbort(), log },
+      );
+      expect(result).toMatchObject({ imageFound: true, imageId: undefined });
+      expect(flaky.picked()).toBe(3);
+      expect(retries(log, 'registry manifest lookup failed; retrying')).toHaveLength(2);
+    } finally {
+      await flaky.close();
+    }
+  });
+});
+
+/** What the daemon received in X-Registry-Auth with each push request that went through `proxy`. */
+function pushAuths(proxy: EngineProxy): { tag: string | null; auth: unknown }[] {
+  return proxy.calls
+    .filter((c) => c.method === 'POST' && /\/push\?/.test(c.url))
+    .map((c) => {
+      const header = c.headers['x-registry-auth'];
+      const auth =
+        typeof header === 'string'
+          ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as unknown)
+          : null;
+      return { tag: new URL(c.url, 'http://engine').searchParams.get('tag'), auth };
+    });
+}
+
+describe('the X-Registry-Auth header', () => {
+  let proxy: EngineProxy;
+  let proxied: Engine;
+  beforeEach(async () => {
+    proxy = await engineProxy();
+    proxied = await connectEngine(proxy.endpoint, {}, { signal: noAbort() });
+  });
+  afterEach(() => proxy.close());
+
+  it('goes as {} with the push of each tag when createImage pushes anonymously', async () => {
+    const access = { url: env.registry.url };
+    await createImage(
+      {
+        engine: proxied,
+        image: imageName(`${uniqueName('it-header')}/app`, access.url),
+        commit: 'h1',
+        contextDir: await context({ Dockerfile: `FROM ${env.baseImage}\nRUN echo h1 > /h1\n` }),
+        workflowId: workflow(uniqueName('wf')),
+        forceBuild: true,
+        access,
+      },
+      { signal: noAbort() },
+    );
+    expect(pushAuths(proxy)).toEqual([
+      { tag: 'h1', auth: {} },
+      { tag: 'latest', auth: {} },
+    ]);
+  });
+
+  it.each([
+    [
+      'the configured credentials to the configured registry',
+      auth.url,
+      { username: auth.username, password: auth.password, serveraddress: auth.host },
+    ],
+    ['{} to another registry, so the password never reaches it', env.registry.url, {}],
+  ])('carries %s', async (_name, registryUrl, expected) => {
+    const image = imageName(`${registryHost(registryUrl)}/${uniqueName('it-header')}/app`, auth.url);
+    await built(image, 'v1');
+    await pushImage({ engine: proxied, image, tags: ['v1'], access: rightAccess }, { signal: noAbort() });
+    expect(pushAuths(proxy)).toEqual([{ tag: 'v1', auth: expected }]);
   });
 });

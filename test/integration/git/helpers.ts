@@ -1,5 +1,5 @@
 // Shared pieces of the git adapter's integration tests: remotes on the test git server, a git CLI for
-// playing "another client", and a proxy that stalls a clone halfway for the abort and timeout tests.
+// playing "another client", and proxies that stall or hold requests for the abort and timeout tests.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -65,6 +65,42 @@ export async function seedFromDirectory(
   return { name, dir, url: `${env.git.baseUrl}/${name}.git`, authUrl: `${env.git.authBaseUrl}/${name}.git` };
 }
 
+/** What {@link freshFixturePerTest} gives the running test. */
+export interface FixturePerTest {
+  /** The deployment fixture, seeded anew on the server for this test. */
+  readonly repo: SeededRepo;
+  /** An empty scratch directory of this test. */
+  readonly scratch: string;
+}
+
+/**
+ * Registers hooks that give each test of the calling file its own copy of the deployment fixture on the
+ * server and its own scratch directory, both removed after the test. Read the fields inside tests only.
+ */
+export function freshFixturePerTest(prefix: string): FixturePerTest {
+  const current: { repo?: SeededRepo; scratch?: string } = {};
+  beforeEach(async () => {
+    current.repo = await seedFromDirectory(prefix, FIXTURE);
+    current.scratch = scratchDir();
+  });
+  afterEach(() => {
+    for (const dir of [current.scratch, current.repo?.dir])
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const need = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the fixture exists only while a test runs');
+    return value;
+  };
+  return {
+    get repo() {
+      return need(current.repo);
+    },
+    get scratch() {
+      return need(current.scratch);
+    },
+  };
+}
+
 /** Commits `file` with `content` on `branch` of a repository from a separate CLI clone and pushes it. */
 export async function pushFromOutside(
   url: string,
@@ -104,10 +140,48 @@ async function serve(server: http.Server): Promise<Served> {
 }
 
 export interface StallingProxy extends Served {
-  /** Resolves when a pack request has been answered halfway and the proxy starts holding it. */
+  /** Resolves when a request has been answered halfway (or not at all) and the proxy starts holding it. */
   stalled: Promise<void>;
   /** Resolves when the client closes the stalled connection. */
   clientGone: Promise<void>;
+}
+
+function stallTracking(): Pick<StallingProxy, 'stalled' | 'clientGone'> & {
+  hold(res: http.ServerResponse): void;
+} {
+  let onStalled = (): void => undefined;
+  let onClientGone = (): void => undefined;
+  const stalled = new Promise<void>((resolve) => (onStalled = resolve));
+  const clientGone = new Promise<void>((resolve) => (onClientGone = resolve));
+  return {
+    stalled,
+    clientGone,
+    hold: (res) => {
+      res.on('close', onClientGone);
+      onStalled();
+    },
+  };
+}
+
+function forward(
+  target: string,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  onAnswer: (answer: http.IncomingMessage) => void,
+): void {
+  const upstream = http.request(
+    `${target}${req.url ?? '/'}`,
+    { method: req.method, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      onAnswer(answer);
+    },
+  );
+  // Once the answer has started, a broken upstream is the stalling proxy's own doing, not a failure to report.
+  upstream.on('error', () => {
+    if (!res.headersSent) res.destroy();
+  });
+  req.pipe(upstream);
 }
 
 /**
@@ -115,32 +189,47 @@ export interface StallingProxy extends Served {
  * and then holds the connection open: a clone stuck mid-transfer.
  */
 export async function stallingProxy(target: string): Promise<StallingProxy> {
-  let onStalled = (): void => undefined;
-  let onClientGone = (): void => undefined;
-  const stalled = new Promise<void>((resolve) => (onStalled = resolve));
-  const clientGone = new Promise<void>((resolve) => (onClientGone = resolve));
+  const tracking = stallTracking();
   const server = http.createServer((req, res) => {
-    const upstream = http.request(
-      `${target}${req.url ?? '/'}`,
-      { method: req.method, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        // Protocol v2 POSTs are ref listings; only the pack transfer of a clone (protocol v1) is held.
-        if (req.method !== 'POST' || String(req.headers['git-protocol']).includes('version=2')) {
-          answer.pipe(res);
-          return;
-        }
-        answer.once('data', (chunk: Buffer) => {
-          res.write(chunk);
-          answer.destroy();
-          res.on('close', onClientGone);
-          onStalled();
-        });
-      },
-    );
-    req.pipe(upstream);
+    forward(target, req, res, (answer) => {
+      // Protocol v2 POSTs are ref listings; only the pack transfer of a clone (protocol v1) is held.
+      if (req.method !== 'POST' || String(req.headers['git-protocol']).includes('version=2')) {
+        answer.pipe(res);
+        return;
+      }
+      answer.once('data', (chunk: Buffer) => {
+        res.write(chunk);
+        answer.destroy();
+        tracking.hold(res);
+      });
+    });
   });
-  return { ...(await serve(server)), stalled, clientGone };
+  return { ...(await serve(server)), stalled: tracking.stalled, clientGone: tracking.clientGone };
+}
+
+/**
+ * Forwards requests to the git server at `target`, except those `holds` picks: these never reach the server
+ * and are never answered, like a server that hangs on one step of an operation.
+ */
+export async function holdingProxy(
+  target: string,
+  holds: (req: http.IncomingMessage) => boolean,
+): Promise<StallingProxy> {
+  const tracking = stallTracking();
+  const server = http.createServer((req, res) => {
+    if (!holds(req)) {
+      forward(target, req, res, (answer) => answer.pipe(res));
+      return;
+    }
+    req.resume();
+    tracking.hold(res);
+  });
+  return { ...(await serve(server)), stalled: tracking.stalled, clientGone: tracking.clientGone };
+}
+
+/** `url` (a repository on the test git server) as seen through a proxy at `proxyUrl`. */
+export function throughProxy(proxyUrl: string, url: string): string {
+  return `${proxyUrl}${new URL(url).pathname}`;
 }
 
 /** A server answering every request with `status` and `body`, for the error-mapping tests. */

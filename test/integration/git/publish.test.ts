@@ -24,6 +24,9 @@ import {
 const commitA = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
 const commitB = 'b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2';
 const now = new Date(Date.UTC(2015, 9, 6, 14, 3, 12));
+/** The fixture rendered for `goldenCommit` at `now`, kept beside it. */
+const GOLDEN = path.join(FIXTURE, '..', 'deployment-repo-rendered');
+const goldenCommit = 'c0ffee5d1f0e4a8b9c7d6e5f4a3b2c1d0e9f8a7b';
 
 let repo: SeededRepo;
 let scratch: string;
@@ -87,6 +90,15 @@ describe('renderCommitPush', () => {
     );
     expect(await serverFile('Dockerfile')).toContain(`RUN /build/install.sh ${commitA}`);
     expect(await gitCli(['ls-tree', 'master', 'install.sh'], repo.dir)).toMatch(/^100755 /);
+  });
+
+  it('pushes exactly the golden rendering of the realistic fixture, byte for byte', async () => {
+    await publish(await checkout(), goldenCommit);
+    for (const name of fs.readdirSync(GOLDEN)) {
+      const pushed = await gitCli(['rev-parse', `master:${name}`], repo.dir);
+      const golden = await gitCli(['hash-object', path.join(GOLDEN, name)]);
+      expect({ name, blob: pushed }).toEqual({ name, blob: golden });
+    }
   });
 
   it('makes no commit when a new render changes nothing', async () => {
