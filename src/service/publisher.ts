@@ -67,6 +67,11 @@ export class BrokerPublishers implements MessagePublisher {
         logger: this.log.child({ broker_id: brokerId }),
       });
       this.connections.set(brokerId, connection);
+      // The connection manager starts connecting only when asked to; from then on it reconnects by itself, and
+      // a publish made before the channel is up waits for it (within the publish timeout).
+      connection
+        .connect()
+        .catch((err: unknown) => this.log.warn('publishing connection failed', { broker_id: brokerId, err }));
     }
     return connection;
   }

@@ -1,0 +1,411 @@
+// Service mode end to end: the builder started as `oa-builder serve` starts it, fed through a RabbitMQ topology
+// provisioned as ops would, building with the test dockerd, registry and git server, and talking to a fake
+// Manager. What it publishes is read back off the queues the other OpenAperture modules consume, decoded.
+import fs from 'node:fs';
+import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
+import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { testEnv } from '../../harness/env';
+import { lookupManifest } from '../../harness/registry';
+import { BrokerAdmin, eventually, pause } from '../amqp/topology';
+import { startPrivateBroker, type PrivateBroker } from '../amqp/private-broker';
+import {
+  DEPLOYMENT_EXAMPLE,
+  filesOf,
+  gitIn,
+  headOf,
+  removeSeededRepos,
+  scratchDir,
+  seedRepos,
+  type SeededRepos,
+} from '../workflow/helpers';
+import {
+  acked,
+  managerSeed,
+  provisionTopology,
+  publishToBuilder,
+  serviceRequest,
+  startTestService,
+  stopService,
+  stopServices,
+  submit,
+  tap,
+  withField,
+  type PublishedQueue,
+  type RecordingLog,
+  type Rig,
+  type ServiceTopology,
+  type Tapped,
+} from './helpers';
+
+const env = testEnv();
+const SHA = /^[0-9a-f]{40}$/;
+/** Long enough for a build from scratch on a busy machine. */
+const BUILD_MS = 60_000;
+const ORIGINAL_START = tuple(1796, 219752, 613000);
+
+let workRoot: string;
+
+beforeAll(() => {
+  workRoot = scratchDir('oa-svc-it-');
+});
+
+afterAll(async () => {
+  await removeSeededRepos();
+  fs.rmSync(workRoot, { recursive: true, force: true });
+});
+
+const imageOf = (dockerUrl: string, commit: string): string => `${env.registry.host}/${dockerUrl}:${commit}`;
+
+/** The registry's answer for the image of the source repository's head commit: 200 once it was pushed. */
+async function manifestStatus(repos: SeededRepos): Promise<number> {
+  return (await lookupManifest(env.registry.url, repos.dockerUrl, await headOf(repos.source))).status;
+}
+
+/** The event-log entries a builder added for workflow `id`, without their `[OA][<id>] ` prefix. */
+function builderEntries(reply: Record<string, Term>, id: string): string[] {
+  const prefix = `[OA][${id}] `;
+  const log = (reply.event_log ?? []) as Term[];
+  return log.flatMap((e) => (typeof e === 'string' && e.startsWith(prefix) ? [e.slice(prefix.length)] : []));
+}
+
+/** The install.sh template of the example without its render timestamp, so renders of one commit are identical. */
+function timelessInstallSh(): string {
+  const installSh = filesOf(DEPLOYMENT_EXAMPLE)['install.sh.eex'] ?? '';
+  expect(installSh).toContain('<%= timestamp %>');
+  return installSh.replace(/^.*timestamp.*\n/m, '');
+}
+
+/** What ops would have: the topology on the shared broker, a fake Manager describing it, and a tap on every queue. */
+describe('the builder service', () => {
+  let admin: BrokerAdmin;
+  let topology: ServiceTopology;
+  let published: Record<PublishedQueue, Tapped[]>;
+  let deadLetters: Tapped[];
+  let manager: FakeManager;
+  let rig: Rig;
+
+  beforeAll(async () => {
+    admin = await BrokerAdmin.open(env.amqpUrl);
+    topology = await provisionTopology(admin);
+    published = {} as Record<PublishedQueue, Tapped[]>;
+    for (const [logical, queue] of Object.entries(topology.queues))
+      published[logical as PublishedQueue] = await tap(admin.channel, queue);
+    deadLetters = await tap(admin.channel, topology.deadLetterQueue);
+  });
+
+  afterAll(async () => {
+    await admin?.dispose();
+  });
+
+  beforeEach(async () => {
+    manager = await startFakeManager(managerSeed(topology, env.amqpUrl));
+    rig = { admin, topology, manager };
+  });
+
+  afterEach(async () => {
+    await stopServices();
+    await manager.close();
+  });
+
+  const start = (options: { env?: Record<string, string>; startRetryMs?: number } = {}) =>
+    startTestService({ manager, topology, workRoot, ...options });
+
+  const repliesTo = (id: string) => withField(published.workflow_orchestration, 'id', id);
+
+  /** Waits until the intake acked workflow `id` `times` times, and returns its replies. */
+  async function settled(log: RecordingLog, id: string, times = 1): Promise<Record<string, Term>[]> {
+    await eventually(`workflow ${id} was acked ${times} time(s)`, () => acked(log, id, times), BUILD_MS);
+    await eventually(`${times} repl(ies) to ${id} arrived`, () => repliesTo(id).length >= times);
+    return repliesTo(id);
+  }
+
+  it('builds a request published as the orchestrator publishes it and reports over every channel OpenAperture reads', async () => {
+    const { service, hostname, log } = await start();
+    const repos = await seedRepos();
+    const sourceSha = await headOf(repos.source);
+    expect(sourceSha).toMatch(SHA);
+    const request = serviceRequest(repos);
+    const original = request.event_log as string[];
+    submit(rig, request);
+
+    const [reply, ...more] = await settled(log, request.id);
+    await stopService(service);
+
+    expect(more).toEqual([]);
+    const image = imageOf(repos.dockerUrl, sourceSha);
+    expect(await manifestStatus(repos)).toBe(200);
+
+    expect(manager.state.modulePosts).toEqual([
+      { exchangeId: '1', body: { hostname, type: 'builder', status: 'active', workload: [] } },
+    ]);
+    const putRequests = manager.state.requests.filter(
+      (r) => r.method === 'PUT' && r.path === `/workflows/${request.id}`,
+    );
+    expect(putRequests.length).toBeGreaterThanOrEqual(3);
+    for (const put of putRequests)
+      expect(put.headers.authorization).toMatch(/^Bearer access_token=token-\S+$/);
+    const lastSave = manager.state.workflowPuts.filter((p) => p.id === request.id).at(-1)?.body;
+    expect(lastSave).toMatchObject({ id: request.id, current_step: 'build', workflow_completed: false });
+    expect((lastSave?.event_log as string[]).slice(0, original.length)).toEqual(original);
+
+    // The reply is the received map with the builder's fields changed: atom keys, the atom and the tuples kept.
+    expect(reply).toBeDefined();
+    const fields = reply as Record<string, Term>;
+    expect(fields.id).toBe(request.id);
+    expect(fields.current_step).toEqual(atom('build'));
+    expect(fields.workflow_start_time).toEqual(ORIGINAL_START);
+    expect(fields.step_time).toEqual(ORIGINAL_START);
+    expect(Object.keys(fields)).toEqual(expect.arrayContaining(Object.keys(request)));
+    expect(fields.source_repo_git_ref).toBe(sourceSha);
+    expect(fields.workflow_error).toBe(false);
+    expect(fields.workflow_completed).toBe(false);
+    expect(fields.etcd_token).toBe('example-discovery-token');
+    const units = fields.deployable_units as Term[];
+    expect(units).toHaveLength(1);
+    for (const unit of units) {
+      expect(isMap(unit) && unit.entries.every(([key]) => typeof key === 'string')).toBe(true);
+      expect(toJson(unit)).toMatchObject({ name: 'hello@.service', desiredState: null });
+    }
+    const eventLog = fields.event_log as string[];
+    expect(eventLog.slice(0, original.length)).toEqual(original);
+    expect(builderEntries(fields, request.id)).toEqual(
+      expect.arrayContaining([
+        `Build/Config request is being processed by Builder ${hostname}`,
+        `Executing a docker build for ${image}...`,
+      ]),
+    );
+    expect(eventLog.at(-1)).toBe(`[OA][${request.id}] Verified ${image} exists in docker repo`);
+
+    const notifications = withField(published.notifications_hipchat, 'prefix', `[OA][${request.id}]`);
+    expect(notifications.length).toBeGreaterThanOrEqual(3);
+    expect(notifications[0]).toEqual({
+      is_success: true,
+      prefix: `[OA][${request.id}]`,
+      message: `Build/Config request is being processed by Builder ${hostname}`,
+      room_names: ['ops'],
+    });
+    expect(notifications.every((n) => n.is_success === true)).toBe(true);
+
+    const batches = withField(published.build_logs, 'workflow_id', request.id);
+    expect(batches.length).toBeGreaterThanOrEqual(1);
+    for (const batch of batches) expect(Object.keys(batch).sort()).toEqual(['logs', 'workflow_id']);
+    const lines = batches.flatMap((b) => b.logs as string[]);
+    expect(lines.map((line) => Number(/^\[(\d+)\] /.exec(line)?.[1]))).toEqual(lines.map((_, i) => i + 1));
+    expect(Object.values(published).every((messages) => messages.every((m) => m.persistent))).toBe(true);
+
+    // Stopped, the service can no longer hold a delivery: an unacked one would be back in the queue.
+    expect(await admin.ready(topology.builderQueue)).toBe(0);
+  });
+
+  it('dead-letters undecodable and invalid requests with the reason, answers the invalid one, and goes on consuming', async () => {
+    const { hostname, log } = await start();
+    const repos = await seedRepos();
+    const notEtf = Buffer.from(JSON.stringify({ id: 'a JSON payload, which no Elixir module sends' }));
+    const { milestones: _dropped, ...invalid } = serviceRequest(repos);
+    const valid = serviceRequest(repos);
+
+    publishToBuilder(rig, notEtf);
+    const invalidBytes = submit(rig, invalid);
+    submit(rig, valid);
+    const [validReply] = await settled(log, valid.id);
+
+    await eventually('both rejects are dead-lettered', () => deadLetters.length >= 2);
+    const reasonOf = (content: Buffer) =>
+      deadLetters.find((d) => d.content.equals(content))?.headers['x-oa-reject-reason'];
+    expect(reasonOf(notEtf)).toMatch(/^undecodable: /);
+    const reason = 'invalid build request: milestones is required';
+    expect(reasonOf(invalidBytes)).toBe(reason);
+    expect(deadLetters.every((d) => d.headers['x-oa-original-queue'] === topology.builderQueue)).toBe(true);
+
+    const [failure, ...more] = repliesTo(invalid.id);
+    expect(more).toEqual([]);
+    expect(failure).toMatchObject({
+      workflow_error: true,
+      workflow_completed: true,
+      current_step: atom('build'),
+    });
+    expect((failure?.event_log as string[]).slice(-2)).toEqual([
+      `[OA][${invalid.id}] ${reason}`,
+      `[OA][${invalid.id}] Build request rejected by Builder ${hostname}`,
+    ]);
+    expect(manager.state.systemEvents).toEqual([
+      {
+        unique: true,
+        type: 'unhandled_exception',
+        severity: 'error',
+        message: `Builder ${hostname} rejected build request ${invalid.id}: ${reason}`,
+        data: { component: 'builder', exchange_id: '1', hostname },
+      },
+    ]);
+
+    expect(validReply).toMatchObject({
+      workflow_error: false,
+      source_repo_git_ref: await headOf(repos.source),
+    });
+    expect(await manifestStatus(repos)).toBe(200);
+  });
+
+  it('answers a repeated request of a finished workflow from the registry, without building or committing again', async () => {
+    const { log } = await start();
+    const repos = await seedRepos({ 'install.sh.eex': timelessInstallSh() });
+    const request = serviceRequest(repos);
+    const bytes = submit(rig, request);
+    await settled(log, request.id);
+    const headAfterFirst = await headOf(repos.deployment);
+
+    publishToBuilder(rig, bytes);
+    const [first, second, ...more] = await settled(log, request.id, 2);
+
+    expect(more).toEqual([]);
+    const image = imageOf(repos.dockerUrl, await headOf(repos.source));
+    expect(builderEntries(first as Record<string, Term>, request.id)).toContain(
+      `The docker image ${image} does not exist, requesting docker build`,
+    );
+    expect(second).toMatchObject({ workflow_error: false, workflow_completed: false });
+    const again = builderEntries(second as Record<string, Term>, request.id);
+    expect(again).toContain(`The docker image ${image} already exists, skipping docker build`);
+    expect(again.filter((m) => m.startsWith('Executing a docker build'))).toEqual([]);
+    expect(await headOf(repos.deployment)).toBe(headAfterFirst);
+    expect(await gitIn(repos.deployment.dir, ['rev-list', '--count', repos.deployment.branch])).toBe('2');
+  });
+
+  it('keeps registering while the Manager answers 503 at start, then comes up and builds', async () => {
+    // More failures than the client's own retries of one call, so the start-up loop has to try again.
+    manager.failNext('/messaging/exchanges/1/modules', 503, 6);
+    const { service, hostname, log } = await start({ startRetryMs: 300 });
+
+    const retries = log.lines.filter(
+      (l) => l.message === 'module registration with the Manager failed; retrying',
+    );
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retries.every((l) => l.level === 'warn')).toBe(true);
+    expect(retries[0]?.fields).toMatchObject({ attempt: 1, retry_in_ms: 300 });
+    expect(manager.state.modulePosts).toEqual([
+      { exchangeId: '1', body: { hostname, type: 'builder', status: 'active', workload: [] } },
+    ]);
+    await eventually('the service is ready', () => service.ready());
+
+    const repos = await seedRepos();
+    const request = serviceRequest(repos);
+    submit(rig, request);
+    const [reply] = await settled(log, request.id);
+    expect(reply).toMatchObject({ workflow_error: false, source_repo_git_ref: await headOf(repos.source) });
+  });
+
+  it('logs in again when the Manager stops accepting its token mid-run, and the next save goes through', async () => {
+    const { log } = await start();
+    const repos = await seedRepos();
+    const request = serviceRequest(repos);
+    submit(rig, request);
+    await eventually(
+      'the first save',
+      () => manager.state.workflowPuts.some((p) => p.id === request.id),
+      BUILD_MS,
+    );
+    expect(manager.state.logins).toHaveLength(1);
+
+    manager.revokeTokens();
+    await settled(log, request.id);
+
+    const pushed = (): boolean =>
+      ((manager.state.workflows.get(request.id)?.event_log ?? []) as string[]).some((e) =>
+        e.includes('Successfully pushed image'),
+      );
+    await eventually('the save after the push is stored', pushed);
+    expect(manager.state.logins).toHaveLength(2);
+    const tokens = new Set(
+      manager.state.requests
+        .filter((r) => r.method === 'PUT' && r.path === `/workflows/${request.id}`)
+        .map((r) => r.headers.authorization),
+    );
+    expect(tokens.size).toBe(2);
+    expect(log.lines.filter((l) => l.message === 'workflow save failed')).toEqual([]);
+  });
+
+  it('sends an active heartbeat every HEARTBEAT_SECONDS and an inactive one when it stops', async () => {
+    const { service, hostname } = await start({ env: { HEARTBEAT_SECONDS: '1' } });
+    const beats = () => withField(published.system_modules, 'hostname', hostname);
+    const heartbeat = (status: string) => ({
+      event_type: atom('status'),
+      status: atom(status),
+      hostname,
+      type: atom('builder'),
+      workload: [],
+    });
+
+    await eventually('two heartbeats', () => beats().length >= 2, 5_000);
+    expect(beats().slice(0, 2)).toEqual([heartbeat('active'), heartbeat('active')]);
+
+    await stopService(service);
+    const inactive = () => {
+      const status = beats().at(-1)?.status;
+      return status !== undefined && isAtom(status) && status.name === 'inactive';
+    };
+    await eventually('the inactive heartbeat', inactive, 5_000);
+    const count = beats().length;
+    expect(beats().at(-1)).toEqual(heartbeat('inactive'));
+    await pause(1_500);
+    expect(beats()).toHaveLength(count);
+  });
+});
+
+describe('a broker restart in the middle of a build', () => {
+  let broker: PrivateBroker | undefined;
+  let manager: FakeManager | undefined;
+  let reader: BrokerAdmin | undefined;
+
+  afterEach(async () => {
+    await stopServices();
+    await reader?.dispose();
+    await manager?.close();
+    await broker?.dispose();
+  });
+
+  it('reconnects, finishes the workflow once, and leaves one successful reply and an empty queue', async () => {
+    // A node of the test's own: restarting the shared broker would break every other test running.
+    broker = await startPrivateBroker();
+    // Its connection ends with the restart; everything after it is read through a new one.
+    const admin = await BrokerAdmin.open(broker.url);
+    const topology = await provisionTopology(admin);
+    manager = await startFakeManager(managerSeed(topology, broker.url));
+    const { service, log } = await startTestService({ manager, topology, workRoot });
+    const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
+    expect(dockerfile).toContain('RUN ');
+    // A build that outlasts the restart (some 7 s), so the broker is back before the reply goes out: a reply
+    // waiting longer than the publish timeout would fail, and the copy would then run a second time instead.
+    const repos = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 10\nRUN ') });
+    const request = serviceRequest(repos);
+    submit({ admin, topology, manager }, request);
+    const saved = (text: string) => () =>
+      manager?.state.workflowPuts.some((p) => (p.body.event_log as string[]).some((e) => e.includes(text))) ??
+      false;
+    await eventually('the docker build started', saved('Beginning docker image build'), BUILD_MS);
+
+    await broker.restart();
+    reader = await BrokerAdmin.open(broker.url);
+    const replies = await tap(reader.channel, topology.queues.workflow_orchestration);
+    await eventually('the delivery was acked', () => acked(log, request.id), BUILD_MS);
+    await eventually('the reply arrived', () => withField(replies, 'id', request.id).length > 0);
+    // Long enough for a second run of the redelivered copy to have replied, had there been one.
+    await pause(3_000);
+    await stopService(service);
+
+    // The workflow outlived its channel: the broker handed the message out again on the new one, the copy was
+    // held rather than built a second time, and the one reply settled it.
+    const messages = log.lines.map((l) => l.message);
+    const disconnected = messages.indexOf('broker disconnected');
+    expect(disconnected).toBeGreaterThanOrEqual(0);
+    expect(messages.indexOf('reply sent to the orchestrator')).toBeGreaterThan(disconnected);
+    expect(messages).toContain(
+      'the broker redelivered a message whose workflow still runs here; holding the copy',
+    );
+    expect(log.lines.filter((l) => l.message === 'delivery acked').map((l) => l.fields.outcome)).toEqual([
+      'settled',
+    ]);
+    const mine = withField(replies, 'id', request.id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ workflow_error: false, source_repo_git_ref: await headOf(repos.source) });
+    expect(await manifestStatus(repos)).toBe(200);
+    expect(await reader.ready(topology.builderQueue)).toBe(0);
+  });
+});
