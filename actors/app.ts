@@ -37,6 +37,8 @@ export interface AppOptions<Input, Msg> extends WorkflowsOptions<Input, Msg> {
 export interface AppHandle<Input, Msg> {
   /** The whole tree as plain data (see `HealthTree`). */
   health(): Promise<HealthTree>;
+  /** The live infrastructure child `id` (its current incarnation), e.g. for operator tooling and tests. */
+  child(id: InfrastructureId): ActorRef<never> | undefined;
   /** Starts one workflow; rejects as `startWorkflow` does (`MaxChildrenError` when no slot is free). */
   startWorkflow(id: string, input: Input, timeoutMs?: number): Promise<ActorRef<Msg>>;
   /** Stops the app (intake first, http last) and says what had to be abandoned. Idempotent. */
@@ -68,6 +70,7 @@ export async function startApp<Input, Msg>(options: AppOptions<Input, Msg>): Pro
   );
   return {
     health: () => Promise.resolve(tree.health()),
+    child: (id) => tree.child(id),
     startWorkflow: (id, input, timeoutMs) => {
       // Looked up each time: a restarted workflows supervisor is a new incarnation with a new ref.
       const workflows = tree.child('workflows') as ActorRef<WorkflowsMsg<Input, Msg>> | undefined;

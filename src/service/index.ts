@@ -1,6 +1,7 @@
 // The service's composition root: the same builder tree as local mode, fed by the RabbitMQ intake and
 // reporting to OpenAperture (Manager, notifications, build logs, orchestrator replies).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { heartbeatActor } from '../../actors/heartbeat';
 import { httpActor } from '../../actors/http';
 import { intakeActor, type IntakeMsg } from '../../actors/intake';
 import { send, type ActorRef, type ChildReport } from '../../actors/supervision';
@@ -254,8 +255,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         }),
       )
       .catch((err: unknown) => log.warn('heartbeat failed', { err }));
-  const heartbeat = setInterval(() => void beat('active'), config.heartbeatSeconds * 1000);
-  heartbeat.unref();
 
   const pollMs = options.killSwitchPollMs ?? 10_000;
   // The original polled only during docker build; a workflow errored in the Manager is stopped at any step.
@@ -281,6 +280,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     app: {
       onWorkflowExit,
       infrastructure: {
+        heartbeat: () => heartbeatActor({ intervalMs: config.heartbeatSeconds * 1000, beat }),
         http: () =>
           httpActor(config.healthListen, {
             health: treeHealth,
@@ -317,7 +317,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     draining: () => draining,
     running: () => [...running],
     async stop(reason = 'stop requested', graceMs = config.shutdownGraceSeconds * 1000) {
-      clearInterval(heartbeat);
       draining = true;
       if (intake) send(intake, { type: 'drain' });
       const deadline = Date.now() + graceMs;
@@ -325,7 +324,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       if (running.size > 0)
         log.warn('grace period over; stopping the workflows still running', { running: [...running] });
       await builder.app.stop(reason);
-      await beat('inactive');
       await Promise.allSettled([connection.close(), publisher.close()]);
     },
   };
