@@ -35,3 +35,25 @@ export async function createWorkDir(root: string, workflowId: string): Promise<W
     dispose: () => (removal ??= fs.rm(dir, { recursive: true, force: true, maxRetries: 3 })),
   };
 }
+
+// What createWorkDir names its directories: the cleaned id, a dash, mkdtemp's six characters.
+const WORK_DIR_NAME = /^[A-Za-z0-9_-]{1,64}-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the work directories a previous run of this replica left under `root` (it was killed, so its
+ * workflows never cleaned up), and returns their names. Only entries named as `createWorkDir` names them are
+ * touched, so a mistaken `root` costs nothing else; but `root` must belong to this replica alone, as a second
+ * replica's running workflows live there too otherwise.
+ */
+export async function removeStaleWorkDirs(root: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(path.resolve(root));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const stale = names.filter((name) => WORK_DIR_NAME.test(name));
+  await Promise.all(stale.map((name) => fs.rm(path.join(root, name), { recursive: true, force: true })));
+  return stale;
+}

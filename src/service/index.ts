@@ -8,6 +8,7 @@ import { send, type ActorRef, type ChildReport } from '../../actors/supervision'
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import type { Redactor } from '../redact';
+import { removeStaleWorkDirs } from '../repo';
 import type { BuilderConfig } from '../config';
 import { isMap, mapGet, type Term } from '../etf';
 import type { Logger } from '../log';
@@ -132,6 +133,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     deadlineMs,
   );
   log.info('registered with the Manager', { exchange_id: exchangeId, hostname: config.hostname });
+  const stale = await removeStaleWorkDirs(config.workDir);
+  if (stale.length > 0) log.warn('removed work directories a previous run left behind', { removed: stale });
 
   let buildLogRoutes: { at: number; routes: Promise<Destination[]> } | undefined;
   const buildLogDestinations = (): Promise<Destination[]> => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWorkDir } from '../../../src/repo';
+import { createWorkDir, removeStaleWorkDirs } from '../../../src/repo';
 
 let root: string;
 
@@ -61,5 +61,20 @@ describe('createWorkDir', () => {
     const theirs = await createWorkDir(root, 'a');
     await mine.dispose();
     expect(fs.existsSync(theirs.path)).toBe(true);
+  });
+});
+
+describe('removeStaleWorkDirs', () => {
+  it('removes the work directories a killed run left and nothing else', async () => {
+    const left = await createWorkDir(root, 'wf-killed');
+    fs.writeFileSync(path.join(left.path, 'Dockerfile'), 'FROM scratch\n');
+    fs.mkdirSync(path.join(root, 'not-ours'));
+    fs.writeFileSync(path.join(root, 'notes.txt'), 'keep');
+    expect(await removeStaleWorkDirs(root)).toEqual([path.basename(left.path)]);
+    expect(fs.readdirSync(root).sort()).toEqual(['not-ours', 'notes.txt']);
+  });
+
+  it('has nothing to do when the root does not exist yet', async () => {
+    expect(await removeStaleWorkDirs(path.join(root, 'missing'))).toEqual([]);
   });
 });
