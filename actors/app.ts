@@ -13,7 +13,7 @@ import {
 import { startWorkflow, workflowsSupervisor, type WorkflowsMsg, type WorkflowsOptions } from './workflows';
 
 /** The long-lived children of the root, in start order. */
-export const INFRASTRUCTURE = ['http', 'heartbeat', 'build-log-publisher'] as const;
+export const INFRASTRUCTURE = ['http', 'heartbeat'] as const;
 export type InfrastructureId = (typeof INFRASTRUCTURE)[number] | 'intake';
 
 /** Options of `startApp`; the workflow options are those of the workflows supervisor. */
@@ -47,9 +47,9 @@ export interface AppHandle<Input, Msg> {
 
 /**
  * Starts the application tree (one_for_one, like the original Builder supervisor):
- * `http`, `heartbeat`, `build-log-publisher`, `workflows`, `intake`. Intake starts last, so nothing is
+ * `http`, `heartbeat`, `workflows`, `intake`. Intake starts last, so nothing is
  * consumed before everything it feeds is running, and stops first, so shutdown begins by consuming no more,
- * then drains workflows, flushes logs, sends the last heartbeat and closes the health endpoint.
+ * then drains workflows (each flushes its own build log before its reply), sends the last heartbeat and closes the health endpoint.
  */
 export async function startApp<Input, Msg>(options: AppOptions<Input, Msg>): Promise<AppHandle<Input, Msg>> {
   const log = options.log ?? nopLogger;

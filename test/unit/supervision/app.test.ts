@@ -26,7 +26,6 @@ function options(trace: Trace, extra: Partial<AppOptions<Plan, 'go'>> = {}): App
     infrastructure: {
       http: () => probe(trace, 'http'),
       heartbeat: () => probe(trace, 'heartbeat'),
-      'build-log-publisher': () => probe(trace, 'build-log-publisher'),
       intake: () => probe(trace, 'intake'),
     },
     ...extra,
@@ -37,25 +36,18 @@ describe('startApp', () => {
   it('starts the infrastructure, then workflows, then intake, and stops them in the reverse order', async () => {
     const trace = new Trace();
     const app = await startApp(options(trace));
-    expect(trace.matching(/:init#/)).toEqual([
-      'http:init#1',
-      'heartbeat:init#1',
-      'build-log-publisher:init#1',
-      'intake:init#1',
-    ]);
+    expect(trace.matching(/:init#/)).toEqual(['http:init#1', 'heartbeat:init#1', 'intake:init#1']);
     const health = await app.health();
     expect(health.status).toBe('ok');
     expect(health.root.children.map((c) => `${c.path}:${c.kind}`)).toEqual([
       'app/http:worker',
       'app/heartbeat:worker',
-      'app/build-log-publisher:worker',
       'app/workflows:supervisor',
       'app/intake:worker',
     ]);
     await expect(app.stop('test over')).resolves.toEqual({ outcome: 'stopped', abandoned: [] });
     expect(trace.matching(/:terminate:/)).toEqual([
       'intake:terminate:shutdown',
-      'build-log-publisher:terminate:shutdown',
       'heartbeat:terminate:shutdown',
       'http:terminate:shutdown',
     ]);
@@ -65,12 +57,11 @@ describe('startApp', () => {
     const log = new RecordingLogger();
     const app = await startApp<Plan, 'go'>({ ...options(new Trace()), infrastructure: {}, log });
     const health = await app.health();
-    expect(health.actors).toBe(6);
+    expect(health.actors).toBe(5);
     expect(health.root.children.every((c) => c.state === 'running')).toBe(true);
     expect(log.lines.filter((l) => l.message === 'placeholder started').map((l) => l.fields.actor)).toEqual([
       'app/http',
       'app/heartbeat',
-      'app/build-log-publisher',
       'app/intake',
     ]);
     await app.stop();
@@ -90,7 +81,7 @@ describe('startApp', () => {
     const b = await app.startWorkflow('b', 'idle');
     expect(b.path).toBe('app/workflows/b');
     await expect(app.startWorkflow('c', 'idle')).rejects.toBeInstanceOf(MaxChildrenError);
-    expect((await app.health()).root.children[3]?.children.map((c) => c.id)).toEqual(['a', 'b']);
+    expect((await app.health()).root.children[2]?.children.map((c) => c.id)).toEqual(['a', 'b']);
     await app.stop();
     expect(trace.matching(/^workflow:[ab]:/).sort()).toEqual(['workflow:a:shutdown', 'workflow:b:shutdown']);
     await expect(app.startWorkflow('late', 'idle')).rejects.toBeInstanceOf(ActorStoppedError);
