@@ -26,6 +26,11 @@ export interface IntakeOptions {
   readonly prefetch: number;
   readonly maxDeliveries: number;
   readonly deadLetterQueue?: string | undefined;
+  /**
+   * Asked of the broker as this consumer's `x-consumer-timeout` (RabbitMQ 3.12 and later obey it): a delivery is
+   * held unacknowledged for as long as its workflow may run. Default: not asked (the broker's `consumer_timeout`).
+   */
+  readonly consumerTimeoutMs?: number;
   /** Starts the workflow of a valid request; rejects with MaxChildrenError or DuplicateChildError. */
   readonly start: (received: ReceivedBuildRequest) => Promise<void>;
   /** Reports a request that cannot run (decoded but invalid) to whoever can be told; best effort. */
@@ -103,6 +108,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
               prefetch: options.prefetch,
               maxDeliveries: options.maxDeliveries,
               ...(options.deadLetterQueue ? { deadLetterQueue: options.deadLetterQueue } : {}),
+              ...(options.consumerTimeoutMs ? { consumerTimeoutMs: options.consumerTimeoutMs } : {}),
             },
           );
           ctx.log.info('consuming', { queue: options.queue, prefetch: options.prefetch });

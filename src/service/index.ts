@@ -300,6 +300,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             prefetch: config.concurrency,
             maxDeliveries: config.maxDeliveries,
             deadLetterQueue: config.deadLetterQueue,
+            // A workflow may run its whole timeout and then take the grace to stop; a minute more for the reply.
+            consumerTimeoutMs: (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000,
             start: async (received) => {
               if (!started.builder) throw new Error('the builder is starting');
               await started.builder.start(received);
