@@ -51,7 +51,7 @@ export const settings = {
   deadLetterQueue: {
     env: 'DEAD_LETTER_QUEUE',
     type: 'string',
-    description: 'Queue for messages that cannot be decoded or validated. Default: "<QUEUE_NAME>_error".',
+    description: 'Queue for messages that cannot be decoded or validated. Default: `<QUEUE_NAME>_error`.',
   },
   maxDeliveries: {
     env: 'MAX_DELIVERIES',
@@ -135,7 +135,7 @@ export const settings = {
     env: 'GIT_BASE_URL',
     type: 'url',
     default: 'https://github.com/',
-    description: 'Base URL that repo names like "Org/name" expand against (<base>Org/name.git).',
+    description: 'Base URL that repo names like `Org/name` expand against: `<base>Org/name.git`.',
   },
   githubOauthToken: {
     env: 'GITHUB_OAUTH_TOKEN',

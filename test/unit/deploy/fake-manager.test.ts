@@ -1,0 +1,313 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ManagerClient } from '../../../src/manager';
+import { startFakeManager, type FakeManagerSeed } from '../../fakes/manager';
+
+/**
+ * scripts/fake-manager.js, the stand-in Manager of docker-compose.yml, run as the compose file runs it: a
+ * separate `node` process, on 127.0.0.1 and a port the system picks.
+ */
+
+const SCRIPT = path.join(__dirname, '../../../scripts/fake-manager.js');
+
+const seed: FakeManagerSeed = {
+  clientId: 'builder',
+  clientSecret: 'compose-client-secret',
+  brokers: [{ id: 1, name: 'local', failover_broker_id: null }],
+  connections: [
+    {
+      id: 7,
+      messaging_broker_id: 1,
+      username: 'builder',
+      password: 'broker-password',
+      host: 'rabbitmq',
+      port: 5672,
+      virtual_host: '/',
+    },
+  ],
+  exchanges: [
+    { id: 1, name: 'AWS', routing_key_fragment: 'aws' },
+    { id: 3, name: 'US-EAST-1', routing_key_fragment: 'us-east-1', parent_exchange_id: 1 },
+  ],
+  restrictions: [{ id: 9, messaging_exchange_id: 3, messaging_broker_id: 1 }],
+  workflows: [
+    { id: 'wf-1', current_step: 'build', workflow_error: null, workflow_completed: false, event_log: [] },
+  ],
+  systemComponents: [
+    { id: 1, type: 'manager', messaging_exchange_id: 1 },
+    { id: 2, type: 'builder', messaging_exchange_id: 3 },
+  ],
+};
+
+interface Running {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const started: Running[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((r) => r.stop()));
+});
+
+/** Runs the script; resolves once it printed its address, or rejects with what it printed on exit. */
+function startScript(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [SCRIPT, '--port', '0', ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (http:\/\/\S+) /.exec(out);
+      if (!match?.[1]) return;
+      const running = {
+        url: match[1],
+        stop: async () => {
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+      started.push(running);
+      resolve(running);
+    });
+    child.once('exit', (code) => reject(new Error(`fake-manager exited ${code}: ${err}${out}`)));
+  });
+}
+
+function seedFile(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oa-fake-manager-'));
+  const file = path.join(dir, 'seed.json');
+  fs.writeFileSync(file, JSON.stringify(seed));
+  return file;
+}
+
+const json = { 'content-type': 'application/json', accept: 'application/json' };
+
+async function login(url: string, body: unknown = {}): Promise<Response> {
+  return fetch(`${url}/oauth/token`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+}
+
+async function token(url: string): Promise<string> {
+  const response = await login(url, {
+    grant_type: 'client_credentials',
+    client_id: seed.clientId,
+    client_secret: seed.clientSecret,
+  });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+describe('scripts/fake-manager.js', () => {
+  it('logs in with a JSON client-credentials body, checks the bearer token, and stores a workflow PUT', async () => {
+    const { url } = await startScript(['--seed', seedFile()]);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const refused = await login(url, {
+      grant_type: 'client_credentials',
+      client_id: 'builder',
+      client_secret: 'no',
+    });
+    expect(refused.status).toBe(401);
+    const form = await fetch(`${url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=client_credentials&client_id=builder&client_secret=${seed.clientSecret}`,
+    });
+    expect(form.status).toBe(401);
+    const ok = await login(url, {
+      grant_type: 'client_credentials',
+      client_id: seed.clientId,
+      client_secret: seed.clientSecret,
+    });
+    expect(ok.status).toBe(200);
+    const grant = (await ok.json()) as { access_token: unknown; expires_in: unknown };
+    expect(typeof grant.access_token).toBe('string');
+    expect(grant.expires_in).toBe(3600);
+    const auth = { ...json, authorization: `Bearer access_token=${String(grant.access_token)}` };
+
+    expect((await fetch(`${url}/messaging/exchanges/3`, { headers: json })).status).toBe(401);
+    const wrong = { ...json, authorization: 'Bearer access_token=forged' };
+    expect((await fetch(`${url}/messaging/exchanges/3`, { headers: wrong })).status).toBe(401);
+    const exchange = await fetch(`${url}/messaging/exchanges/3`, { headers: auth });
+    expect(exchange.status).toBe(200);
+    expect(await exchange.json()).toMatchObject({
+      id: 3,
+      name: 'US-EAST-1',
+      parent_exchange_id: 1,
+      routing_key: 'aws.us-east-1',
+      root_exchange_name: 'AWS',
+    });
+
+    const put = await fetch(`${url}/workflows/wf-1`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({
+        id: 'wf-1',
+        workflow_completed: true,
+        workflow_error: false,
+        event_log: ['done'],
+      }),
+    });
+    expect(put.status).toBe(204);
+    expect(put.headers.get('location')).toBe('/workflows/wf-1');
+    expect(await put.text()).toBe('');
+    const read = await fetch(`${url}/workflows/wf-1`, { headers: auth });
+    expect(await read.json()).toMatchObject({
+      workflow_completed: true,
+      workflow_error: false,
+      event_log: ['done'],
+    });
+    // The Manager's quirk: a PUT without workflow_completed resets it.
+    await fetch(`${url}/workflows/wf-1`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ id: 'wf-1' }),
+    });
+    const reset = await fetch(`${url}/workflows/wf-1`, { headers: auth });
+    expect(await reset.json()).toMatchObject({ workflow_completed: false });
+    expect(
+      (await fetch(`${url}/workflows/unknown`, { method: 'PUT', headers: auth, body: '{}' })).status,
+    ).toBe(404);
+  });
+
+  it('answers a module, a workflow and the system calls exactly as the tests’ fake does', async () => {
+    const script = await startScript(['--seed', seedFile()]);
+    const fake = await startFakeManager(seed);
+    try {
+      const conversation = async (url: string): Promise<unknown[]> => {
+        const bearer = `Bearer access_token=${await token(url)}`;
+        const call = async (method: string, p: string, body?: unknown, authorization = bearer) => {
+          const response = await fetch(`${url}${p}`, {
+            method,
+            headers: { ...json, authorization },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+          const text = await response.text();
+          const parsed: unknown = text === '' ? '' : JSON.parse(text);
+          const stripped = JSON.parse(JSON.stringify(parsed), (key, value: unknown) =>
+            key === 'updated_at' ? '(time)' : value,
+          ) as unknown;
+          return [method, p, response.status, response.headers.get('location'), stripped];
+        };
+        const module = { hostname: 'builder-1', type: 'builder', status: 'active', workload: [] };
+        return [
+          await call('GET', '/status', undefined, ''),
+          await call('GET', '/messaging/brokers/1'),
+          await call('GET', '/messaging/brokers/2'),
+          await call('GET', '/messaging/brokers/1/connections'),
+          await call('GET', '/messaging/exchanges/1'),
+          await call('GET', '/messaging/exchanges/3'),
+          await call('GET', '/messaging/exchanges/3/brokers'),
+          await call('GET', '/messaging/exchanges/1/brokers'),
+          await call('POST', '/messaging/exchanges/3/modules', module),
+          await call('POST', '/messaging/exchanges/3/modules', { ...module, status: 'inactive' }),
+          await call('POST', '/messaging/exchanges/3/modules', { ...module, workload: null }),
+          await call('POST', '/messaging/exchanges/99/modules', module),
+          await call('GET', '/messaging/exchanges/3/modules'),
+          await call('GET', '/messaging/exchanges/3/modules/builder-1'),
+          await call('DELETE', '/messaging/exchanges/3/modules/builder-1'),
+          await call('DELETE', '/messaging/exchanges/3/modules/builder-1'),
+          await call('GET', '/workflows/wf-1'),
+          await call('PUT', '/workflows/wf-1', {
+            id: 'wf-1',
+            current_step: 'deploy',
+            workflow_completed: true,
+          }),
+          await call('GET', '/workflows/wf-1'),
+          await call('PUT', '/workflows/wf-1', { id: 'wf-1', current_step: 'deploy' }),
+          await call('GET', '/workflows/wf-1'),
+          await call('PUT', '/workflows/wf-2', { id: 'wf-2', workflow_completed: true }),
+          await call('GET', '/system_components?type=manager'),
+          await call('GET', '/system_components'),
+          await call('POST', '/system_events', {
+            type: 'x',
+            severity: 'error',
+            unique: true,
+            data: { a: 1 },
+          }),
+          await call('POST', '/system_events', {
+            type: 'x',
+            severity: 'error',
+            unique: true,
+            data: { a: 1 },
+          }),
+          await call('POST', '/system_events', {
+            type: 'x',
+            severity: 'error',
+            unique: true,
+            data: { a: 2 },
+          }),
+          await call('POST', '/system_events', {
+            type: 'x',
+            severity: 'error',
+            unique: false,
+            data: { a: 1 },
+          }),
+          await call('POST', '/system_events', { severity: 'error' }),
+          await call('GET', '/nothing/here'),
+          await call('GET', '/messaging/brokers/1', undefined, 'Bearer access_token=forged'),
+        ];
+      };
+      const fromScript = await conversation(script.url);
+      expect(fromScript).toEqual(await conversation(fake.url));
+      expect(fromScript[8]).toEqual([
+        'POST',
+        '/messaging/exchanges/3/modules',
+        201,
+        '/messaging/exchanges/3/modules/builder-1',
+        '',
+      ]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('serves every call of the builder’s Manager client', async () => {
+    const { url } = await startScript([], { FAKE_MANAGER_SEED_JSON: JSON.stringify(seed) });
+    const manager = new ManagerClient({
+      managerUrl: `${url}/`,
+      oauthLoginUrl: `${url}/oauth/token`,
+      oauthClientId: seed.clientId ?? '',
+      oauthClientSecret: seed.clientSecret ?? '',
+      timeoutMs: 5000,
+    });
+    const module = { hostname: 'builder-2', type: 'builder', status: 'active', workload: [] };
+    await expect(manager.registerModule('3', module)).resolves.toBe('builder-2');
+    await expect(manager.getBroker('1')).resolves.toMatchObject({ id: 1, name: 'local' });
+    await expect(manager.getBrokerConnections('1')).resolves.toEqual([
+      expect.objectContaining({ host: 'rabbitmq', port: 5672, password: 'broker-password' }),
+    ]);
+    await expect(manager.getExchange('3')).resolves.toMatchObject({ routing_key: 'aws.us-east-1' });
+    await expect(manager.getExchangeBrokers('3')).resolves.toEqual([
+      { id: 9, messaging_exchange_id: 3, messaging_broker_id: 1 },
+    ]);
+    await manager.updateWorkflow('wf-1', { id: 'wf-1', workflow_completed: true, workflow_error: true });
+    await expect(manager.getWorkflow('wf-1')).resolves.toMatchObject({ workflow_error: true });
+    await expect(manager.listSystemComponents({ type: 'manager' })).resolves.toEqual([
+      { id: 1, type: 'manager', messaging_exchange_id: 1 },
+    ]);
+    const event = {
+      type: 'unhandled_exception',
+      severity: 'error',
+      message: 'm',
+      data: { h: 1 },
+      unique: true,
+    } as const;
+    await expect(manager.createSystemEvent(event)).resolves.toBe('created');
+    await expect(manager.createSystemEvent(event)).resolves.toBe('duplicate');
+  });
+
+  it('refuses an unknown flag and a seed that is not a JSON object, with one line', async () => {
+    await expect(startScript(['--listen', '127.0.0.1:1'])).rejects.toThrow(
+      /exited 1: fake-manager: bad argument: --listen/,
+    );
+    await expect(startScript([], { FAKE_MANAGER_SEED_JSON: '[1]' })).rejects.toThrow(
+      /exited 1: fake-manager: the seed must be a JSON object/,
+    );
+  });
+});
