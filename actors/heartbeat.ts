@@ -12,8 +12,8 @@ export interface HeartbeatOptions {
 /**
  * The `heartbeat` child of the app: the Overseer status event every interval while the builder runs, and a last
  * one saying `inactive` when it stops. It stops after the workflows (stop order is the reverse of start order),
- * so the last beat goes out once the drain is over. A message it does not know is a bug: it crashes, and its
- * supervisor restarts it with a fresh timer.
+ * so the last beat goes out once the drain is over. A message it does not know is a bug: it crashes, without
+ * that last beat, and its supervisor restarts it with a fresh timer.
  */
 export function heartbeatActor(options: HeartbeatOptions): ActorBehaviour<HeartbeatMsg, NodeJS.Timeout> {
   return defineActor<HeartbeatMsg, NodeJS.Timeout>({
@@ -26,9 +26,10 @@ export function heartbeatActor(options: HeartbeatOptions): ActorBehaviour<Heartb
       await options.beat('active');
       return timer;
     },
-    async terminate(timer) {
+    async terminate(timer, exit) {
       clearInterval(timer);
-      await options.beat('inactive');
+      // A crash is followed by a restart, not by the end of the builder: the Overseer must not hear otherwise.
+      if (exit.kind !== 'crashed') await options.beat('inactive');
     },
   });
 }

@@ -183,34 +183,41 @@ export interface ServiceOptions extends Omit<Rig, 'admin'> {
   readonly startRetryMs?: number;
 }
 
+/**
+ * The service-mode variables of a builder called `hostname`: the broker comes from the Manager's connection
+ * records, the builder from the local-mode test services; `options.env` adds or replaces variables.
+ */
+export function serviceEnv(
+  options: Pick<ServiceOptions, 'manager' | 'topology' | 'workRoot' | 'env'>,
+  hostname: string,
+): NodeJS.ProcessEnv {
+  const { manager, topology } = options;
+  return localEnv(options.workRoot, {
+    EXCHANGE_ID,
+    BROKER_ID,
+    QUEUE_NAME: topology.builderQueue,
+    MANAGER_URL: manager.url,
+    OAUTH_LOGIN_URL: manager.oauthUrl,
+    OAUTH_CLIENT_ID: manager.clientId,
+    OAUTH_CLIENT_SECRET: manager.clientSecret,
+    HOSTNAME: hostname,
+    SHUTDOWN_GRACE_SECONDS: '10',
+    // A port of its own, so services of test files running in parallel never compete for one.
+    HEALTH_LISTEN: '127.0.0.1:0',
+    ...options.env,
+  });
+}
+
 const running = new Set<Service>();
 
 /**
- * Starts the service as `oa-builder serve` would, from a service-mode configuration: the broker comes from
- * the Manager's connection records, the builder from the local-mode test services, and the hostname is
- * unique so heartbeats and events can be told apart. {@link stopServices} stops whatever is still running.
+ * Starts the service as `oa-builder serve` would, configured by {@link serviceEnv} with a unique hostname so
+ * heartbeats and events can be told apart. {@link stopServices} stops whatever is still running.
  */
 export async function startTestService(options: ServiceOptions): Promise<ServiceUnderTest> {
-  const { manager, topology } = options;
   const hostname = uniqueName('it-service');
   const log = recordingLogger();
-  const config = loadConfig({
-    mode: 'service',
-    env: localEnv(options.workRoot, {
-      EXCHANGE_ID,
-      BROKER_ID,
-      QUEUE_NAME: topology.builderQueue,
-      MANAGER_URL: manager.url,
-      OAUTH_LOGIN_URL: manager.oauthUrl,
-      OAUTH_CLIENT_ID: manager.clientId,
-      OAUTH_CLIENT_SECRET: manager.clientSecret,
-      HOSTNAME: hostname,
-      SHUTDOWN_GRACE_SECONDS: '10',
-      // A port of its own, so services of test files running in parallel never compete for one.
-      HEALTH_LISTEN: '127.0.0.1:0',
-      ...options.env,
-    }),
-  });
+  const config = loadConfig({ mode: 'service', env: serviceEnv(options, hostname) });
   const service = await startService({
     config,
     log,

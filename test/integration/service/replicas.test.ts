@@ -1,0 +1,461 @@
+// Several replicas of the builder on one queue, as a deployment runs them: `oa-builder serve` as child
+// processes with their own HOSTNAME and health port, competing for the deliveries of one real queue, talking to
+// one fake Manager, building with the test dockerd. Their health endpoints and logs are read from outside, as
+// an orchestrator and an operator would; the crash of an actor is injected into a service run in this process.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { send, type ActorRef } from '../../../actors/supervision';
+import { isAtom, toJson, type Term } from '../../../src/etf';
+import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { REPO_ROOT, testEnv } from '../../harness/env';
+import { BrokerAdmin, eventually } from '../amqp/topology';
+import {
+  DEPLOYMENT_EXAMPLE,
+  filesOf,
+  removeSeededRepos,
+  scratchDir,
+  seedRepos,
+  type RequestJson,
+} from '../workflow/helpers';
+import {
+  managerSeed,
+  provisionTopology,
+  serviceEnv,
+  serviceRequest,
+  startTestService,
+  stopServices,
+  submit,
+  tap,
+  withField,
+  type PublishedQueue,
+  type Rig,
+  type Tapped,
+} from './helpers';
+
+const env = testEnv();
+const run = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin', 'oa-builder.js');
+const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** Long enough for a few builds from scratch on a busy two-core machine. */
+const BUILD_MS = 60_000;
+const HOSTNAMES = ['replica-a', 'replica-b'];
+
+/** The newest modification time of the sources `npm run build` compiles. */
+function newestSourceMs(dir: string): number {
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .reduce(
+      (newest, entry) => Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs),
+      0,
+    );
+}
+
+/** A loopback port nothing listens on right now, for a replica whose health endpoint the test must find. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
+function slowBuild(seconds: number): Record<string, string> {
+  const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
+  expect(dockerfile).toContain('RUN ');
+  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}\nRUN `) };
+}
+
+type JsonLine = Record<string, unknown>;
+
+/** One `oa-builder serve` process. */
+interface Replica {
+  readonly hostname: string;
+  /** `http://127.0.0.1:<HEALTH_LISTEN port>`. */
+  readonly healthUrl: string;
+  /** Its log, one parsed JSON line each. */
+  readonly lines: JsonLine[];
+  /** Resolves with the exit status, or the signal's name when a signal ended it. */
+  readonly exited: Promise<number | string>;
+  signal(name: NodeJS.Signals): void;
+}
+
+/** How many lines of `replica` say `message` about workflow `id` (any workflow when undefined). */
+const logged = (replica: Replica, message: string, id?: string): number =>
+  replica.lines.filter((l) => l.message === message && (id === undefined || l.workflow_id === id)).length;
+
+const ackedIds = (replica: Replica): string[] =>
+  replica.lines.filter((l) => l.message === 'delivery acked').map((l) => String(l.workflow_id));
+
+async function statusOf(replica: Replica, endpoint: string): Promise<number> {
+  return (await fetch(`${replica.healthUrl}${endpoint}`)).status;
+}
+
+/** The samples of Prometheus text as `name{label="value",...}` → value, labels in the order exposed. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const response = await fetch(`${url}/metrics`);
+  expect(response.status).toBe(200);
+  const samples = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    const match = /^(\w+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match?.[1] && match[2]) samples.set(match[1], Number(match[2]));
+  }
+  return samples;
+}
+
+const statusName = ({ status }: Record<string, Term>): string | undefined =>
+  status !== undefined && isAtom(status) ? status.name : undefined;
+
+/** The workflow ids a heartbeat reports in flight. */
+const workloadIds = (beat: Record<string, Term>): string[] =>
+  (toJson(beat.workload ?? []) as { workflow_id: string }[]).map((w) => w.workflow_id);
+
+let workRoot: string;
+let admin: BrokerAdmin;
+
+beforeAll(async () => {
+  // The replicas run the compiled CLI: CI builds before the tests, a working tree may be ahead of its build.
+  const built = fs.existsSync(COMPILED_CLI) ? fs.statSync(COMPILED_CLI).mtimeMs : 0;
+  if (
+    built <
+    Math.max(newestSourceMs(path.join(REPO_ROOT, 'src')), newestSourceMs(path.join(REPO_ROOT, 'actors')))
+  )
+    await run('npm', ['run', 'build'], { cwd: REPO_ROOT });
+  workRoot = scratchDir('oa-replicas-it-');
+  admin = await BrokerAdmin.open(env.amqpUrl);
+}, 120_000);
+
+afterAll(async () => {
+  await admin?.dispose();
+  await removeSeededRepos();
+  fs.rmSync(workRoot, { recursive: true, force: true });
+});
+
+describe('builder replicas on one queue', () => {
+  let rig: Rig;
+  let manager: FakeManager;
+  let published: Record<PublishedQueue, Tapped[]>;
+  const children: { process: ChildProcess; exited: Promise<unknown> }[] = [];
+
+  beforeEach(async () => {
+    // A topology per test: a delivery a failed test left behind never reaches the next test's replicas.
+    const topology = await provisionTopology(admin);
+    published = {} as Record<PublishedQueue, Tapped[]>;
+    for (const [logical, queue] of Object.entries(topology.queues))
+      published[logical as PublishedQueue] = await tap(admin.channel, queue);
+    manager = await startFakeManager(managerSeed(topology, env.amqpUrl));
+    rig = { admin, topology, manager };
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      const { pid, exitCode, signalCode } = child.process;
+      if (pid !== undefined && exitCode === null && signalCode === null) process.kill(pid, 'SIGKILL');
+      await child.exited;
+    }
+    await stopServices();
+    await manager.close();
+  });
+
+  /** Starts `oa-builder serve` as `hostname` and resolves once it consumes and says it is ready. */
+  async function startReplica(hostname: string, extra: Record<string, string> = {}): Promise<Replica> {
+    const port = await freePort();
+    const variables = serviceEnv(
+      {
+        ...rig,
+        workRoot,
+        env: { HEALTH_LISTEN: `127.0.0.1:${port}`, HEARTBEAT_SECONDS: '1', LOG_FORMAT: 'json', ...extra },
+      },
+      hostname,
+    );
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...variables },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+    );
+    children.push({ process: child, exited });
+    const lines: JsonLine[] = [];
+    let output = '';
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const text = partial + chunk.toString();
+      const complete = text.split('\n');
+      partial = complete.pop() ?? '';
+      for (const line of complete) {
+        try {
+          lines.push(JSON.parse(line) as JsonLine);
+        } catch {
+          // Not a log line, e.g. a crash trace; it is kept in `output` for the failure message.
+        }
+      }
+    });
+    const replica: Replica = {
+      hostname,
+      healthUrl: `http://127.0.0.1:${port}`,
+      lines,
+      exited,
+      signal: (name) => void child.kill(name),
+    };
+    await eventually(
+      `${hostname} consumes and is ready`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${hostname} exited ${child.exitCode}:\n${output}`);
+        return logged(replica, 'consuming') > 0 && (await statusOf(replica, '/readyz')) === 200;
+      },
+      30_000,
+    );
+    return replica;
+  }
+
+  const repliesTo = (id: string) => withField(published.workflow_orchestration, 'id', id);
+  const beatsOf = (hostname: string) => withField(published.system_modules, 'hostname', hostname);
+
+  /** The builder that took workflow `id` last, as its event log (a reply's, or else the Manager's) names it. */
+  function processedBy(eventLog: Term | undefined): string | undefined {
+    const entries = Array.isArray(eventLog) ? eventLog : [];
+    return entries
+      .flatMap((e) => (typeof e === 'string' ? [/processed by Builder (\S+)$/.exec(e)?.[1]] : []))
+      .filter((host) => host !== undefined)
+      .at(-1);
+  }
+  const savedBy = (id: string): string | undefined =>
+    processedBy(manager.state.workflowPuts.filter((p) => p.id === id).at(-1)?.body.event_log as Term);
+
+  /** `count` build requests, each for a repository pair of its own. */
+  const seedBuilds = (count: number, files: Record<string, string> = {}): Promise<RequestJson[]> =>
+    Promise.all(Array.from({ length: count }, async () => serviceRequest(await seedRepos(files))));
+
+  /** Publishes one slow build and resolves with its workflow id once its docker build runs. */
+  async function slowBuildRunning(seconds: number): Promise<string> {
+    const [request] = await seedBuilds(1, slowBuild(seconds));
+    if (!request) throw new Error('no request was seeded');
+    submit(rig, request);
+    await eventually(
+      'the docker build started',
+      () =>
+        manager.state.workflowPuts.some(
+          (p) =>
+            p.id === request.id &&
+            (p.body.event_log as string[]).some((e) => e.includes('Beginning docker image build')),
+        ),
+      BUILD_MS,
+    );
+    return request.id;
+  }
+
+  it('share ten requests, each registering and heartbeating under its own hostname, with one reply per request', async () => {
+    const [replicas, requests] = await Promise.all([
+      Promise.all(HOSTNAMES.map((h) => startReplica(h, { BUILDER_CONCURRENCY: '2' }))),
+      // Seeded meanwhile, but published only once both consume, so neither misses its share.
+      seedBuilds(10),
+    ]);
+    for (const request of requests) submit(rig, request);
+    const ids = requests.map((r) => r.id).sort();
+
+    await eventually('all ten were acked', () => replicas.flatMap(ackedIds).length >= ids.length, BUILD_MS);
+    await eventually('all ten replies arrived', () => ids.every((id) => repliesTo(id).length > 0));
+
+    expect(replicas.flatMap(ackedIds).sort()).toEqual(ids);
+    const ackedBy = new Map(replicas.flatMap((r) => ackedIds(r).map((id) => [id, r.hostname] as const)));
+    for (const id of ids) {
+      const [reply, ...more] = repliesTo(id);
+      expect(more).toEqual([]);
+      expect(reply).toMatchObject({ workflow_error: false, workflow_completed: false });
+      expect({ id, builder: processedBy(reply?.event_log) }).toEqual({ id, builder: ackedBy.get(id) });
+    }
+    expect(new Set(ackedBy.values())).toEqual(new Set(HOSTNAMES));
+
+    const registrations = manager.state.modulePosts
+      .map((p) => p.body)
+      .sort((a, b) => String(a.hostname).localeCompare(String(b.hostname)));
+    expect(registrations).toEqual(
+      HOSTNAMES.map((hostname) => ({
+        hostname,
+        type: 'builder',
+        status: 'active',
+        workload: [],
+      })),
+    );
+    for (const { hostname } of replicas) {
+      const taken = [...ackedBy].flatMap(([id, by]) => (by === hostname ? [id] : []));
+      const beats = beatsOf(hostname);
+      expect(beats.every((b) => statusName(b) === 'active')).toBe(true);
+      const busy = beats.map(workloadIds).filter((w) => w.length > 0);
+      expect({ hostname, busyBeats: busy.length > 0 }).toEqual({ hostname, busyBeats: true });
+      // A replica reports only the workflows it runs itself.
+      for (const workload of busy) expect(taken).toEqual(expect.arrayContaining(workload));
+    }
+  });
+
+  it('drain on SIGTERM by finishing the build in flight within the grace, unready but alive meanwhile, then exit 0 saying inactive', async () => {
+    const replica = await startReplica('replica-a', { SHUTDOWN_GRACE_SECONDS: '60' });
+    const id = await slowBuildRunning(4);
+
+    replica.signal('SIGTERM');
+    await eventually('/readyz answers 503', async () => (await statusOf(replica, '/readyz')) === 503);
+    expect(await statusOf(replica, '/healthz')).toBe(200);
+    expect(repliesTo(id)).toEqual([]);
+
+    expect(await replica.exited).toBe(0);
+    const messages = replica.lines.map((l) => l.message);
+    const stoppingAt = messages.indexOf('stopping');
+    expect(stoppingAt).toBeGreaterThanOrEqual(0);
+    expect(messages.indexOf('reply sent to the orchestrator')).toBeGreaterThan(stoppingAt);
+    expect(logged(replica, 'delivery acked', id)).toBe(1);
+    expect(messages).not.toContain('grace period over; stopping the workflows still running');
+    await eventually('the reply arrived', () => repliesTo(id).length > 0);
+    expect(repliesTo(id)).toEqual([expect.objectContaining({ workflow_error: false })]);
+    await eventually(
+      'the inactive heartbeat arrived',
+      () => statusName(beatsOf('replica-a').at(-1) ?? {}) === 'inactive',
+    );
+    expect(
+      beatsOf('replica-a')
+        .slice(0, -1)
+        .every((b) => statusName(b) === 'active'),
+    ).toBe(true);
+    expect(await admin.ready(rig.topology.builderQueue)).toBe(0);
+  });
+
+  it('hand a build the grace period cut short to the other replica, which completes it with the only reply', async () => {
+    const replicas = await Promise.all(
+      HOSTNAMES.map((h) => startReplica(h, { SHUTDOWN_GRACE_SECONDS: '1' })),
+    );
+    const id = await slowBuildRunning(6);
+    const first = savedBy(id);
+    const stopped = replicas.find((r) => r.hostname === first);
+    const other = replicas.find((r) => r.hostname !== first);
+    if (!stopped || !other)
+      throw new Error(`workflow ${id} was taken by ${String(first)}, no replica of the test`);
+
+    stopped.signal('SIGTERM');
+    expect(await stopped.exited).toBe(0);
+    await eventually(
+      `${other.hostname} acked the redelivery`,
+      () => logged(other, 'delivery acked', id) > 0,
+      BUILD_MS,
+    );
+    await eventually('the reply arrived', () => repliesTo(id).length > 0);
+
+    expect(stopped.lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          message: 'grace period over; stopping the workflows still running',
+          running: [id],
+        }),
+        expect.objectContaining({
+          message: 'workflow stopped by the shutdown; left for another attempt',
+          workflow_id: id,
+        }),
+      ]),
+    );
+    expect(logged(stopped, 'reply sent to the orchestrator')).toBe(0);
+    expect(logged(stopped, 'delivery acked')).toBe(0);
+    expect(logged(other, 'redelivered request: it may have run before; every step is idempotent', id)).toBe(
+      1,
+    );
+    const [reply, ...more] = repliesTo(id);
+    expect(more).toEqual([]);
+    expect(reply).toMatchObject({ workflow_error: false });
+    expect(processedBy(reply?.event_log)).toBe(other.hostname);
+    expect(await admin.ready(rig.topology.builderQueue)).toBe(0);
+  });
+
+  it('count finished workflows and step durations on /metrics as workflows run', async () => {
+    const replica = await startReplica('replica-a', { BUILDER_CONCURRENCY: '2' });
+    const finished = (result: string) => `oa_builder_workflows_finished_total{result="${result}"}`;
+    const steps = (step: string, outcome: string) =>
+      `oa_builder_step_duration_seconds_count{step="${step}",outcome="${outcome}"}`;
+    const before = await scrape(replica.healthUrl);
+    expect(before.get('oa_builder_workflow_slots')).toBe(2);
+    expect(before.get(finished('succeeded'))).toBeUndefined();
+    expect(before.get(steps('build', 'ok'))).toBeUndefined();
+
+    const repos = await seedRepos();
+    const built = serviceRequest(repos);
+    const broken = serviceRequest(repos, { deployment_repo: 'anon/no-such-deployment-repo' });
+    submit(rig, built);
+    submit(rig, broken);
+    await eventually('both were acked', () => ackedIds(replica).length === 2, BUILD_MS);
+
+    expect(repliesTo(built.id)).toEqual([expect.objectContaining({ workflow_error: false })]);
+    expect(repliesTo(broken.id)).toEqual([expect.objectContaining({ workflow_error: true })]);
+    const after = await scrape(replica.healthUrl);
+    expect(
+      Object.fromEntries(
+        [...after].filter(([name]) =>
+          /^oa_builder_(workflows_finished_total|step_duration_seconds_count|workflows_running)\b/.test(name),
+        ),
+      ),
+    ).toEqual({
+      [finished('succeeded')]: 1,
+      [finished('failed')]: 1,
+      [steps('checkout', 'ok')]: 1,
+      [steps('checkout', 'failed')]: 1,
+      [steps('config', 'ok')]: 1,
+      [steps('build', 'ok')]: 1,
+      [steps('verify', 'ok')]: 1,
+      oa_builder_workflows_running: 0,
+    });
+    expect(after.get('oa_builder_step_duration_seconds_sum{step="build",outcome="ok"}')).toBeGreaterThan(0);
+  });
+
+  it('restart a crashed heartbeat actor, show the restart on /healthz and /metrics, and go on heartbeating', async () => {
+    // In this process, so the test can reach into the tree and hand the actor a message it does not know.
+    const { service, hostname, log } = await startTestService({
+      ...rig,
+      workRoot,
+      env: { HEARTBEAT_SECONDS: '1' },
+    });
+    const beats = () => beatsOf(hostname);
+    await eventually('the first heartbeat', () => beats().length > 0, 5_000);
+    const heartbeat = service.builder.app.child('heartbeat');
+    if (!heartbeat) throw new Error('the app has no heartbeat child');
+
+    // Past the actor's protocol on purpose: a message it does not know is the bug being simulated.
+    expect(send(heartbeat as ActorRef<unknown>, { type: 'not-a-beat' })).toBe(true);
+    const slot = async () =>
+      (await service.builder.app.health()).root.children.find((c) => c.id === 'heartbeat');
+    await eventually('the heartbeat actor runs again', async () => {
+      const now = await slot();
+      return now?.state === 'running' && now.restartCount === 1;
+    });
+    const beatsAtRestart = beats().length;
+
+    const failure = {
+      name: 'Error',
+      message: 'heartbeat: unexpected message {"type":"not-a-beat"}',
+      path: 'app/heartbeat',
+    };
+    expect(await slot()).toMatchObject({ path: 'app/heartbeat', restartCount: 1, lastFailure: failure });
+    expect(service.builder.app.child('heartbeat')?.uid).not.toBe(heartbeat.uid);
+    const address = log.lines.find((l) => l.message === 'health endpoint listening')?.fields.address;
+    const healthz = await fetch(`http://${String(address)}/healthz`);
+    expect(healthz.status).toBe(200);
+    const tree = (await healthz.json()) as { status: string; root: { children: { id: string }[] } };
+    expect(tree.status).toBe('ok');
+    expect(tree.root.children.find((c) => c.id === 'heartbeat')).toMatchObject({
+      restartCount: 1,
+      lastFailure: failure,
+    });
+    expect(
+      (await scrape(`http://${String(address)}`)).get('oa_builder_actor_restarts{actor="app/heartbeat"}'),
+    ).toBe(1);
+
+    await eventually('two more heartbeats', () => beats().length >= beatsAtRestart + 2, 5_000);
+    // The crash is no stop of the builder: the Overseer must never hear that it went inactive.
+    expect(beats().map(statusName)).toEqual(beats().map(() => 'active'));
+  });
+});
