@@ -1,6 +1,7 @@
 import type { BrokerConnection, Delivery, QueueConsumer } from '../src/amqp';
 import { decode, EtfDecodeError, type Term } from '../src/etf';
 import type { Metrics } from '../src/health/metrics';
+import type { Logger } from '../src/log';
 import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } from '../src/messages';
 import {
   DuplicateChildError,
@@ -15,7 +16,7 @@ import {
 export type IntakeMsg =
   | { readonly type: 'consume' }
   | { readonly type: 'delivery'; readonly delivery: Delivery }
-  | { readonly type: 'ended'; readonly workflowId: string; readonly replied: boolean }
+  | { readonly type: 'ended'; readonly workflowId: string }
   | { readonly type: 'drain' };
 
 export interface IntakeOptions {
@@ -37,16 +38,47 @@ export interface IntakeOptions {
   readonly reportRejected: (term: Term, reason: string) => Promise<void>;
   /** Counts redeliveries and dead-lettered messages. Default: not counted. */
   readonly metrics?: Pick<Metrics, 'redelivered' | 'deadLettered'>;
-  /** Told the intake's ref once it runs, so workflow ends can reach it. */
-  readonly onRef?: (ref: ActorRef<IntakeMsg>) => void;
+  /** What outlives an incarnation; made once by the composition root with {@link intakeMemory}. */
+  readonly memory: IntakeMemory;
   /** How long a full house may delay a start, ms. Default 30000. */
   readonly slotWaitMs?: number;
 }
 
-interface IntakeState {
-  readonly consumer: QueueConsumer | undefined;
+/**
+ * The intake's memory across restarts. The consumer and the deliveries it handed out belong to the broker
+ * channel, not to one incarnation of the actor: a restarted intake must go on settling them, or their slots
+ * would stay taken until the connection closes. So they live here, with the messages a crashed incarnation had
+ * not handled yet, which the next one handles instead.
+ */
+export interface IntakeMemory {
+  /** The current incarnation, which deliveries and workflow ends are sent to. */
+  ref: ActorRef<IntakeMsg> | undefined;
+  /** Consuming was asked for (`consume`); a restarted intake resumes it. */
+  consuming: boolean;
+  consumer: QueueConsumer | undefined;
   /** The delivery of each running workflow. */
-  readonly running: ReadonlyMap<string, Delivery>;
+  readonly running: Map<string, Delivery>;
+  /** Deliveries handed to the actor and not handled yet, by delivery id. */
+  readonly unhandled: Map<number, Delivery>;
+  /** Workflow ends not handled yet: whether the workflow's reply went out. */
+  readonly ended: Map<string, boolean>;
+}
+
+export function intakeMemory(): IntakeMemory {
+  return {
+    ref: undefined,
+    consuming: false,
+    consumer: undefined,
+    running: new Map(),
+    unhandled: new Map(),
+    ended: new Map(),
+  };
+}
+
+/** Tells the intake that workflow `workflowId` ended, and whether its reply went out. */
+export function workflowEnded(memory: IntakeMemory, workflowId: string, replied: boolean): void {
+  memory.ended.set(workflowId, replied);
+  if (memory.ref) send(memory.ref, { type: 'ended', workflowId });
 }
 
 const SLOT_RETRY_MS = 100;
@@ -71,13 +103,34 @@ function readDelivery(
 }
 
 /**
+ * Dead-letters `delivery`, or returns it to the queue when the publish fails (the broker is away, say): an
+ * intake crashing on it would stop consuming for good. If the publish keeps failing, the delivery limit ends
+ * the loop. True when the message was dead-lettered.
+ */
+async function deadLetterOrRequeue(
+  consumer: QueueConsumer,
+  delivery: Delivery,
+  reason: string,
+  log: Logger,
+): Promise<boolean> {
+  try {
+    await consumer.deadLetter(delivery, reason);
+    return true;
+  } catch (err) {
+    log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
+    consumer.nack(delivery, { requeue: true });
+    return false;
+  }
+}
+
+/**
  * The service's intake: consumes the builder queue and turns each delivery into a workflow. A delivery is
  * settled only when its workflow has ended: acked once the reply reached the broker, returned to the queue
  * otherwise (so another attempt, here or on another replica, can finish the job; every step is idempotent).
  * Messages that cannot run (not ETF, not a valid request) go to the dead-letter queue with the reason in a
  * header, and are reported where the request says where to; the consumer carries on with the next.
  */
-export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, IntakeState> {
+export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, IntakeMemory> {
   const startWhenFree = async (received: ReceivedBuildRequest): Promise<void> => {
     const deadline = Date.now() + (options.slotWaitMs ?? 30_000);
     for (;;) {
@@ -92,18 +145,32 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     }
   };
 
-  return defineActor<IntakeMsg, IntakeState>({
+  const { memory } = options;
+  return defineActor<IntakeMsg, IntakeMemory>({
     init(ctx) {
-      options.onRef?.(ctx.self);
-      return { consumer: undefined, running: new Map() };
+      memory.ref = ctx.self;
+      if (memory.consuming) {
+        ctx.log.warn('intake restarted; carrying on with the deliveries in flight', {
+          running: memory.running.size,
+          unhandled: memory.unhandled.size,
+        });
+        if (!memory.consumer) send(ctx.self, { type: 'consume' });
+        for (const delivery of memory.unhandled.values()) send(ctx.self, { type: 'delivery', delivery });
+        for (const workflowId of memory.ended.keys()) send(ctx.self, { type: 'ended', workflowId });
+      }
+      return memory;
     },
     async handle(msg, state, ctx) {
       switch (msg.type) {
         case 'consume': {
-          if (state.consumer) return state;
-          const consumer = await options.connection.consume(
+          memory.consuming = true;
+          if (memory.consumer) return state;
+          memory.consumer = await options.connection.consume(
             options.queue,
-            (delivery) => void send(ctx.self, { type: 'delivery', delivery }),
+            (delivery) => {
+              memory.unhandled.set(delivery.id, delivery);
+              if (memory.ref) send(memory.ref, { type: 'delivery', delivery });
+            },
             {
               prefetch: options.prefetch,
               maxDeliveries: options.maxDeliveries,
@@ -112,21 +179,21 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             },
           );
           ctx.log.info('consuming', { queue: options.queue, prefetch: options.prefetch });
-          return { ...state, consumer };
+          return state;
         }
         case 'delivery': {
-          const { consumer } = state;
-          if (!consumer) return state;
+          const { consumer } = memory;
           const { delivery } = msg;
+          if (!consumer || !memory.unhandled.delete(delivery.id)) return state;
           const read = readDelivery(delivery);
           if ('reason' in read) {
-            await consumer.deadLetter(delivery, read.reason);
+            if (!(await deadLetterOrRequeue(consumer, delivery, read.reason, ctx.log))) return state;
             options.metrics?.deadLettered();
             if (read.term !== undefined) await options.reportRejected(read.term, read.reason);
             return state;
           }
           const id = read.received.request.id;
-          const original = state.running.get(id);
+          const original = memory.running.get(id);
           if (original && delivery.copyOf === original.id && consumer.hold(delivery, original)) {
             ctx.log.warn(
               'the broker redelivered a message whose workflow still runs here; holding the copy',
@@ -145,8 +212,8 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
                 : `the workflow could not start: ${(err as Error).message}`;
             ctx.log.warn('delivery returned to the queue', { workflow_id: id, reason });
             if (err instanceof DuplicateChildError) {
-              await consumer.deadLetter(delivery, reason);
-              options.metrics?.deadLettered();
+              if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
+                options.metrics?.deadLettered();
             } else consumer.nack(delivery, { requeue: true });
             return state;
           }
@@ -156,29 +223,36 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
               workflow_id: id,
             });
           }
-          return { ...state, running: new Map(state.running).set(id, delivery) };
+          memory.running.set(id, delivery);
+          return state;
         }
         case 'ended': {
-          const delivery = state.running.get(msg.workflowId);
-          if (!delivery || !state.consumer) return state;
-          const outcome = msg.replied
-            ? state.consumer.ack(delivery)
-            : state.consumer.nack(delivery, { requeue: true });
-          ctx.log.info(msg.replied ? 'delivery acked' : 'no reply went out; delivery returned to the queue', {
+          const replied = memory.ended.get(msg.workflowId);
+          const delivery = memory.running.get(msg.workflowId);
+          memory.ended.delete(msg.workflowId);
+          if (replied === undefined || !delivery || !memory.consumer) return state;
+          memory.running.delete(msg.workflowId);
+          const outcome = replied
+            ? memory.consumer.ack(delivery)
+            : memory.consumer.nack(delivery, { requeue: true });
+          ctx.log.info(replied ? 'delivery acked' : 'no reply went out; delivery returned to the queue', {
             workflow_id: msg.workflowId,
             outcome,
           });
-          const running = new Map(state.running);
-          running.delete(msg.workflowId);
-          return { ...state, running };
+          return state;
         }
         case 'drain':
-          await state.consumer?.cancel();
+          await memory.consumer?.cancel();
           return state;
+        default:
+          throw new Error(`intake: unexpected message ${JSON.stringify(msg)}`);
       }
     },
-    async terminate(state) {
-      await state.consumer?.cancel().catch(() => undefined);
+    // A crash keeps the consumer for the next incarnation; any other end stops consuming for good.
+    async terminate(_state, exit) {
+      if (exit.kind === 'crashed') return;
+      memory.ref = undefined;
+      await memory.consumer?.cancel().catch(() => undefined);
     },
   });
 }

@@ -101,8 +101,9 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   const { config } = options;
   const log = options.log ?? nopLogger;
   const redactor = options.redactor ?? configRedactor(config);
+  // The reporter saves the request's fields to the Manager: they are masked like everything else it sends.
   const reporterFor = (request: BuildRequest): Reporter =>
-    redactingReporter(options.reporterFor(request), redactor);
+    redactingReporter(options.reporterFor(redactor.redactValue(request)), redactor);
   const workflow = {
     ...workflowOptions(config, reporterFor, options.steps),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),

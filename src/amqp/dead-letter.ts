@@ -6,6 +6,8 @@ export const deadLetterHeaders = {
   reason: 'x-oa-reject-reason',
   queue: 'x-oa-original-queue',
   deliveryCount: 'x-oa-delivery-count',
+  /** True when the original's headers were left off because the copy's would not have fitted. */
+  headersDropped: 'x-oa-original-headers-dropped',
 } as const;
 
 // Properties worth keeping on the copy. `expiration` would let it vanish from the dead-letter queue, and a
@@ -22,7 +24,50 @@ const kept = [
   'priority',
 ] as const;
 
-/** Publish options of the dead-letter copy: the original's properties and headers plus why, from where and after how many deliveries. */
+/**
+ * The bytes amqplib encodes a header table into. A larger table throws inside the channel's publish, which then
+ * never completes: the dead-letter publish would time out on every delivery of the message, and the message
+ * would stay unsettled for good, holding a consumer slot. Original headers just under the limit are legal, so
+ * ours could be the ones that push the copy over.
+ */
+const MAX_HEADER_TABLE_BYTES = 65_536;
+
+/** An upper bound of the bytes `value` takes as a field value, type tag included, as amqplib encodes it. */
+function fieldBytes(value: unknown): number {
+  if (typeof value === 'string') return 5 + Buffer.byteLength(value, 'utf8');
+  // Numbers, booleans, timestamps and void take a tag and at most 8 bytes.
+  if (typeof value !== 'object' || value === null || value instanceof Date) return 9;
+  if (value instanceof Uint8Array) return 5 + value.byteLength;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + fieldBytes(item), 5);
+  // amqplib's `{ '!': type, value }` form, or a nested table.
+  if ('!' in value) return 9 + fieldBytes((value as { value?: unknown }).value);
+  return 1 + tableBytes(value as Record<string, unknown>);
+}
+
+function tableBytes(table: Record<string, unknown>): number {
+  let sum = 4;
+  for (const [key, value] of Object.entries(table)) sum += 1 + Buffer.byteLength(key) + fieldBytes(value);
+  return sum;
+}
+
+/**
+ * Longest reject reason put in a header, in characters. AMQP field tables are limited to 64 KiB, and a publish
+ * that exceeds it fails on the consuming channel; reasons that echo a huge message must not get that far.
+ */
+export const MAX_REASON_LENGTH = 1000;
+
+function boundedReason(reason: string): string {
+  if (reason.length <= MAX_REASON_LENGTH) return reason;
+  // Never cut a surrogate pair in half: the header would carry an invalid character.
+  const cut = reason.slice(0, MAX_REASON_LENGTH - 1).replace(/[\uD800-\uDBFF]$/, '');
+  return `${cut}…`;
+}
+
+/**
+ * Publish options of the dead-letter copy: the original's properties and headers plus why (at most
+ * {@link MAX_REASON_LENGTH} characters of it), from where and after how many deliveries. Original headers too
+ * large to travel with ours are left off, which the copy says.
+ */
 export function deadLetterProperties(
   message: ConsumeMessage,
   reason: string,
@@ -33,12 +78,14 @@ export function deadLetterProperties(
     const value: unknown = message.properties[name];
     if (value !== undefined && value !== null) Object.assign(properties, { [name]: value });
   }
-  properties.headers = {
-    ...((message.properties.headers ?? {}) as Record<string, unknown>),
-    [deadLetterHeaders.reason]: reason,
+  const ours = {
+    [deadLetterHeaders.reason]: boundedReason(reason),
     [deadLetterHeaders.queue]: delivery.queue,
     [deadLetterHeaders.deliveryCount]: delivery.deliveryCount,
   };
+  const all = { ...((message.properties.headers ?? {}) as Record<string, unknown>), ...ours };
+  properties.headers =
+    tableBytes(all) <= MAX_HEADER_TABLE_BYTES ? all : { ...ours, [deadLetterHeaders.headersDropped]: true };
   return properties;
 }
 

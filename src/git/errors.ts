@@ -4,6 +4,8 @@
  * been validated to carry no user-info, and server texts are never copied from request headers.
  */
 
+import { quoted } from './quoted';
+
 /** The git network operations, as they appear in messages. */
 export type GitOperation = 'ls-remote' | 'clone' | 'fetch' | 'push';
 
@@ -24,7 +26,7 @@ export class InvalidRefError extends GitError {
     readonly ref: string,
     reason: string,
   ) {
-    super(`invalid git ref ${JSON.stringify(ref)}: ${reason}`);
+    super(`invalid git ref ${quoted(ref)}: ${reason}`);
   }
 }
 
@@ -67,7 +69,7 @@ export class RefNotFoundError extends GitError {
     readonly ref: string,
     detail = 'no branch, tag or reachable commit of that name',
   ) {
-    super(`ref ${JSON.stringify(ref)} not found in ${url}: ${detail}`);
+    super(`ref ${quoted(ref)} not found in ${url}: ${detail}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { BuilderConfig } from '../config';
 import { combineCredentials, noCredentials, tokenCredentials, type CredentialsProvider } from './credentials';
 import { InvalidRepoError } from './errors';
+import { quoted } from './quoted';
 
 /** How the builder reaches git servers; built once from the configuration and shared by every workflow. */
 export interface GitAccess {
@@ -28,9 +29,7 @@ const SSH_FORM = /^(ssh:\/\/|git\+ssh:\/\/|[^/:\s]+@[^/:\s]+:)/i;
 function checkSegments(segments: readonly string[], pattern: RegExp, shown: string): void {
   for (const segment of segments) {
     if (segment.includes('..') || !pattern.test(segment)) {
-      throw new InvalidRepoError(
-        `invalid repository ${shown}: bad path component ${JSON.stringify(segment)}`,
-      );
+      throw new InvalidRepoError(`invalid repository ${shown}: bad path component ${quoted(segment)}`);
     }
   }
 }
@@ -75,7 +74,7 @@ function expandUrl(text: string): string {
 }
 
 function expandName(name: string, baseUrl: string): string {
-  const shown = JSON.stringify(name);
+  const shown = quoted(name);
   const bare = name.endsWith('.git') ? name.slice(0, -'.git'.length) : name;
   const segments = bare.split('/');
   if (segments.length < 2)

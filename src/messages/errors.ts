@@ -8,7 +8,13 @@ export interface RequestIssue {
   message: string;
 }
 
-/** A build request that cannot be processed; one error for the whole message, naming every bad field. */
+/** Issues named in the message; a list of 100 000 wrong elements would otherwise make a reason of megabytes. */
+export const MAX_NAMED_ISSUES = 10;
+
+/**
+ * A build request that cannot be processed; one error for the whole message, naming every bad field (up to
+ * {@link MAX_NAMED_ISSUES} issues, then how many more there are; `issues` holds them all).
+ */
 export class InvalidRequestError extends Error {
   override readonly name = 'InvalidRequestError';
 
@@ -17,6 +23,8 @@ export class InvalidRequestError extends Error {
     /** The term as received, so a failure reply can still echo it (see `readReplyRoute`). */
     readonly term: Term,
   ) {
-    super(`invalid build request: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`);
+    const named = issues.slice(0, MAX_NAMED_ISSUES).map((i) => `${i.field} ${i.message}`);
+    const more = issues.length - named.length;
+    super(`invalid build request: ${named.join('; ')}${more > 0 ? `; and ${more} more issue(s)` : ''}`);
   }
 }

@@ -3,8 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { heartbeatActor } from '../../actors/heartbeat';
 import { httpActor } from '../../actors/http';
-import { intakeActor, type IntakeMsg } from '../../actors/intake';
-import { send, type ActorRef, type ChildReport } from '../../actors/supervision';
+import { intakeActor, intakeMemory, workflowEnded } from '../../actors/intake';
+import { send, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import type { Redactor } from '../redact';
@@ -14,6 +14,7 @@ import { isMap, mapGet, type Term } from '../etf';
 import type { Logger } from '../log';
 import { ManagerClient } from '../manager';
 import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
+import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
 import { BrokerPublishers, type Destination } from './publisher';
@@ -168,7 +169,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const replied = new Set<string>();
   let draining = false;
   const running = new Set<string>();
-  let intake: ActorRef<IntakeMsg> | undefined;
+  const intake = intakeMemory();
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.add(request.id);
     metrics.workflowStarted();
@@ -196,7 +197,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (running.delete(report.id)) metrics.workflowFinished(outcomes.get(report.id) ?? 'failed');
     outcomes.delete(report.id);
     const wasReplied = replied.delete(report.id);
-    if (intake) send(intake, { type: 'ended', workflowId: report.id, replied: wasReplied });
+    workflowEnded(intake, report.id, wasReplied);
   };
 
   // A request that cannot run still names a workflow and a reply route, most of the time: the orchestrator is
@@ -221,11 +222,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ? received.filter((e): e is string => typeof e === 'string')
       : [];
     const prefix = eventPrefix(id);
-    const reply = encodeReply(term, {
+    const reply = encodeReply(redactTerm(term, redactor), {
       workflow_error: true,
       workflow_completed: true,
       event_log: [
-        ...eventLog,
+        ...eventLog.map((e) => redactor.redact(e)),
         `${prefix} ${reason}`,
         `${prefix} Build request rejected by Builder ${config.hostname}`,
       ],
@@ -240,6 +241,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       .catch((err: unknown) => log.warn('failure reply for a rejected request failed', { err }));
   };
 
+  // Ready means taking work: connected, the consumer registered, and not draining.
+  const readiness = (): boolean => {
+    const health = connection.health();
+    return !draining && health.ready && health.consuming;
+  };
   const connection = new BrokerConnection({
     urls: config.amqpUrl ? [config.amqpUrl] : () => brokers.brokerUrls(brokerId),
     name: `oa-builder-${config.hostname}`,
@@ -287,7 +293,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         http: () =>
           httpActor(config.healthListen, {
             health: treeHealth,
-            ready: () => !draining && connection.isReady(),
+            ready: readiness,
             metrics: async () => ({
               contentType: metrics.registry.contentType,
               body: await metrics.registry.metrics(),
@@ -308,22 +314,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             },
             metrics,
             reportRejected,
-            onRef: (ref) => (intake = ref),
+            memory: intake,
           }),
       },
     },
   });
   started.builder = builder;
-  if (intake) send(intake, { type: 'consume' });
+  if (intake.ref) send(intake.ref, { type: 'consume' });
 
   return {
     builder,
-    ready: () => !draining && connection.isReady(),
+    ready: readiness,
     draining: () => draining,
     running: () => [...running],
     async stop(reason = 'stop requested', graceMs = config.shutdownGraceSeconds * 1000) {
       draining = true;
-      if (intake) send(intake, { type: 'drain' });
+      if (intake.ref) send(intake.ref, { type: 'drain' });
       const deadline = Date.now() + graceMs;
       while (running.size > 0 && Date.now() < deadline) await sleep(100);
       if (running.size > 0)

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { checkoutRepo, renderCommitPush, type Checkout } from '../../../src/git';
 import { PathEscapeError } from '../../../src/repo';
 import { renderTemplates, TemplateError } from '../../../src/templates';
+import { append, replaceWithLink, type RepoChange } from '../../hostile/repo-changes';
 import { author, FIXTURE, gitCli, quiet, remote, scratchDir, seedFromDirectory } from './helpers';
 
 const sourceCommit = 'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1';
@@ -32,30 +33,18 @@ function nextLine(name: string): number {
   return fs.readFileSync(path.join(FIXTURE, name), 'utf8').split('\n').length;
 }
 
-type Change = (source: string) => void;
+const linkOutside = (name: string): RepoChange => replaceWithLink(name, `../${OUTSIDE}`);
 
-const replaceWithLink =
-  (name: string): Change =>
-  (source) => {
-    fs.rmSync(path.join(source, name), { force: true });
-    fs.symlinkSync(`../${OUTSIDE}`, path.join(source, name));
-  };
-
-const append =
-  (name: string, text: string): Change =>
-  (source) =>
-    fs.appendFileSync(path.join(source, name), text);
-
-const cases: [string, Change, new (...args: never[]) => Error, string][] = [
+const cases: [string, RepoChange, new (...args: never[]) => Error, string][] = [
   [
     'a template that is a symbolic link to ../ outside the checkout',
-    replaceWithLink('Dockerfile.eex'),
+    linkOutside('Dockerfile.eex'),
     PathEscapeError,
     'Dockerfile.eex: is a symbolic link, which could point outside the repository; refused',
   ],
   [
     'an output that is a symbolic link to ../ outside the checkout',
-    replaceWithLink('install.sh'),
+    linkOutside('install.sh'),
     PathEscapeError,
     'install.sh: is a symbolic link, which could point outside the repository; refused',
   ],
@@ -74,7 +63,7 @@ const cases: [string, Change, new (...args: never[]) => Error, string][] = [
 ];
 
 /** Commits the fixture with `change` applied to a new repository and clones it through the adapter. */
-async function cloneChanged(change: Change): Promise<{ repoDir: string; checkout: Checkout }> {
+async function cloneChanged(change: RepoChange): Promise<{ repoDir: string; checkout: Checkout }> {
   const source = scratchDir('oa-hostile-source-');
   cleanup.push(source);
   fs.cpSync(FIXTURE, source, { recursive: true });
@@ -110,7 +99,7 @@ describe('rendering a deployment repository from the git server', () => {
   });
 
   it('checks the links out as links, so the refusal above is not an accident of the clone', async () => {
-    const { checkout } = await cloneChanged(replaceWithLink('install.sh'));
+    const { checkout } = await cloneChanged(linkOutside('install.sh'));
     expect(fs.readlinkSync(path.join(checkout.dir, 'install.sh'))).toBe(`../${OUTSIDE}`);
   });
 });

@@ -155,9 +155,19 @@ export interface Rig {
   readonly manager: FakeManager;
 }
 
-/** Publishes `content` persistently to `<routing key>.builder` on the root exchange, as the orchestrator does. */
-export function publishToBuilder({ admin, topology }: Omit<Rig, 'manager'>, content: Buffer): void {
-  admin.channel.publish(topology.exchange, `${topology.routingKey}.builder`, content, { persistent: true });
+/**
+ * Publishes `content` persistently to `<routing key>.builder` on the root exchange, as the orchestrator does
+ * (which sends no `headers`).
+ */
+export function publishToBuilder(
+  { admin, topology }: Omit<Rig, 'manager'>,
+  content: Buffer,
+  headers?: Record<string, unknown>,
+): void {
+  admin.channel.publish(topology.exchange, `${topology.routingKey}.builder`, content, {
+    persistent: true,
+    ...(headers ? { headers } : {}),
+  });
 }
 
 /** Publishes `request` as the orchestrator does, after creating the workflow record it would have saved first. */

@@ -2,6 +2,7 @@
 // provisioned as ops would, building with the test dockerd, registry and git server, and talking to a fake
 // Manager. What it publishes is read back off the queues the other OpenAperture modules consume, decoded.
 import fs from 'node:fs';
+import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
 import { testEnv } from '../../harness/env';
@@ -194,6 +195,40 @@ describe('the builder service', () => {
     expect(Object.values(published).every((messages) => messages.every((m) => m.persistent))).toBe(true);
 
     // Stopped, the service can no longer hold a delivery: an unacked one would be back in the queue.
+    expect(await admin.ready(topology.builderQueue)).toBe(0);
+  });
+
+  it('goes on consuming and settles the delivery in flight when its intake crashes mid-build', async () => {
+    const { service, log } = await start();
+    const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
+    const slow = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 3\nRUN ') });
+    const first = serviceRequest(slow);
+    submit(rig, first);
+    await eventually(
+      'the build started',
+      () =>
+        log.lines.some((l) => l.message === 'consuming') &&
+        repliesTo(first.id).length === 0 &&
+        manager.state.workflowPuts.some((p) => p.id === first.id),
+    );
+    const intake = service.builder.app.child('intake');
+    if (!intake) throw new Error('the app has no intake child');
+    // Past the actor's protocol on purpose: a message it does not know is the bug being simulated.
+    expect(send(intake as ActorRef<unknown>, { type: 'not-a-message' })).toBe(true);
+    await eventually('the intake runs again', async () => {
+      const slot = (await service.builder.app.health()).root.children.find((c) => c.id === 'intake');
+      return slot?.state === 'running' && slot.restartCount === 1;
+    });
+    expect(log.lines.map((l) => l.message)).toContain(
+      'intake restarted; carrying on with the deliveries in flight',
+    );
+
+    const [reply] = await settled(log, first.id);
+    expect(reply?.workflow_error).toBe(false);
+    const second = serviceRequest(await seedRepos());
+    submit(rig, second);
+    await settled(log, second.id);
+    await stopService(service);
     expect(await admin.ready(topology.builderQueue)).toBe(0);
   });
 
