@@ -226,6 +226,14 @@ export const settings = {
     default: 30,
     description: 'Interval of the Overseer heartbeat, as the original module sends it.',
   },
+  killSwitchSeconds: {
+    env: 'KILL_SWITCH_SECONDS',
+    type: 'integer',
+    minimum: 1,
+    default: 10,
+    description:
+      'How often a running workflow is checked in the Manager; one marked errored there is stopped (the kill switch).',
+  },
   healthListen: {
     env: 'HEALTH_LISTEN',
     type: 'string',

@@ -10,6 +10,11 @@ export interface Heartbeat {
   type?: string;
   /** Default `[]`. The Overseer JSON-encodes it, so it holds JSON only. */
   workload?: readonly Json[];
+  /**
+   * The actor tree's health (states, restarts, last failures), sent along for whoever watches the heartbeats.
+   * The Overseer forwards only the keys it knows, so an extra key changes nothing for it. Default: not sent.
+   */
+  health?: Json;
 }
 
 /**
@@ -24,6 +29,7 @@ export function encodeHeartbeat(h: Heartbeat): Buffer {
       workload: fromJson(h.workload ?? []),
       hostname: h.hostname,
       type: atom(h.type ?? 'builder'),
+      ...(h.health === undefined || h.health === null ? {} : { health: fromJson(h.health) }),
     }),
   );
 }

@@ -10,7 +10,7 @@ import { configRedactor, startBuilder, type Builder } from '../app';
 import type { Redactor } from '../redact';
 import { removeStaleWorkDirs } from '../repo';
 import type { BuilderConfig } from '../config';
-import { isMap, mapGet, type Term } from '../etf';
+import { isMap, mapGet, type Json, type Term } from '../etf';
 import type { Logger } from '../log';
 import { ManagerClient } from '../manager';
 import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
@@ -49,8 +49,6 @@ export interface ServiceOptions {
   readonly startDeadlineMs?: number;
   /** Masks secrets in every output; learns the OAuth access tokens and broker passwords. Default: the configuration's. */
   readonly redactor?: Redactor;
-  /** How often a running workflow's record is checked for `workflow_error`, ms. Default 10000, as the original. */
-  readonly killSwitchPollMs?: number;
 }
 
 function required(value: string | undefined, name: string): string {
@@ -168,10 +166,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
   let draining = false;
-  const running = new Set<string>();
+  /** The workflows in flight and the step each is in, for the heartbeat's workload. */
+  const running = new Map<string, string>();
   const intake = intakeMemory();
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
-    running.add(request.id);
+    running.set(request.id, 'starting');
     metrics.workflowStarted();
     const reporter = openApertureReporter(request, {
       manager,
@@ -182,6 +181,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
     return {
       ...reporter,
+      stepStarted: (step, snapshot) => {
+        running.set(request.id, step);
+        reporter.stepStarted(step, snapshot);
+      },
       stepFinished: (step, outcome, durationMs) => {
         metrics.stepFinished(step, outcome, durationMs);
         reporter.stepFinished(step, outcome, durationMs);
@@ -253,19 +256,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   await untilUp('broker connection', () => connection.connect({ timeoutMs }), log, retryMs, deadlineMs);
 
-  const beat = (status: 'active' | 'inactive'): Promise<void> =>
+  const beat = async (status: 'active' | 'inactive'): Promise<void> =>
     publisher
       .publish(
         { brokerId, exchangeId, queue: 'system_modules' },
         encodeHeartbeat({
           hostname: config.hostname,
           status,
-          workload: [...running].map((id) => ({ workflow_id: id })),
+          workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
+          health: (await treeHealth().catch(() => null)) as Json | null,
         }),
       )
       .catch((err: unknown) => log.warn('heartbeat failed', { err }));
 
-  const pollMs = options.killSwitchPollMs ?? 10_000;
+  const pollMs = config.killSwitchSeconds * 1000;
   // The original polled only during docker build; a workflow errored in the Manager is stopped at any step.
   const killSwitch = async (request: { id: string }, signal: AbortSignal): Promise<string> => {
     for (;;) {
@@ -326,14 +330,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     builder,
     ready: readiness,
     draining: () => draining,
-    running: () => [...running],
+    running: () => [...running.keys()],
     async stop(reason = 'stop requested', graceMs = config.shutdownGraceSeconds * 1000) {
       draining = true;
       if (intake.ref) send(intake.ref, { type: 'drain' });
       const deadline = Date.now() + graceMs;
       while (running.size > 0 && Date.now() < deadline) await sleep(100);
       if (running.size > 0)
-        log.warn('grace period over; stopping the workflows still running', { running: [...running] });
+        log.warn('grace period over; stopping the workflows still running', { running: [...running.keys()] });
       await builder.app.stop(reason);
       await Promise.allSettled([connection.close(), publisher.close()]);
     },

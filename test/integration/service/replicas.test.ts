@@ -294,8 +294,12 @@ describe('builder replicas on one queue', () => {
       expect(beats.every((b) => statusName(b) === 'active')).toBe(true);
       const busy = beats.map(workloadIds).filter((w) => w.length > 0);
       expect({ hostname, busyBeats: busy.length > 0 }).toEqual({ hostname, busyBeats: true });
-      // A replica reports only the workflows it runs itself.
+      // A replica reports only the workflows it runs itself, each with the step it is in.
       for (const workload of busy) expect(taken).toEqual(expect.arrayContaining(workload));
+      const steps = beats.flatMap((b) => toJson(b.workload ?? []) as { step?: unknown }[]).map((w) => w.step);
+      expect(
+        steps.every((step) => ['starting', 'checkout', 'config', 'build', 'verify'].includes(String(step))),
+      ).toBe(true);
     }
   });
 

@@ -232,6 +232,33 @@ describe('the builder service', () => {
     expect(await admin.ready(topology.builderQueue)).toBe(0);
   });
 
+  it('stops a build once the Manager marks its workflow errored, reports it failed and cleans up', async () => {
+    const { log } = await start({ env: { KILL_SWITCH_SECONDS: '1' } });
+    const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
+    const slow = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 30\nRUN ') });
+    const request = serviceRequest(slow);
+    manager.setWorkflow(request.id, { id: request.id, workflow_error: false, workflow_completed: false });
+    submit(rig, request);
+    // Build output flows once the build has started; the first batch goes out about a second later.
+    await eventually(
+      'the docker build runs',
+      () => withField(published.build_logs, 'workflow_id', request.id).length > 0,
+      BUILD_MS,
+    );
+    const started = Date.now();
+    manager.setWorkflow(request.id, { id: request.id, workflow_error: true, workflow_completed: true });
+
+    const [reply] = await settled(log, request.id);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(reply?.workflow_error).toBe(true);
+    expect(builderEntries(reply ?? {}, request.id).slice(-2)).toEqual([
+      'the workflow was marked as errored in the Manager; the build was stopped',
+      'Milestone has failed',
+    ]);
+    expect(await manifestStatus(slow)).toBe(404);
+    expect(fs.readdirSync(workRoot).filter((name) => name.includes(request.id.slice(0, 8)))).toEqual([]);
+  });
+
   it('dead-letters undecodable and invalid requests with the reason, answers the invalid one, and goes on consuming', async () => {
     const { hostname, log } = await start();
     const repos = await seedRepos();
@@ -357,7 +384,7 @@ describe('the builder service', () => {
     expect(log.lines.filter((l) => l.message === 'workflow save failed')).toEqual([]);
   });
 
-  it('sends an active heartbeat every HEARTBEAT_SECONDS and an inactive one when it stops', async () => {
+  it('sends an active heartbeat with the actor tree every HEARTBEAT_SECONDS and an inactive one when it stops', async () => {
     const { service, hostname } = await start({ env: { HEARTBEAT_SECONDS: '1' } });
     const beats = () => withField(published.system_modules, 'hostname', hostname);
     const heartbeat = (status: string) => ({
@@ -369,7 +396,10 @@ describe('the builder service', () => {
     });
 
     await eventually('two heartbeats', () => beats().length >= 2, 5_000);
-    expect(beats().slice(0, 2)).toEqual([heartbeat('active'), heartbeat('active')]);
+    expect(beats().slice(0, 2)).toMatchObject([heartbeat('active'), heartbeat('active')]);
+    // The tree rides along under a key of its own, which the Overseer's pattern match ignores.
+    const tree = toJson(beats()[0]?.health ?? null) as { status?: string; root?: { path?: string } } | null;
+    expect(tree).toMatchObject({ status: 'ok', root: { path: 'app' } });
 
     await stopService(service);
     const inactive = () => {
@@ -378,7 +408,7 @@ describe('the builder service', () => {
     };
     await eventually('the inactive heartbeat', inactive, 5_000);
     const count = beats().length;
-    expect(beats().at(-1)).toEqual(heartbeat('inactive'));
+    expect(beats().at(-1)).toMatchObject(heartbeat('inactive'));
     await pause(1_500);
     expect(beats()).toHaveLength(count);
   });
