@@ -75,6 +75,15 @@ export function intakeMemory(): IntakeMemory {
   };
 }
 
+/**
+ * Whether the delivery of running workflow `workflowId` is still ours to settle. When it is not (its channel
+ * closed and the message went back to the broker), the attempt that holds the message now answers for it.
+ */
+export function deliveryHeld(memory: IntakeMemory, workflowId: string): boolean {
+  const delivery = memory.running.get(workflowId);
+  return delivery !== undefined && memory.consumer?.isSettleable(delivery) === true;
+}
+
 /** Tells the intake that workflow `workflowId` ended, and whether its reply went out. */
 export function workflowEnded(memory: IntakeMemory, workflowId: string, replied: boolean): void {
   memory.ended.set(workflowId, replied);
@@ -203,6 +212,15 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             );
             return state;
           }
+          if (original) {
+            // Published again while it runs here: the running attempt answers for the workflow.
+            const reason = `workflow ${id} is already running on this builder`;
+            if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
+              options.metrics?.deadLettered();
+            return state;
+          }
+          // Recorded before the start: a workflow can end (and ask whether its delivery is still held) at once.
+          memory.running.set(id, delivery);
           try {
             await startWhenFree(read.received);
           } catch (err) {
@@ -210,6 +228,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
               err instanceof DuplicateChildError
                 ? `workflow ${id} is already running on this builder`
                 : `the workflow could not start: ${(err as Error).message}`;
+            memory.running.delete(id);
             ctx.log.warn('delivery returned to the queue', { workflow_id: id, reason });
             if (err instanceof DuplicateChildError) {
               if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
@@ -223,7 +242,6 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
               workflow_id: id,
             });
           }
-          memory.running.set(id, delivery);
           return state;
         }
         case 'ended': {

@@ -116,6 +116,15 @@ export class QueueConsumer {
     });
   }
 
+  /**
+   * Whether `delivery` (or a copy held for it) can still be settled on the current channel. False once its
+   * channel closed and no redelivered copy came back here: the broker has requeued the message, possibly to
+   * another replica, which then runs it and answers for it.
+   */
+  isSettleable(delivery: Delivery): boolean {
+    return this.ledger.group(delivery.id).some((entry) => this.isLive(entry));
+  }
+
   /** Acknowledges `delivery` and the copies held for it. */
   ack(delivery: Delivery): SettleOutcome {
     return this.settle(delivery, (raw, m) => raw.ack(m), true);

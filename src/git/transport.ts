@@ -36,8 +36,12 @@ function systemCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const { code, syscall } = err as { code?: unknown; syscall?: unknown };
   if (typeof code !== 'string') return undefined;
-  // Socket-level failures carry `syscall`; TLS failures (bad or expired certificates) only a code.
-  return typeof syscall === 'string' || code.startsWith('ERR_TLS') || code.includes('CERT')
+  // Socket-level failures carry `syscall`, except a connection the server dropped ("socket hang up"); TLS
+  // failures (bad or expired certificates) only a code.
+  return typeof syscall === 'string' ||
+    code === 'ECONNRESET' ||
+    code.startsWith('ERR_TLS') ||
+    code.includes('CERT')
     ? code
     : undefined;
 }

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { heartbeatActor } from '../../actors/heartbeat';
 import { httpActor } from '../../actors/http';
-import { intakeActor, intakeMemory, workflowEnded } from '../../actors/intake';
+import { deliveryHeld, intakeActor, intakeMemory, workflowEnded } from '../../actors/intake';
 import { send, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { configRedactor, startBuilder, type Builder } from '../app';
@@ -190,9 +190,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         reporter.stepFinished(step, outcome, durationMs);
       },
       workflowFinished: async (result) => {
-        outcomes.set(result.workflowId, result.stopped ? 'stopped' : result.status);
-        await reporter.workflowFinished(result);
-        if (!result.stopped) replied.add(result.workflowId);
+        // A delivery lost with its channel was requeued, maybe to another replica already running it: that
+        // attempt answers, so the orchestrator hears one reply, and this one is left as a stopped attempt.
+        const lost = !result.stopped && !deliveryHeld(intake, result.workflowId);
+        if (lost)
+          log.warn('the delivery went back to the broker; the attempt holding it now will reply', {
+            workflow_id: result.workflowId,
+          });
+        const final = lost ? { ...result, stopped: true } : result;
+        outcomes.set(result.workflowId, final.stopped ? 'stopped' : final.status);
+        await reporter.workflowFinished(final);
+        if (!final.stopped) replied.add(result.workflowId);
       },
     };
   };

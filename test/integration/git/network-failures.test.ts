@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
   checkoutRepo,
@@ -114,6 +116,25 @@ describe('git network failures', () => {
       await expect(failure).rejects.toThrow(message);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('a git server that drops the connection', () => {
+  it('is reported as unreachable with the host and ECONNRESET, not as a bare "socket hang up"', async () => {
+    const server = http.createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const error: unknown = await checkoutRepo(
+        { remote: remote(`http://127.0.0.1:${port}/org/app.git`), ref: 'master', dir: dir() },
+        quiet,
+      ).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(GitUnreachableError);
+      expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+      expect((error as Error).message).toContain('ECONNRESET');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
