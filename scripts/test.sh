@@ -38,6 +38,7 @@ check typecheck npx tsc -p tsconfig.json --noEmit
 check lint npx eslint . --max-warnings 0
 check format npx prettier --check . --log-level warn
 check build npm run --silent build
+check bench-build npx tsc -p bench/tsconfig.json
 
 if ! bash scripts/test-env.sh up; then
   failed=$((failed + 1))
@@ -59,4 +60,7 @@ if [ -s "$results/jest.json" ]; then
 else
   failed=$((failed + 1))
 fi
+
+# The short soak: two replicas under injected faults; it prints its figures and fails when a goal is missed.
+check soak node dist-bench/bench/soak/run.js --short
 finish
