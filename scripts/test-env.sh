@@ -237,6 +237,11 @@ remove_stale_pid_file() {
 ensure_dockerd() {
   if already_running dockerd "$DOCKER_ROOT" probe_docker; then return; fi
   [[ -z $DOCKER_TCP_PORT ]] || need_free_port dockerd "$DOCKER_TCP_PORT" OA_TEST_DOCKER_TCP_PORT
+  # A fresh engine state every start: a dockerd that was killed leaves its containers' network sandboxes, and
+  # the next one removes them one by one at start-up (about 0.1 s each, minutes after a long session). The only
+  # image kept there is the base image, which is imported again in a fraction of a second.
+  unmount_leftovers
+  rm -rf "$DOCKER_ROOT" "$STATE/docker/exec"
   mkdir -p "$STATE/docker"
   # A killed dockerd leaves its own and its containerd's PID files behind, and a new dockerd refuses to start
   # (or waits for that containerd) while those PIDs still show in /proc, as they do until PID 1 reaps them.
