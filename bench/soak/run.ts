@@ -12,7 +12,6 @@
 // --keep-logs keeps the replicas' output (it is kept anyway when a goal is missed).
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { WORKFLOW_LABEL } from '../../src/docker';
@@ -20,6 +19,7 @@ import { decode, type Term } from '../../src/etf';
 import { startFakeManager, type FakeManager } from '../../test/fakes/manager';
 import { dockerModem } from '../../test/harness/docker';
 import { testEnv, type TestEnv } from '../../test/harness/env';
+import { freeLoopbackPort } from '../../test/harness/ports';
 import { startPrivateBroker, type PrivateBroker } from '../../test/integration/amqp/private-broker';
 import { BrokerAdmin } from '../../test/integration/amqp/topology';
 import {
@@ -140,14 +140,6 @@ const seconds = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFix
 let clockStart = Date.now();
 function say(text: string): void {
   process.stdout.write(`[${seconds(Date.now() - clockStart).padStart(6)}s] ${text}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function mapLimit<T, R>(
@@ -408,7 +400,7 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
   for (const name of ['a', 'b']) {
     const workRoot = path.join(scratch, `work-${name}`);
     fs.mkdirSync(workRoot);
-    const healthListen = `127.0.0.1:${await freePort()}`;
+    const healthListen = `127.0.0.1:${await freeLoopbackPort()}`;
     const hostname = `soak-${name}-${process.pid}`;
     const replicaEnv = serviceEnv({ manager, topology, workRoot }, hostname);
     const overrides: Record<string, string> = {

@@ -1,10 +1,10 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
+import { freeLoopbackPort } from '../../harness/ports';
 
 /**
  * A RabbitMQ node of the test's own, on loopback ports of its own, for what must not touch the shared broker:
@@ -23,14 +23,6 @@ export interface PrivateBroker {
 
 const bin = '/usr/lib/rabbitmq/bin';
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -59,7 +51,11 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startPrivateBroker(): Promise<PrivateBroker> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oa-amqp-'));
-  const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, distPort, epmdPort] = [
+    await freeLoopbackPort(),
+    await freeLoopbackPort(),
+    await freeLoopbackPort(),
+  ];
   fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${port}\n`);
   fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
   const loopbackDist = '-kernel inet_dist_use_interface {127,0,0,1}';

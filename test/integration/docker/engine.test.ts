@@ -1,4 +1,3 @@
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -10,15 +9,8 @@ import {
   type Engine,
 } from '../../../src/docker';
 import { testEnv } from '../../harness/env';
+import { freeLoopbackPort } from '../../harness/ports';
 import { engineProxy, noAbort, type EngineProxy } from './helpers';
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('connectEngine against dockerd', () => {
   it('negotiates the tested API version with the test daemon and sees a docker engine', async () => {
@@ -31,7 +23,7 @@ describe('connectEngine against dockerd', () => {
   });
 
   it('gives DockerUnreachableError for a TCP endpoint nobody listens on', async () => {
-    const endpoint = `tcp://127.0.0.1:${await closedPort()}`;
+    const endpoint = `tcp://127.0.0.1:${await freeLoopbackPort()}`;
     await expect(connectEngine(endpoint, {}, { signal: noAbort() })).rejects.toThrow(
       new DockerUnreachableError(endpoint, 'ECONNREFUSED'),
     );

@@ -241,10 +241,3 @@ export function fixedAnswerServer(status: number, body: string): Promise<Served>
     }),
   );
 }
-
-/** A loopback port with nothing listening on it. */
-export async function closedPort(): Promise<number> {
-  const served = await serve(http.createServer());
-  await served.close();
-  return Number(new URL(served.url).port);
-}

@@ -12,7 +12,8 @@ import {
 } from '../../../src/git';
 import { nopLogger } from '../../../src/log';
 import { createBareRepo, removeBareRepo, uniqueName, type BareRepo } from '../../harness/env';
-import { closedPort, fixedAnswerServer, quiet, remote, scratchDir, stallingProxy } from './helpers';
+import { fixedAnswerServer, quiet, remote, scratchDir, stallingProxy } from './helpers';
+import { freeLoopbackPort } from '../../harness/ports';
 
 let repo: BareRepo;
 let scratch: string;
@@ -87,7 +88,7 @@ describe('git network failures', () => {
   });
 
   it('reports a closed port as GitUnreachableError naming the host', async () => {
-    const port = await closedPort();
+    const port = await freeLoopbackPort();
     const failure = checkoutRepo(
       { remote: remote(`http://127.0.0.1:${port}/anon/x.git`), ref: 'master', dir: dir() },
       quiet,

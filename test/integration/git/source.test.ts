@@ -5,7 +5,6 @@ import { notificationsConfig, OPENAPERTURE_FILE } from '../../../src/repo';
 import { nopLogger } from '../../../src/log';
 import { REPO_ROOT } from '../../harness/env';
 import {
-  closedPort,
   gitCli,
   quiet,
   remote,
@@ -14,6 +13,7 @@ import {
   serverCredentials,
   type SeededRepo,
 } from './helpers';
+import { freeLoopbackPort } from '../../harness/ports';
 
 let source: SeededRepo;
 let first: string;
@@ -64,7 +64,7 @@ describe('resolveSourceCommit', () => {
   });
 
   it('takes a full commit id as is, without asking any server', async () => {
-    const nowhere = remote(`http://127.0.0.1:${await closedPort()}/anon/none.git`);
+    const nowhere = remote(`http://127.0.0.1:${await freeLoopbackPort()}/anon/none.git`);
     await expect(
       resolveSourceCommit({ remote: nowhere, ref: first, dir: sourceDir() }, quiet),
     ).resolves.toEqual({
@@ -126,7 +126,7 @@ describe('readSourceFile', () => {
       { remote: remote(source.url), ref: first.slice(0, 10), dir: sourceDir() },
       quiet,
     );
-    const nowhere = remote(`http://127.0.0.1:${await closedPort()}/anon/none.git`);
+    const nowhere = remote(`http://127.0.0.1:${await freeLoopbackPort()}/anon/none.git`);
     const text = await readSourceFile(
       { remote: nowhere, commit, dir: sourceDir(), path: OPENAPERTURE_FILE },
       quiet,

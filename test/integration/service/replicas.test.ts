@@ -4,13 +4,13 @@
 // an orchestrator and an operator would; the crash of an actor is injected into a service run in this process.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { isAtom, toJson, type Term } from '../../../src/etf';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
 import { REPO_ROOT, testEnv } from '../../harness/env';
+import { freeLoopbackPort } from '../../harness/ports';
 import { BrokerAdmin, eventually } from '../amqp/topology';
 import {
   DEPLOYMENT_EXAMPLE,
@@ -52,18 +52,6 @@ function newestSourceMs(dir: string): number {
       (newest, entry) => Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs),
       0,
     );
-}
-
-/** A loopback port nothing listens on right now, for a replica whose health endpoint the test must find. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
@@ -166,7 +154,7 @@ describe('builder replicas on one queue', () => {
 
   /** Starts `oa-builder serve` as `hostname` and resolves once it consumes and says it is ready. */
   async function startReplica(hostname: string, extra: Record<string, string> = {}): Promise<Replica> {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const variables = serviceEnv(
       {
         ...rig,
