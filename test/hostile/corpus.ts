@@ -2,6 +2,7 @@
 // Generated deterministically (no randomness without a seed), so a failing case can be named and replayed.
 import { atom, encode, fromJson, map, tuple, type MapEntry, type Term } from '../../src/etf';
 import { jsonRequestTerm } from '../../src/messages/request-file';
+import { REQUIRED_FIELDS, ROUTE_FIELDS } from '../unit/messages/sample-request';
 
 /**
  * How the builder must answer a case: refuse the message, or run a workflow that fails with a reason; a
@@ -36,11 +37,7 @@ export function baseRequest(
     workflow_start_time: [1700, 0, 0],
     step_time: [1700, 0, 0],
     event_log: [],
-    orchestration_queue_name: 'workflow_orchestration',
-    workflow_orchestration_exchange_id: '1',
-    workflow_orchestration_broker_id: '1',
-    notifications_exchange_id: '1',
-    notifications_broker_id: '1',
+    ...ROUTE_FIELDS,
     ...fields,
   };
 }
@@ -128,17 +125,6 @@ const WRONG_TYPES: readonly [string, unknown[]][] = [
   ['workflow_id', [1]],
 ];
 
-const REQUIRED = [
-  'id',
-  'milestones',
-  'current_step',
-  'orchestration_queue_name',
-  'workflow_orchestration_exchange_id',
-  'workflow_orchestration_broker_id',
-  'notifications_exchange_id',
-  'notifications_broker_id',
-];
-
 function truncations(valid: Buffer): HostileCase[] {
   const cuts = [
     ...[1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610],
@@ -224,7 +210,7 @@ export function hostileCorpus(deploymentRepo: string): HostileCase[] {
   ];
   for (const [name, term] of notAMap) cases.push({ name, bytes: encode(term), expect: 'rejected' });
 
-  for (const field of REQUIRED) {
+  for (const field of REQUIRED_FIELDS) {
     const id = nextId();
     const json = base(id);
     delete json[field];

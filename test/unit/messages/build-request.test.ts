@@ -7,7 +7,7 @@ import {
   readReplyRoute,
   type RequestIssue,
 } from '../../../src/messages';
-import { sampleRequest, WORKFLOW_ID } from './sample-request';
+import { REQUIRED_FIELDS, sampleRequest, WORKFLOW_ID } from './sample-request';
 
 function rejection(term: Term): InvalidRequestError {
   try {
@@ -20,17 +20,6 @@ function rejection(term: Term): InvalidRequestError {
 }
 
 const issues = (term: Term): readonly RequestIssue[] => rejection(term).issues;
-
-const REQUIRED = [
-  'id',
-  'milestones',
-  'current_step',
-  'orchestration_queue_name',
-  'workflow_orchestration_exchange_id',
-  'workflow_orchestration_broker_id',
-  'notifications_exchange_id',
-  'notifications_broker_id',
-];
 
 describe('reading a build request', () => {
   it('accepts the request the orchestrator sends and keeps the term it came in', () => {
@@ -98,11 +87,11 @@ describe('reading a build request', () => {
     expect(parseBuildRequest(term).request.id).toBe(WORKFLOW_ID);
   });
 
-  it.each(REQUIRED)('refuses a request without %s', (field) => {
+  it.each(REQUIRED_FIELDS)('refuses a request without %s', (field) => {
     expect(issues(sampleRequest({ [field]: undefined }))).toEqual([{ field, message: 'is required' }]);
   });
 
-  it.each(REQUIRED)('refuses a request whose %s is nil', (field) => {
+  it.each(REQUIRED_FIELDS)('refuses a request whose %s is nil', (field) => {
     expect(issues(sampleRequest({ [field]: null }))).toEqual([{ field, message: 'is required' }]);
   });
 

@@ -2,6 +2,27 @@ import { atom, fromJson, map, tuple, type ErlMap, type MapEntry, type Term } fro
 
 export const WORKFLOW_ID = 'aecc9150-6c0c-11e5-8b8a-0242ac110002';
 
+/** The fields a build request must have (present and not nil). */
+export const REQUIRED_FIELDS = [
+  'id',
+  'milestones',
+  'current_step',
+  'orchestration_queue_name',
+  'workflow_orchestration_exchange_id',
+  'workflow_orchestration_broker_id',
+  'notifications_exchange_id',
+  'notifications_broker_id',
+] as const;
+
+/** Where a request's reply and notifications go, as JSON: exchange and broker `1` for all. */
+export const ROUTE_FIELDS = {
+  orchestration_queue_name: 'workflow_orchestration',
+  workflow_orchestration_exchange_id: '1',
+  workflow_orchestration_broker_id: '1',
+  notifications_exchange_id: '1',
+  notifications_broker_id: '1',
+} as const;
+
 /** The 35 fields of a build request as the orchestrator sends them. */
 export function requestFields(): Record<string, Term> {
   return {

@@ -8,6 +8,7 @@ import { parseRequestBytes } from '../../../src/messages/request-file';
 import type { ReceivedBuildRequest } from '../../../src/messages';
 import { nopReporter, type Reporter, type WorkflowResult } from '../../../src/workflow/reporter';
 import type { CheckoutStepOutput, ConfigStepOutput } from '../../../src/workflow/steps';
+import { ROUTE_FIELDS } from '../messages/sample-request';
 
 const ID_A = '6f1c2f0e-3a57-4c55-9d64-0b7d1d1f0a01';
 const ID_B = '6f1c2f0e-3a57-4c55-9d64-0b7d1d1f0a02';
@@ -22,11 +23,7 @@ function request(id: string, fields: Record<string, unknown> = {}): ReceivedBuil
     milestones: ['build', 'deploy'],
     current_step: 'build',
     event_log: ['[OpenAperture Workflow] Starting workflow...'],
-    orchestration_queue_name: 'workflow_orchestration',
-    workflow_orchestration_exchange_id: '1',
-    workflow_orchestration_broker_id: '1',
-    notifications_exchange_id: '1',
-    notifications_broker_id: '1',
+    ...ROUTE_FIELDS,
     ...fields,
   };
   return parseRequestBytes(Buffer.from(JSON.stringify(json)));
