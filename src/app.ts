@@ -10,7 +10,7 @@ import {
   type WorkflowSteps,
 } from '../actors/workflow';
 import { secretValues, type BuilderConfig } from './config';
-import { Redactor } from './redact';
+import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
 import { nopLogger, type Logger } from './log';
@@ -19,7 +19,7 @@ import type { Reporter } from './workflow/reporter';
 import type { StepDeps } from './workflow/steps';
 
 /** The adapters' settings from the configuration, shared by every workflow. */
-export function stepDeps(config: BuilderConfig): StepDeps {
+function stepDeps(config: BuilderConfig): StepDeps {
   const username = config.dockerRegistryUsername;
   const password = config.dockerRegistryPassword;
   return {
@@ -67,10 +67,10 @@ export interface Builder {
 }
 
 /** The workflow options a configuration gives. */
-export function workflowOptions(
+function workflowOptions(
   config: BuilderConfig,
   reporterFor: (request: BuildRequest) => Reporter,
-  steps?: WorkflowSteps,
+  options: Pick<BuilderOptions, 'steps' | 'killSwitch'>,
 ): WorkflowOptions {
   return {
     deps: stepDeps(config),
@@ -79,20 +79,13 @@ export function workflowOptions(
     stepTimeoutMs: config.stepTimeoutSeconds * 1000,
     hostname: config.hostname,
     reporterFor,
-    ...(steps ? { steps } : {}),
+    ...(options.steps ? { steps: options.steps } : {}),
+    ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
   };
 }
 
 /** A redactor for the secrets of the configuration; add the ones learnt at run time to it. */
 export function configRedactor(config: BuilderConfig): Redactor {
-  const urlPassword = (url: string | undefined): string | undefined => {
-    if (url === undefined) return undefined;
-    try {
-      return decodeURIComponent(new URL(url).password) || undefined;
-    } catch {
-      return undefined;
-    }
-  };
   return new Redactor([...secretValues(config), urlPassword(config.amqpUrl)]);
 }
 
@@ -104,10 +97,7 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   // The reporter saves the request's fields to the Manager: they are masked like everything else it sends.
   const reporterFor = (request: BuildRequest): Reporter =>
     redactingReporter(options.reporterFor(redactor.redactValue(request)), redactor);
-  const workflow = {
-    ...workflowOptions(config, reporterFor, options.steps),
-    ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
-  };
+  const workflow = workflowOptions(config, reporterFor, options);
   const app = await startApp<WorkflowInput, never>({
     ...options.app,
     log,

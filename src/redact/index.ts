@@ -7,6 +7,16 @@ export const DEFAULT_MIN_SECRET_LENGTH = 6;
 // user:password@ in any scheme://; the user name stays, since it identifies the account without opening it.
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/:@]*):([^\s/@]+)@/gi;
 
+/** The password of a URL's user info (decoded), or undefined when it has none or is no URL. */
+export function urlPassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Replaces the password of every `scheme://user:password@` in `text`. */
 export function redactUrlCredentials(text: string): string {
   return text.replace(URL_CREDENTIALS, (_all, scheme: string, user: string) => `${scheme}${user}:${MASK}@`);

@@ -7,7 +7,7 @@ import { deliveryHeld, intakeActor, intakeMemory, workflowEnded } from '../../ac
 import { send, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { configRedactor, startBuilder, type Builder } from '../app';
-import type { Redactor } from '../redact';
+import { urlPassword, type Redactor } from '../redact';
 import { removeStaleWorkDirs } from '../repo';
 import type { BuilderConfig } from '../config';
 import { isMap, mapGet, type Json, type Term } from '../etf';
@@ -102,7 +102,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const brokers = {
     brokerUrls: async (id: string): Promise<string[]> => {
       const urls = await resolver.brokerUrls(id);
-      for (const url of urls) redactor.add(decodeURIComponent(new URL(url).password));
+      for (const url of urls) redactor.add(urlPassword(url));
       return urls;
     },
     brokerFor: (src: string, srcExchange: string, dst: string) => resolver.brokerFor(src, srcExchange, dst),

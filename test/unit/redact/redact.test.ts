@@ -1,4 +1,4 @@
-import { MASK, Redactor, redactUrlCredentials } from '../../../src/redact';
+import { MASK, Redactor, redactUrlCredentials, urlPassword } from '../../../src/redact';
 import { redactingReporter } from '../../../src/workflow/redacting-reporter';
 import { nopReporter, type WorkflowResult } from '../../../src/workflow/reporter';
 
@@ -46,6 +46,13 @@ describe('the redactor', () => {
     expect(new Redactor().redact('amqp://guest:guest@127.0.0.1:5672/')).toBe(
       `amqp://guest:${MASK}@127.0.0.1:5672/`,
     );
+  });
+
+  it('reads the decoded password of a URL, so it can be masked wherever it turns up alone', () => {
+    expect(urlPassword('amqp://guest:p%40ss-word@127.0.0.1:5672/')).toBe('p@ss-word');
+    expect(urlPassword('amqp://127.0.0.1:5672/')).toBeUndefined();
+    expect(urlPassword('not a url')).toBeUndefined();
+    expect(urlPassword(undefined)).toBeUndefined();
   });
 
   it('catches a secret split across stream chunks and across lines', () => {
