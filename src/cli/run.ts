@@ -3,7 +3,7 @@ import type { ChildReport } from '../../actors/supervision';
 import { configRedactor, startBuilder } from '../app';
 import { loadConfig } from '../config';
 import { EtfDecodeError, toJson } from '../etf';
-import { createLogger } from '../log';
+import { createLogger, logFormatFor } from '../log';
 import { InvalidRequestError, replyTerm, type ReceivedBuildRequest } from '../messages';
 import { parseRequestBytes } from '../messages/request-file';
 import { takeFlag, takeOption, UsageError } from './options';
@@ -97,8 +97,7 @@ export async function runRequest(options: RunOptions, io: RunIo): Promise<Workfl
   const redactor = configRedactor(config);
   const log = createLogger({
     level: config.logLevel,
-    // Standard error is read by a person here, next to the progress lines.
-    format: config.logFormat === 'auto' ? 'pretty' : config.logFormat,
+    format: logFormatFor(config.logFormat, io.stderr),
     stream: io.stderr,
     scrub: (line) => redactor.redact(line),
   });

@@ -1,7 +1,7 @@
 import { installProcessGuard } from '../../actors/supervision';
 import { configRedactor } from '../app';
 import { loadConfig } from '../config';
-import { createLogger } from '../log';
+import { createLogger, logFormatFor } from '../log';
 import { startService } from '../service';
 import { takeOption, UsageError } from './options';
 
@@ -29,7 +29,7 @@ export async function serveCommand(args: string[], io: ServeIo): Promise<number>
   const redactor = configRedactor(config);
   const log = createLogger({
     level: config.logLevel,
-    format: config.logFormat === 'pretty' ? 'pretty' : 'json',
+    format: logFormatFor(config.logFormat, io.stderr),
     stream: io.stderr,
     scrub: (line) => redactor.redact(line),
   }).child({ hostname: config.hostname });

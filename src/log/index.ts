@@ -15,6 +15,12 @@ export interface Logger {
 }
 
 export type LogFormat = 'json' | 'pretty';
+
+/** LOG_FORMAT as configured: `auto` is readable lines on a terminal and JSON lines anywhere else. */
+export function logFormatFor(setting: LogFormat | 'auto', stream: NodeJS.WritableStream): LogFormat {
+  if (setting !== 'auto') return setting;
+  return (stream as { isTTY?: boolean }).isTTY === true ? 'pretty' : 'json';
+}
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface LoggerOptions {

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { createLogger, nopLogger, type LoggerOptions } from '../../../src/log';
+import { createLogger, logFormatFor, nopLogger, type LoggerOptions } from '../../../src/log';
 
 function capture(options: LoggerOptions = {}): { lines: () => string[]; options: LoggerOptions } {
   const stream = new PassThrough();
@@ -60,5 +60,15 @@ describe('nopLogger', () => {
   it('accepts every call and returns itself as a child', () => {
     expect(() => nopLogger.error('ignored', { err: new Error('x') })).not.toThrow();
     expect(nopLogger.child({ a: 1 })).toBe(nopLogger);
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  it('is readable lines on a terminal and JSON lines anywhere else when set to auto', () => {
+    const terminal = Object.assign(new PassThrough(), { isTTY: true });
+    expect(logFormatFor('auto', terminal)).toBe('pretty');
+    expect(logFormatFor('auto', new PassThrough())).toBe('json');
+    expect(logFormatFor('json', terminal)).toBe('json');
+    expect(logFormatFor('pretty', new PassThrough())).toBe('pretty');
   });
 });
