@@ -6,6 +6,7 @@ import { httpActor } from '../../actors/http';
 import { deliveryHeld, intakeActor, intakeMemory, workflowEnded } from '../../actors/intake';
 import { send, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
+import { LookupCache } from '../amqp/cache';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import { urlPassword, type Redactor } from '../redact';
 import { removeStaleWorkDirs } from '../repo';
@@ -135,26 +136,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const stale = await removeStaleWorkDirs(config.workDir);
   if (stale.length > 0) log.warn('removed work directories a previous run left behind', { removed: stale });
 
-  let buildLogRoutes: { at: number; routes: Promise<Destination[]> } | undefined;
-  const buildLogDestinations = (): Promise<Destination[]> => {
-    if (!buildLogRoutes || Date.now() - buildLogRoutes.at > BUILD_LOG_ROUTES_TTL_MS) {
-      const routes = (async () => {
-        const components = await manager.listSystemComponents({ type: 'manager' });
-        const ids = [...new Set(components.map((c) => c.messaging_exchange_id).filter((id) => id != null))];
-        return Promise.all(
-          ids.map(async (id) => ({
-            brokerId: await brokers.brokerFor(brokerId, exchangeId, String(id)),
-            exchangeId: String(id),
-            queue: 'build_logs',
-          })),
-        );
-      })();
-      // A failed lookup is tried again at the next batch instead of being cached.
-      routes.catch(() => (buildLogRoutes = undefined));
-      buildLogRoutes = { at: Date.now(), routes };
-    }
-    return buildLogRoutes.routes;
-  };
+  // Which Managers to stream build logs to, looked up again every few minutes like every Manager lookup.
+  const buildLogRoutes = new LookupCache<Destination[]>(BUILD_LOG_ROUTES_TTL_MS, Date.now, log);
+  const buildLogDestinations = (): Promise<Destination[]> =>
+    buildLogRoutes.get('build_logs', async () => {
+      const components = await manager.listSystemComponents({ type: 'manager' });
+      const ids = [...new Set(components.map((c) => c.messaging_exchange_id).filter((id) => id != null))];
+      return Promise.all(
+        ids.map(async (id) => ({
+          brokerId: await brokers.brokerFor(brokerId, exchangeId, String(id)),
+          exchangeId: String(id),
+          queue: 'build_logs',
+        })),
+      );
+    });
 
   // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
   const started: { builder?: Builder } = {};
