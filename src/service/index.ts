@@ -19,7 +19,7 @@ import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
 import { BrokerPublishers, type Destination } from './publisher';
-import { openApertureReporter } from './reporter';
+import { openApertureReporter, replyDestination } from './reporter';
 
 export { openApertureReporter, workflowSaveBody } from './reporter';
 export { BrokerPublishers, type Destination, type MessagePublisher } from './publisher';
@@ -237,13 +237,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         `${prefix} Build request rejected by Builder ${config.hostname}`,
       ],
     });
-    const to = {
-      brokerId: route.workflow_orchestration_broker_id,
-      exchangeId: route.workflow_orchestration_exchange_id,
-      queue: route.orchestration_queue_name,
-    };
     await publisher
-      .publish(to, reply)
+      .publish(replyDestination(route), reply)
       .catch((err: unknown) => log.warn('failure reply for a rejected request failed', { err }));
   };
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
 import type { ManagerClient, WorkflowUpdate } from '../manager';
-import { encodeHipchatNotification, encodeReply, type BuildRequest } from '../messages';
+import { encodeHipchatNotification, encodeReply, type BuildRequest, type ReplyRoute } from '../messages';
 import { elapsedText, erlangTimestampMs } from '../workflow/elapsed';
 import type { Reporter, WorkflowResult, WorkflowSnapshot } from '../workflow/reporter';
 import { BuildLogStream } from './build-log';
@@ -57,6 +57,15 @@ export function workflowSaveBody(
     event_log: [...snapshot.eventLog],
     scheduled_start_time: request.scheduled_start_time,
     execute_options: request.execute_options,
+  };
+}
+
+/** Where the orchestrator wants its reply: the request's own route (protocol §5.3). */
+export function replyDestination(route: ReplyRoute): Destination {
+  return {
+    brokerId: route.workflow_orchestration_broker_id,
+    exchangeId: route.workflow_orchestration_exchange_id,
+    queue: route.orchestration_queue_name,
   };
 }
 
@@ -122,14 +131,7 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
         log.warn('workflow stopped by the shutdown; left for another attempt', { reason: result.reason });
         return;
       }
-      await context.publisher.publish(
-        {
-          brokerId: request.workflow_orchestration_broker_id,
-          exchangeId: request.workflow_orchestration_exchange_id,
-          queue: request.orchestration_queue_name,
-        },
-        encodeReply(result.received, result.update),
-      );
+      await context.publisher.publish(replyDestination(request), encodeReply(result.received, result.update));
       log.info('reply sent to the orchestrator', { status: result.status });
     },
   };
