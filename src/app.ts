@@ -14,23 +14,23 @@ import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
 import { nopLogger, type Logger } from './log';
+import { registryCredentials } from './registry';
 import type { BuildRequest, ReceivedBuildRequest } from './messages';
 import type { Reporter } from './workflow/reporter';
 import type { StepDeps } from './workflow/steps';
 
 /** The adapters' settings from the configuration, shared by every workflow. */
 function stepDeps(config: BuilderConfig): StepDeps {
-  const username = config.dockerRegistryUsername;
-  const password = config.dockerRegistryPassword;
   return {
     git: gitAccessFromConfig(config),
     author: { name: config.gitAuthorName, email: config.gitAuthorEmail },
     registry: {
       url: config.dockerRegistryUrl,
-      credentials:
-        username !== undefined && password !== undefined
-          ? { username, password, email: config.dockerRegistryEmail }
-          : undefined,
+      credentials: registryCredentials(
+        config.dockerRegistryUsername,
+        config.dockerRegistryPassword,
+        config.dockerRegistryEmail,
+      ),
     },
     buildHosts: config.buildHosts,
     engine: { requestTimeoutMs: config.httpTimeoutSeconds * 1000 },

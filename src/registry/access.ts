@@ -19,6 +19,15 @@ export interface RegistryAccess {
   readonly credentials?: RegistryCredentials | undefined;
 }
 
+/** Credentials when both a user name and a password are given; anonymous access otherwise. */
+export function registryCredentials(
+  username: string | undefined,
+  password: string | undefined,
+  email?: string,
+): RegistryCredentials | undefined {
+  return username !== undefined && password !== undefined ? { username, password, email } : undefined;
+}
+
 const DOCKER_HUB_API = 'https://registry-1.docker.io';
 const LOOPBACK = /^(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])(?::[0-9]+)?$/;
 

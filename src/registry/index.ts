@@ -1,4 +1,10 @@
-export { credentialsFor, registryApiBase, type RegistryAccess, type RegistryCredentials } from './access';
+export {
+  credentialsFor,
+  registryApiBase,
+  registryCredentials,
+  type RegistryAccess,
+  type RegistryCredentials,
+} from './access';
 export type { CallContext } from './call-context';
 export { parseChallenge, type Challenge } from './challenge';
 export { withDeadline } from './deadline';

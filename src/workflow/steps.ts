@@ -4,6 +4,7 @@ import {
   createImage,
   pickBuildHost,
   removeBuildImages,
+  statusMessages,
   type BuildOptions,
   type EngineOptions,
   type PushOptions,
@@ -20,7 +21,14 @@ import {
 } from '../git';
 import type { Logger } from '../log';
 import type { BuildRequest, DeployableUnit } from '../messages';
-import { imageName, imageReference, verifyImage, type ImageName, type RegistryAccess } from '../registry';
+import {
+  imageName,
+  imageReference,
+  registryCredentials,
+  verifyImage,
+  type ImageName,
+  type RegistryAccess,
+} from '../registry';
 import {
   notificationsConfig,
   OPENAPERTURE_FILE,
@@ -35,7 +43,6 @@ import {
   type JsonValue,
   type SourceRepoSpec,
 } from '../repo';
-import { statusMessages } from '../docker';
 import { renderTemplates } from '../templates';
 import type { EventKind } from './reporter';
 
@@ -222,11 +229,10 @@ export async function configStep(
 export function registryAccess(docker: DockerSettings, configured: RegistryAccess): RegistryAccess {
   const custom = docker.registry;
   if (custom === null) return configured;
-  const credentials =
-    custom.username !== undefined && custom.password !== undefined
-      ? { username: custom.username, password: custom.password, email: custom.email }
-      : undefined;
-  return { url: custom.url, credentials };
+  return {
+    url: custom.url,
+    credentials: registryCredentials(custom.username, custom.password, custom.email),
+  };
 }
 
 export interface ImageStepInput {

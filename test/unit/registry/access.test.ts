@@ -1,4 +1,10 @@
-import { credentialsFor, imageName, registryApiBase, type RegistryAccess } from '../../../src/registry';
+import {
+  credentialsFor,
+  imageName,
+  registryApiBase,
+  registryCredentials,
+  type RegistryAccess,
+} from '../../../src/registry';
 
 const credentials = { username: 'builder', password: 's3cret' };
 
@@ -39,5 +45,17 @@ describe('registryApiBase', () => {
     expect(registryApiBase(imageName('localhost:5001/app', access.url), access)).toBe(
       'http://localhost:5001',
     );
+  });
+});
+
+describe('registryCredentials', () => {
+  it('gives credentials only when both a user name and a password are set', () => {
+    expect(registryCredentials('builder', 's3cret', 'ops@example.invalid')).toEqual({
+      username: 'builder',
+      password: 's3cret',
+      email: 'ops@example.invalid',
+    });
+    expect(registryCredentials('builder', undefined)).toBeUndefined();
+    expect(registryCredentials(undefined, 's3cret')).toBeUndefined();
   });
 });
