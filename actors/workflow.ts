@@ -268,8 +268,8 @@ async function runWorkflow(
         // The step may still be busy: stopping its actor fires its signal, which ends the work below it.
         await ctx.stopChild(ref);
       }
-      if (killed.signal.aborted) throw new WorkflowFailure(headline, String(killed.signal.reason));
-      throw new WorkflowFailure(headline, reasonOf(err, name, ctx.signal, deadline, options));
+      const why = { stopped: ctx.signal, deadline, killed: killed.signal };
+      throw new WorkflowFailure(headline, reasonOf(err, name, why, options));
     }
   };
 
@@ -378,10 +378,11 @@ function stoppedUnder(err: unknown): boolean {
 function reasonOf(
   err: unknown,
   step: StepName,
-  stopped: AbortSignal,
-  deadline: AbortSignal,
+  why: { readonly stopped: AbortSignal; readonly deadline: AbortSignal; readonly killed: AbortSignal },
   options: WorkflowOptions,
 ): string {
+  const { stopped, deadline, killed } = why;
+  if (killed.aborted) return String(killed.reason);
   if (stopped.aborted || stoppedUnder(err)) return SHUTDOWN_REASON;
   if (deadline.aborted) {
     return `the workflow did not finish within ${options.workflowTimeoutMs / 1000} s (${step} step)`;
