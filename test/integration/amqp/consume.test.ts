@@ -203,5 +203,7 @@ describe('dead-lettering', () => {
       await consumer.deadLetter(d, 'parked');
     });
     await eventually('the message is parked', async () => (await admin.ready(custom)) === 1);
+    expect(await admin.ready(`${queue}_error`)).toBe(0);
+    expect(await admin.ready(queue)).toBe(0);
   });
 });

@@ -183,6 +183,7 @@ describe('an actor defined with defineActor', () => {
     await spawnUnder(tree, 'a');
     send(await childOf(tree, 'a'), { type: 'reject', message: 'registry said no' });
     await trace.seen('exit:a:crashed:RangeError:registry said no');
+    expect(trace.matching(/^exit:a:/)).toEqual(['exit:a:crashed:RangeError:registry said no']);
   });
 
   it('reports ctx.stop() as a normal exit and ctx.stop(error) as a failed one', async () => {

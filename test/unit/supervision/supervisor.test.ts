@@ -144,6 +144,7 @@ describe('a supervisor', () => {
     const { tree } = await startSupervised({ children: [probeSpec(trace, 'p', 'permanent')] }, trace);
     send(probeRef(tree.child('p')), { type: 'finish' });
     await trace.seen('p:init#2');
+    expect(trace.matching(/^p:init#/)).toEqual(['p:init#1', 'p:init#2']);
   });
 
   it('restarts a transient child after a crash but not after a normal exit', async () => {
