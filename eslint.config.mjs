@@ -11,6 +11,8 @@ export default tseslint.config(
       'coverage/**',
       '.test-env/**',
       'examples/repos/**',
+      // ajv's standalone code, written by `npm run validators` and checked against the schemas by a test.
+      'src/**/*.generated.ts',
     ],
   },
   js.configs.recommended,

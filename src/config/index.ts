@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import Ajv, { type ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
-import { valueSchema } from './schema';
+import type { ErrorObject } from 'ajv';
 import { settings, type Setting, type SettingKey } from './settings';
+import { localConfig, serviceConfig } from './validators.generated';
 
 export { settings, type Setting, type SettingKey } from './settings';
 export { configFileSchema, defaultConfigFile } from './schema';
@@ -49,18 +48,7 @@ export class ConfigError extends Error {
 const entries = Object.entries(settings) as [SettingKey, Setting][];
 const byEnv = new Map(entries.map(([key, s]) => [s.env, key]));
 
-function schemaFor(mode: ConfigMode): object {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    properties: Object.fromEntries(entries.map(([, s]) => [s.env, valueSchema(s)])),
-    required: mode === 'service' ? entries.filter(([, s]) => s.requiredInService).map(([, s]) => s.env) : [],
-  };
-}
-
-const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: true });
-addFormats(ajv);
-const validators = { local: ajv.compile(schemaFor('local')), service: ajv.compile(schemaFor('service')) };
+const validators = { local: localConfig, service: serviceConfig };
 
 function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   if (error.keyword === 'required') {

@@ -1,3 +1,4 @@
+import type { ConfigMode } from './index';
 import { settings, type Setting } from './settings';
 
 const entries = Object.values(settings) as Setting[];
@@ -18,6 +19,19 @@ export function valueSchema(s: Setting): Record<string, unknown> {
     case 'string':
       return { type: 'string', minLength: 1 };
   }
+}
+
+/**
+ * The schema the loader validates a whole configuration with, keyed by variable name; `npm run validators`
+ * compiles it for both modes into src/config/validators.generated.ts.
+ */
+export function configSchema(mode: ConfigMode): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(entries.map((s) => [s.env, valueSchema(s)])),
+    required: mode === 'service' ? entries.filter((s) => s.requiredInService).map((s) => s.env) : [],
+  };
 }
 
 const staticDefault = (s: Setting): Setting['default'] =>

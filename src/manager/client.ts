@@ -1,15 +1,8 @@
-import { Type } from '@sinclair/typebox';
 import { nopLogger, type Logger } from '../log';
 import { ManagerError } from './errors';
 import { defaultRetryPolicy, type RetryPolicy } from './http';
 import {
-  BrokerConnectionSchema,
-  BrokerRestrictionSchema,
-  BrokerSchema,
   checker,
-  ExchangeSchema,
-  SystemComponentSchema,
-  WorkflowSchema,
   type Broker,
   type BrokerConnectionRecord,
   type BrokerRestriction,
@@ -22,6 +15,7 @@ import {
 } from './resources';
 import { TokenSource } from './token';
 import { ManagerTransport, type ManagerCall } from './transport';
+import * as generated from './validators.generated';
 
 /** How to reach the Manager and how patiently. */
 export interface ManagerClientOptions {
@@ -60,12 +54,12 @@ type Id = string | number;
 const segment = (id: Id): string => encodeURIComponent(String(id));
 
 const validators = {
-  broker: checker(BrokerSchema),
-  connections: checker(Type.Array(BrokerConnectionSchema)),
-  exchange: checker(ExchangeSchema),
-  restrictions: checker(Type.Array(BrokerRestrictionSchema)),
-  workflow: checker(WorkflowSchema),
-  components: checker(Type.Array(SystemComponentSchema)),
+  broker: checker(generated.broker),
+  connections: checker(generated.connections),
+  exchange: checker(generated.exchange),
+  restrictions: checker(generated.restrictions),
+  workflow: checker(generated.workflow),
+  components: checker(generated.components),
 } satisfies Record<string, ReturnType<typeof checker>>;
 
 /** The Manager REST calls the builder makes (protocol §3.3), typed. */

@@ -1,3 +1,6 @@
+// Only `npm run validators` and the types read this module: requests are checked by the validator generated
+// from this schema (validators.generated.ts), so that starting the builder loads neither TypeBox nor ajv's
+// compiler.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 // Elixir reads a missing key and a nil value alike (`payload[:key]` is nil either way): both arrive as `null`.
@@ -80,9 +83,6 @@ export const BuildRequestSchema = Type.Object({
   aws_config: nullable(jsonObject),
   ecs_task_definition: nullable(text),
 });
-
-/** The 35 keys of a build request, in the order of the schema. */
-export const BUILD_REQUEST_FIELDS: ReadonlySet<string> = new Set(Object.keys(BuildRequestSchema.properties));
 
 /** The fields of a build request after validation and defaults, before `force_build` is reduced to a boolean. */
 export type BuildRequestFields = Static<typeof BuildRequestSchema>;

@@ -1,6 +1,7 @@
 /** The messages the builder receives and sends, as Erlang terms; the AMQP layer only moves their bytes. */
-export { BuildRequestSchema, BUILD_REQUEST_FIELDS, type BuildRequestFields } from './build-request-schema';
+export type { BuildRequestFields } from './build-request-schema';
 export {
+  BUILD_REQUEST_FIELDS,
   parseBuildRequest,
   readReplyRoute,
   type BuildRequest,

@@ -2,13 +2,13 @@
 // processes with their own HOSTNAME and health port, competing for the deliveries of one real queue, talking to
 // one fake Manager, building with the test dockerd. Their health endpoints and logs are read from outside, as
 // an orchestrator and an operator would; the crash of an actor is injected into a service run in this process.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { isAtom, toJson, type Term } from '../../../src/etf';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { buildIfStale } from '../../harness/build';
 import { REPO_ROOT, testEnv } from '../../harness/env';
 import { freeLoopbackPort } from '../../harness/ports';
 import { BrokerAdmin, eventually } from '../amqp/topology';
@@ -36,23 +36,10 @@ import {
 } from './helpers';
 
 const env = testEnv();
-const run = promisify(execFile);
 const BIN = path.join(REPO_ROOT, 'bin', 'oa-builder.js');
-const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 /** Long enough for a few builds from scratch on a busy two-core machine. */
 const BUILD_MS = 60_000;
 const HOSTNAMES = ['replica-a', 'replica-b'];
-
-/** The newest modification time of the sources `npm run build` compiles. */
-function newestSourceMs(dir: string): number {
-  return fs
-    .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
-    .reduce(
-      (newest, entry) => Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs),
-      0,
-    );
-}
 
 /** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
 function slowBuild(seconds: number): Record<string, string> {
@@ -109,13 +96,8 @@ let workRoot: string;
 let admin: BrokerAdmin;
 
 beforeAll(async () => {
-  // The replicas run the compiled CLI: CI builds before the tests, a working tree may be ahead of its build.
-  const built = fs.existsSync(COMPILED_CLI) ? fs.statSync(COMPILED_CLI).mtimeMs : 0;
-  if (
-    built <
-    Math.max(newestSourceMs(path.join(REPO_ROOT, 'src')), newestSourceMs(path.join(REPO_ROOT, 'actors')))
-  )
-    await run('npm', ['run', 'build'], { cwd: REPO_ROOT });
+  // The replicas run the compiled CLI.
+  await buildIfStale();
   workRoot = scratchDir('oa-replicas-it-');
   admin = await BrokerAdmin.open(env.amqpUrl);
 }, 120_000);

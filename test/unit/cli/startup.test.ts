@@ -1,0 +1,47 @@
+// What starting the CLI loads, read from require.cache in a child process that loads the compiled commands as
+// bin/oa-builder.js does. The validators are generated ahead of time (src/validation/generate.ts) so that
+// TypeBox and ajv's compiler, more than half of the start-up, stay out of it (docs/design.md).
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildIfStale } from '../../harness/build';
+import { REPO_ROOT } from '../../harness/env';
+
+const run = promisify(execFile);
+
+const LOAD_COMMANDS = `
+  const cli = require('node:path').join(process.argv[1], 'dist/src/cli');
+  for (const command of ['main', 'run', 'serve']) require(\`\${cli}/\${command}\`);
+  process.stdout.write(JSON.stringify(Object.keys(require.cache)));
+`;
+
+let loaded: string[];
+
+beforeAll(async () => {
+  await buildIfStale();
+  const { stdout } = await run(process.execPath, ['-e', LOAD_COMMANDS, REPO_ROOT]);
+  loaded = (JSON.parse(stdout) as string[]).map((file) =>
+    path.relative(REPO_ROOT, file).split(path.sep).join('/'),
+  );
+}, 120_000);
+
+describe('loading the commands run and serve', () => {
+  it('loads the generated validators of the configuration, of build requests and of Manager answers', () => {
+    expect(loaded).toEqual(
+      expect.arrayContaining([
+        'dist/src/config/validators.generated.js',
+        'dist/src/messages/validators.generated.js',
+        'dist/src/manager/validators.generated.js',
+      ]),
+    );
+  });
+
+  it('loads no module of TypeBox', () => {
+    expect(loaded.filter((file) => file.includes('node_modules/@sinclair/typebox/'))).toEqual([]);
+  });
+
+  it("loads of ajv only the runtime helpers the generated code requires, not ajv's compiler", () => {
+    const ajv = loaded.filter((file) => file.startsWith('node_modules/ajv/'));
+    expect(ajv.filter((file) => !file.startsWith('node_modules/ajv/dist/runtime/'))).toEqual([]);
+  });
+});
