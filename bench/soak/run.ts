@@ -14,8 +14,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WORKFLOW_LABEL } from '../../src/docker';
 import { decode, type Term } from '../../src/etf';
+import { imageName } from '../../src/registry';
 import { startFakeManager, type FakeManager } from '../../test/fakes/manager';
 import { dockerModem } from '../../test/harness/docker';
 import { testEnv, type TestEnv } from '../../test/harness/env';
@@ -597,7 +597,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
   }
   await sleep(1_000);
 
-  const images = await localImagesOf(new Set(sent.keys()));
+  const images = await localImagesOf(rig, sent);
   const commits = await deploymentCommits(rig, sent);
   const scan = await secretScan(rig, orchestrator);
 
@@ -711,9 +711,16 @@ async function inject(
   }
 }
 
+/** The local images still tagged with a name the sent workflows build (each pair's is unique), removed here. */
 async function localImagesOf(
-  ids: Set<string>,
+  rig: Rig,
+  sent: Map<string, Sent>,
 ): Promise<{ count: number; removed: number; problems: string[] }> {
+  const names = new Set(
+    [...sent.values()].map(
+      (s) => imageName((rig.pairs[s.planned.pair] as SeededRepos).dockerUrl, rig.registry.url).name,
+    ),
+  );
   const modem = dockerModem();
   const dial = (options: Parameters<typeof modem.dial>[0]): Promise<unknown> =>
     new Promise((resolve, reject) =>
@@ -722,10 +729,12 @@ async function localImagesOf(
   const listed = (await dial({
     path: '/images/json?',
     method: 'GET',
-    options: { filters: JSON.stringify({ label: [WORKFLOW_LABEL] }) },
+    options: {},
     statusCodes: { 200: true, 500: 'server error' },
-  })) as { Id: string; Labels?: Record<string, string> | null }[];
-  const mine = listed.filter((image) => ids.has(image.Labels?.[WORKFLOW_LABEL] ?? ''));
+  })) as { Id: string; RepoTags?: string[] | null }[];
+  const mine = listed.filter((image) =>
+    (image.RepoTags ?? []).some((tag) => names.has(tag.slice(0, tag.lastIndexOf(':')))),
+  );
   const problems: string[] = [];
   let removed = 0;
   for (const image of mine) {

@@ -5,7 +5,7 @@ import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
 import type { DockerCallContext } from './call-context';
-import { removeLeftovers, WORKFLOW_LABEL } from './cleanup';
+import { removeLeftovers } from './cleanup';
 import type { Engine } from './engine';
 import { dial, errorMessage, readText } from './engine-call';
 import { DockerBuildError, DockerTimeoutError } from './errors';
@@ -41,8 +41,6 @@ export interface BuildInput extends BuildOptions {
   readonly contextDir: string;
   /** Full references the image gets, e.g. `<image>:<commit>` and `<image>:latest`. */
   readonly tags: readonly string[];
-  /** Put in {@link WORKFLOW_LABEL}, for {@link removeBuildImages}. */
-  readonly workflowId: string;
   /** The configured registry; its credentials, if any, let FROM pull private base images. Default: none. */
   readonly access?: RegistryAccess;
 }
@@ -62,11 +60,13 @@ function registryConfig(access: RegistryAccess | undefined): object | undefined 
 
 /**
  * Builds `contextDir` with the classic builder (`POST /build`, `rm` and `forcerm` always on, so intermediate
- * containers go even when a step fails) and tags the result with every entry of `tags`. Output goes to
- * `ctx.onLine` line by line. A step that fails in the stream (HTTP 200 with `errorDetail`) or an HTTP error
- * throws {@link DockerBuildError} with the daemon's message; the deadline {@link DockerTimeoutError}.
- * Aborting `ctx.signal` closes the request, which makes the daemon cancel the build. On every failure the
- * containers and images this build created are removed before the error is thrown.
+ * containers go even when a step fails) and tags the result with every entry of `tags`. No `labels` are
+ * passed: the classic builder would commit one more image for them, and {@link removeBuildImages} finds what
+ * a build made by its tags and id instead. Output goes to `ctx.onLine` line by line. A step that fails in the
+ * stream (HTTP 200 with `errorDetail`) or an HTTP error throws {@link DockerBuildError} with the daemon's
+ * message; the deadline {@link DockerTimeoutError}. Aborting `ctx.signal` closes the request, which makes the
+ * daemon cancel the build. On every failure the containers and images this build created are removed before
+ * the error is thrown.
  */
 export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const { engine } = input;
@@ -80,7 +80,6 @@ export async function buildImage(input: BuildInput, ctx: DockerCallContext): Pro
     t: input.tags,
     dockerfile: input.dockerfile ?? 'Dockerfile',
     buildargs: input.buildArgs,
-    labels: { [WORKFLOW_LABEL]: input.workflowId },
     rm: true,
     forcerm: true,
     nocache: input.noCache ?? true,

@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nopLogger, type Logger } from '../log';
 import type { CallContext } from '../registry/call-context';
+import type { BuiltImage } from './build';
 import { engineJson, engineStatus, type Engine } from './engine';
 import { DockerEngineError } from './errors';
-
-/** The label every image built here carries, valued with the workflow id, so cleanup finds exactly its own. */
-export const WORKFLOW_LABEL = 'org.openaperture.builder.workflow';
 
 /** What a failed or cancelled build left on the host, as its transcript recorded it. */
 export interface BuildLeftovers {
@@ -73,43 +71,79 @@ export async function removeLeftovers(engine: Engine, leftovers: BuildLeftovers,
   if (leftovers.image) await removeQuietly(`/images/${leftovers.image}`, {});
 }
 
-/** Which workflow's images to remove, and where. */
+/** The image a build produced, and where. */
 export interface RemoveImagesInput {
   readonly engine: Engine;
-  readonly workflowId: string;
+  /** What the build returned: the image's id and the full references it was tagged with. */
+  readonly image: BuiltImage;
 }
 
-interface ImageSummary {
+/** Whether `inspected` (a full `sha256:<hex>` id) is the image `built` names, in full or by a short id. */
+function sameImage(inspected: string, built: string): boolean {
+  const hex = (id: string) => id.replace(/^sha256:/, '');
+  return hex(built).length > 0 && hex(inspected).startsWith(hex(built));
+}
+
+interface ImageInspect {
   Id: string;
   RepoTags?: string[] | null;
 }
 
+/** The id and tags of a local image, or undefined when the daemon has no image by that reference. */
+async function inspect(
+  engine: Engine,
+  reference: string,
+  signal: AbortSignal,
+): Promise<ImageInspect | undefined> {
+  try {
+    const call = { method: 'GET' as const, path: `/images/${reference}/json` };
+    return (await engineJson(engine, call, signal)) as ImageInspect;
+  } catch (err) {
+    if (err instanceof DockerEngineError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 /**
- * Removes the images this workflow built on the engine's host, found by {@link WORKFLOW_LABEL}. Each of their
- * tags is removed one by one, so an image is deleted (with the intermediate images under it) only when no tag
- * is left; an image that another workflow has since re-tagged keeps those tags. Images that a container still
- * uses are kept and logged: containers are never removed here, since one made from our image carries our
- * label but belongs to whoever started it. Returns the references removed.
+ * Removes the tags a build made (`image.tags`: `<image>:<commit>` and `<image>:latest`) from the engine's
+ * host, each only while it still names the image this build produced: a tag another workflow has since moved
+ * to its own image (a later build's `latest`) is theirs and stays. Tags are removed one by one, never forced,
+ * so the image is deleted (with the intermediate images under it, which the daemon prunes) only with its last
+ * tag; a tag someone else put on the same image keeps it. When all our tags have moved on, the image, now
+ * untagged, is removed by id. Images that a container still uses are kept and logged (the daemon answers
+ * 409): containers are never removed here, since one made from our image belongs to whoever started it.
+ * Returns the references removed.
  *
- * Typical use: after a successful push the registry holds the image, so the workflow's cleanup removes the
- * local tags to save space on a shared build host.
+ * Each tag is looked up, then removed: the Engine API has no removal conditional on the image id, so a tag
+ * moved within that one round trip would still go.
+ *
+ * Typical use: after the push (or its failure) the workflow's cleanup removes the local tags of its build to
+ * save space on a shared build host.
  */
 export async function removeBuildImages(input: RemoveImagesInput, ctx: CallContext): Promise<string[]> {
   const log = ctx.log ?? nopLogger;
-  const filters = { label: [`${WORKFLOW_LABEL}=${input.workflowId}`] };
-  const images = (await engineJson(
-    input.engine,
-    { method: 'GET', path: '/images/json', query: { filters } },
-    ctx.signal,
-  )) as ImageSummary[] | undefined;
+  const { engine, image } = input;
   const removed: string[] = [];
-  for (const image of images ?? []) {
-    const tags = (image.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
-    for (const reference of tags.length > 0 ? tags : [image.Id]) {
-      const result = await remove(input.engine, `/images/${reference}`, {}, ctx.signal);
-      if (result === 'removed') removed.push(reference);
-      if (result === 'in use') log.warn('image kept: a container uses it', { reference });
+  const removeOne = async (reference: string): Promise<void> => {
+    const result = await remove(engine, `/images/${reference}`, {}, ctx.signal);
+    if (result === 'removed') removed.push(reference);
+    if (result === 'in use') log.warn('image kept: a container uses it', { reference });
+  };
+  let ours = 0;
+  for (const reference of image.tags) {
+    const tagged = await inspect(engine, reference, ctx.signal);
+    if (!tagged) continue;
+    if (!sameImage(tagged.Id, image.id)) {
+      log.debug('tag kept: it names another image now', { reference });
+      continue;
     }
+    ours++;
+    await removeOne(reference);
+  }
+  if (ours === 0) {
+    const left = await inspect(engine, image.id, ctx.signal);
+    const tags = (left?.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+    if (left && tags.length === 0) await removeOne(image.id);
   }
   return removed;
 }

@@ -2,7 +2,7 @@ import type { RegistryAccess } from '../registry/access';
 import { imageReference, type ImageName } from '../registry/image-name';
 import { manifestExists } from '../registry/manifest';
 import type { RetryPolicy } from '../registry/retry';
-import { buildImage, type BuildOptions } from './build';
+import { buildImage, type BuildOptions, type BuiltImage } from './build';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
 import { pushImage, type PushOptions } from './push';
@@ -10,14 +10,17 @@ import { shortImageId, statusMessages } from './status';
 
 /** The build milestone's image step for one workflow. */
 export interface CreateImageInput {
-  readonly engine: Engine;
+  /**
+   * Connects to the build host (e.g. {@link connectEngine}); called only once a build is needed, so the path
+   * where the registry already has the image makes no Engine call at all.
+   */
+  readonly connect: () => Promise<Engine>;
   /** From docker.json `docker_url` and the registry URL, by `imageName`. */
   readonly image: ImageName;
   /** The resolved source commit: the tag that says which source the image holds. */
   readonly commit: string;
   /** The rendered deployment repo. */
   readonly contextDir: string;
-  readonly workflowId: string;
   /** Build even when the registry already has `<image>:<commit>`. */
   readonly forceBuild: boolean;
   readonly access: RegistryAccess;
@@ -44,14 +47,17 @@ export interface CreateImageResult {
 /** A {@link DockerCallContext} that also hears each status message as soon as it is true. */
 export interface CreateImageContext extends DockerCallContext {
   readonly onStatus?: (message: string) => void;
+  /** Hears the built image as soon as it exists, before the push: what the workflow's cleanup removes. */
+  readonly onBuilt?: (image: BuiltImage) => void;
 }
 
 /**
  * The original `create_docker_image`, without a shell: unless `forceBuild`, ask the registry whether
- * `<image>:<commit>` exists (by manifest, never by pulling) and stop there if it does; otherwise build the
- * context tagged `<image>:<commit>` and `<image>:latest`, then push both tags. Errors are the typed errors of
- * the registry lookup, {@link buildImage} and {@link pushImage}; the status messages sent before the failure
- * have reached `onStatus` by then. Local images are left for the workflow's cleanup (`removeBuildImages`).
+ * `<image>:<commit>` exists (by manifest, never by pulling) and stop there if it does; otherwise connect to
+ * the engine, build the context tagged `<image>:<commit>` and `<image>:latest`, then push both tags. Errors
+ * are the typed errors of the registry lookup, `connect`, {@link buildImage} and {@link pushImage}; the
+ * status messages sent before the failure have reached `onStatus` by then. Local images are left for the
+ * workflow's cleanup (`removeBuildImages`), which `onBuilt` tells what they are.
  */
 export async function createImage(
   input: CreateImageInput,
@@ -79,25 +85,26 @@ export async function createImage(
     }
     say(statusMessages.imageMissing(reference));
   }
+  const engine = await input.connect();
   say(statusMessages.building(reference));
   const built = await buildImage(
     {
       ...input.build,
-      engine: input.engine,
+      engine,
       contextDir: input.contextDir,
       tags: [reference, imageReference(input.image, 'latest')],
-      workflowId: input.workflowId,
       access: input.access,
     },
     ctx,
   );
+  ctx.onBuilt?.(built);
   const id = shortImageId(built.id);
   say(statusMessages.built(id));
   say(statusMessages.tagged(id, input.access.url));
   await pushImage(
     {
       ...input.push,
-      engine: input.engine,
+      engine,
       image: input.image,
       tags: [input.commit, 'latest'],
       access: input.access,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import Modem from 'docker-modem';
+import type Modem from 'docker-modem';
 import type { Endpoint } from './endpoint';
 import { DockerEngineError, DockerUnreachableError } from './errors';
 
@@ -21,6 +21,15 @@ export interface EngineCall {
 // Statuses are judged here, not by docker-modem, which would drop the body of a non-2xx stream response.
 const ANY_STATUS = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [i + 100, true]));
 
+// docker-modem loads ssh2 and its crypto (45 modules, some 50-60 ms), though the builder never speaks SSH: it
+// is loaded when the first engine is dialled, so a process or workflow that needs no engine never pays.
+let modemClass: typeof Modem | undefined;
+function loadModem(): typeof Modem {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  modemClass ??= require('docker-modem') as typeof Modem;
+  return modemClass;
+}
+
 /**
  * A docker-modem instance for `endpoint`. Every connection option is given explicitly, because docker-modem
  * otherwise fills gaps from DOCKER_HOST, DOCKER_CERT_PATH and DOCKER_CLIENT_TIMEOUT of this process.
@@ -39,7 +48,8 @@ export function modemFor(endpoint: Endpoint, apiVersion?: string): Modem {
     cert: undefined,
     key: undefined,
   };
-  return new Modem(options);
+  const DockerModem = loadModem();
+  return new DockerModem(options);
 }
 
 function describe(err: unknown): string {

@@ -8,7 +8,7 @@ import { DockerApiVersionError, DockerUnreachableError } from './errors';
 /** The highest Engine API version the integration suite runs against (dockerd 20.10 and podman 4.3). */
 export const TESTED_API_VERSION = '1.41';
 
-/** The lowest Engine API version whose build, push and label-filter parameters this adapter relies on. */
+/** The lowest Engine API version whose build, push, image inspect and delete calls this adapter relies on. */
 export const MIN_API_VERSION = '1.24';
 
 /** How to talk to an Engine endpoint. */

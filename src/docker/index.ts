@@ -2,7 +2,7 @@ export { authConfig, DOCKER_HUB_SERVER, serverAddress } from './auth-config';
 export { buildImage, type BuildInput, type BuildOptions, type BuiltImage } from './build';
 export { buildContext } from './build-context';
 export type { DockerCallContext } from './call-context';
-export { removeBuildImages, WORKFLOW_LABEL, type RemoveImagesInput } from './cleanup';
+export { removeBuildImages, type RemoveImagesInput } from './cleanup';
 export {
   createImage,
   type CreateImageContext,

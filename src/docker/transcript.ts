@@ -14,9 +14,9 @@ const BUILT = /^Successfully built ([0-9a-f]{12,64})$/;
  *   the base image's ONBUILD triggers ran a container. Deleting that newest image also deletes its untagged
  *   parents, which are this build's earlier steps.
  *
- * This is how a failed or cancelled build finds its leftovers: the classic builder adds the `labels` as a
- * last step, so intermediate images and containers never carry them. podman's output has another shape and is
- * only passed through (podman removes its working containers itself when `forcerm` is set).
+ * This is how a failed or cancelled build finds its leftovers: its intermediate images and containers carry
+ * no tag or label, so only the output names them. podman's output has another shape and is only passed
+ * through (podman removes its working containers itself when `forcerm` is set).
  */
 export class BuildTranscript {
   /** Intermediate containers started by this build and not yet removed by the daemon. */

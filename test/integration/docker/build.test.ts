@@ -3,6 +3,7 @@ import {
   connectEngine,
   DockerBuildError,
   DockerTimeoutError,
+  engineJson,
   type BuildInput,
   type Engine,
 } from '../../../src/docker';
@@ -16,7 +17,7 @@ import {
   filesInImage,
   imageId,
   noAbort,
-  workflow,
+  ourImage,
 } from './helpers';
 
 const env = testEnv();
@@ -32,12 +33,11 @@ beforeAll(async () => {
 afterAll(cleanUp);
 
 async function input(files: Record<string, string>, extra: Partial<BuildInput> = {}): Promise<BuildInput> {
-  const name = `${uniqueName('it-build')}/app`;
+  const name = ourImage(`${uniqueName('it-build')}/app`);
   return {
     engine: docker,
     contextDir: await context(files),
     tags: [`${name}:1`, `${name}:latest`],
-    workflowId: workflow(uniqueName('wf')),
     ...extra,
   };
 }
@@ -56,6 +56,28 @@ async function leftovers(made: { images: string[]; containers: string[] }): Prom
 }
 
 describe('buildImage against dockerd', () => {
+  it('builds in exactly the Dockerfile steps, without a LABEL step, so the image carries no label', async () => {
+    const lines: string[] = [];
+    const build = await input({ Dockerfile: `FROM ${env.baseImage}\nRUN echo built > /built\n` });
+    const built = await buildImage(build, { signal: noAbort(), onLine: (l) => lines.push(l) });
+    expect(lines.filter((l) => l.startsWith('Step '))).toEqual([
+      `Step 1/2 : FROM ${env.baseImage}`,
+      'Step 2/2 : RUN echo built > /built',
+    ]);
+    const inspected = (await engineJson(
+      docker,
+      { method: 'GET', path: `/images/${built.id}/json` },
+      noAbort(),
+    )) as { Config: { Labels?: Record<string, string> | null } };
+    expect(inspected.Config.Labels ?? {}).toEqual({});
+    const history = (await engineJson(
+      docker,
+      { method: 'GET', path: `/images/${built.id}/history` },
+      noAbort(),
+    )) as { CreatedBy: string }[];
+    expect(history.filter((layer) => layer.CreatedBy.includes('LABEL'))).toEqual([]);
+  });
+
   it('leaves out what .dockerignore excludes and sends the Dockerfile and .dockerignore', async () => {
     const build = await input({
       Dockerfile: `FROM ${env.baseImage}\nCOPY . /ctx\n`,

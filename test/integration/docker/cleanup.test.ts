@@ -1,41 +1,81 @@
-import { buildImage, removeBuildImages, type Engine } from '../../../src/docker';
+import {
+  buildImage,
+  createImage,
+  removeBuildImages,
+  type BuiltImage,
+  type Engine,
+} from '../../../src/docker';
+import { imageName, imageReference } from '../../../src/registry';
 import { dockerModem, removeImage, tagImage } from '../../harness/docker';
 import { testEnv, uniqueName } from '../../harness/env';
-import { cleanUp, context, engine, exists, noAbort, workflow } from './helpers';
+import { recordingLogger } from '../../fakes/logger';
+import {
+  cleanUp,
+  context,
+  createContainer,
+  engine,
+  exists,
+  imageId,
+  noAbort,
+  ourImage,
+  removeContainer,
+} from './helpers';
 
 const env = testEnv();
+const STEP_IMAGE = /^ ---> ([0-9a-f]{12})$/;
 
 let docker: Engine;
+let baseId: string;
 beforeAll(async () => {
   docker = await engine();
+  baseId = (await imageId(docker, env.baseImage)).replace('sha256:', '').slice(0, 12);
 });
 afterAll(cleanUp);
 
-async function buildFor(workflowId: string, name: string): Promise<string> {
-  const contextDir = await context({ Dockerfile: `FROM ${env.baseImage}\nRUN echo ${name} > /name\n` });
+/** Builds `<name>:<commit>` and `<name>:latest` as the builder does; the image and its steps' images. */
+async function buildFor(name: string, commit: string): Promise<{ built: BuiltImage; steps: string[] }> {
+  const contextDir = await context({
+    Dockerfile: `FROM ${env.baseImage}\nRUN echo ${commit} > /commit\nRUN echo ${name} > /name\n`,
+  });
+  const lines: string[] = [];
   const built = await buildImage(
-    { engine: docker, contextDir, tags: [`${name}:abc123`, `${name}:latest`], workflowId },
-    { signal: noAbort() },
+    { engine: docker, contextDir, tags: [`${name}:${commit}`, `${name}:latest`] },
+    { signal: noAbort(), onLine: (line) => lines.push(line) },
   );
-  return built.id;
+  const steps = lines.flatMap((l) => STEP_IMAGE.exec(l)?.[1] ?? []).filter((id) => id !== baseId);
+  return { built, steps };
 }
 
 describe('removeBuildImages against dockerd', () => {
-  it("removes only the labelled images of this workflow's build", async () => {
-    const mine = workflow(uniqueName('wf-mine'));
-    const other = workflow(uniqueName('wf-other'));
-    const myName = uniqueName('it-cleanup-mine');
-    const otherName = uniqueName('it-cleanup-other');
+  it("removes a build's tags after the push, and its image with the intermediate images", async () => {
+    const access = { url: env.registry.url };
+    const image = ourImage(imageName(`${uniqueName('it-cleanup-pushed')}/app`, access.url));
+    const lines: string[] = [];
+    let built: BuiltImage | undefined;
+    await createImage(
+      {
+        connect: () => Promise.resolve(docker),
+        image,
+        commit: 'abc123',
+        contextDir: await context({
+          Dockerfile: `FROM ${env.baseImage}\nRUN echo one > /one\nRUN echo two > /two\n`,
+        }),
+        forceBuild: false,
+        access,
+      },
+      { signal: noAbort(), onLine: (line) => lines.push(line), onBuilt: (b) => (built = b) },
+    );
     const unrelated = uniqueName('it-unrelated');
-    const myId = await buildFor(mine, myName);
-    const otherId = await buildFor(other, otherName);
     await tagImage(dockerModem(), env.baseImage, unrelated, 'keep');
     try {
-      const removed = await removeBuildImages({ engine: docker, workflowId: mine }, { signal: noAbort() });
-      expect(removed.sort()).toEqual([`${myName}:abc123`, `${myName}:latest`]);
-      expect(await exists(docker, 'images', myId)).toBe(false);
-      expect(await exists(docker, 'images', otherId)).toBe(true);
-      expect(await exists(docker, 'images', `${otherName}:latest`)).toBe(true);
+      if (!built) throw new Error('createImage reported no built image');
+      const removed = await removeBuildImages({ engine: docker, image: built }, { signal: noAbort() });
+
+      expect(removed).toEqual([imageReference(image, 'abc123'), imageReference(image, 'latest')]);
+      const steps = lines.flatMap((l) => STEP_IMAGE.exec(l)?.[1] ?? []).filter((id) => id !== baseId);
+      expect(steps).toHaveLength(2);
+      for (const id of [built.id, ...steps])
+        expect({ id, exists: await exists(docker, 'images', id) }).toEqual({ id, exists: false });
       expect(await exists(docker, 'images', `${unrelated}:keep`)).toBe(true);
       expect(await exists(docker, 'images', env.baseImage)).toBe(true);
     } finally {
@@ -43,9 +83,60 @@ describe('removeBuildImages against dockerd', () => {
     }
   });
 
-  it('finds nothing to remove for a workflow that built nothing', async () => {
-    await expect(
-      removeBuildImages({ engine: docker, workflowId: uniqueName('wf-none') }, { signal: noAbort() }),
-    ).resolves.toEqual([]);
+  it('keeps a latest that a later build has taken, and still removes its own image', async () => {
+    const name = ourImage(uniqueName('it-cleanup-retagged'));
+    const mine = await buildFor(name, 'aaa111');
+    const theirs = await buildFor(name, 'bbb222');
+
+    const removed = await removeBuildImages({ engine: docker, image: mine.built }, { signal: noAbort() });
+
+    expect(removed).toEqual([`${name}:aaa111`]);
+    expect(await exists(docker, 'images', mine.built.id)).toBe(false);
+    for (const step of mine.steps) expect(await exists(docker, 'images', step)).toBe(false);
+    expect(await imageId(docker, `${name}:latest`)).toBe(theirs.built.id);
+    expect(await exists(docker, 'images', `${name}:bbb222`)).toBe(true);
+  });
+
+  it('removes an image by id once another build of the same commit has taken both its tags', async () => {
+    const name = ourImage(uniqueName('it-cleanup-orphan'));
+    const mine = await buildFor(name, 'ccc333');
+    const theirs = await buildFor(name, 'ccc333');
+
+    const removed = await removeBuildImages({ engine: docker, image: mine.built }, { signal: noAbort() });
+
+    expect(removed).toEqual([mine.built.id]);
+    expect(await exists(docker, 'images', mine.built.id)).toBe(false);
+    for (const step of mine.steps) expect(await exists(docker, 'images', step)).toBe(false);
+    expect(await imageId(docker, `${name}:ccc333`)).toBe(theirs.built.id);
+    expect(await imageId(docker, `${name}:latest`)).toBe(theirs.built.id);
+  });
+
+  it('keeps an image a container uses, with the tag the daemon refused, and logs it', async () => {
+    const name = ourImage(uniqueName('it-cleanup-in-use'));
+    const { built } = await buildFor(name, 'ddd444');
+    const container = await createContainer(docker, built.id);
+    try {
+      const log = recordingLogger();
+      const removed = await removeBuildImages({ engine: docker, image: built }, { signal: noAbort(), log });
+
+      expect(removed).toEqual([`${name}:ddd444`]);
+      expect(await imageId(docker, `${name}:latest`)).toBe(built.id);
+      expect(log.lines).toContainEqual({
+        level: 'warn',
+        message: 'image kept: a container uses it',
+        fields: { reference: `${name}:latest` },
+      });
+    } finally {
+      await removeContainer(docker, container);
+    }
+  });
+
+  it('finds nothing to remove for an image that is already gone', async () => {
+    const name = ourImage(uniqueName('it-cleanup-gone'));
+    const { built } = await buildFor(name, 'eee555');
+    await removeBuildImages({ engine: docker, image: built }, { signal: noAbort() });
+    await expect(removeBuildImages({ engine: docker, image: built }, { signal: noAbort() })).resolves.toEqual(
+      [],
+    );
   });
 });

@@ -11,7 +11,7 @@ import { imageName, ImageNotFoundError, imageReference, verifyImage } from '../.
 import { renderTemplates } from '../../../src/templates';
 import { REPO_ROOT, testEnv, uniqueName } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
-import { cleanUp, context, contextFrom, engine, exists, filesInImage, noAbort, workflow } from './helpers';
+import { cleanUp, context, contextFrom, engine, exists, filesInImage, noAbort, ourImage } from './helpers';
 
 const env = testEnv();
 const access = { url: env.registry.url };
@@ -25,11 +25,10 @@ afterAll(cleanUp);
 
 async function run(dockerUrl: string, commit: string, forceBuild = false): Promise<CreateImageResult> {
   const input: CreateImageInput = {
-    engine: docker,
-    image: imageName(dockerUrl, access.url),
+    connect: () => Promise.resolve(docker),
+    image: ourImage(imageName(dockerUrl, access.url)),
     commit,
     contextDir: await context({ Dockerfile: dockerfile, greeting: commit }),
-    workflowId: workflow(uniqueName('wf')),
     forceBuild,
     access,
   };
@@ -41,15 +40,14 @@ describe('createImage of the realistic deployment repository fixture', () => {
     const commit = 'c0ffee5d1f0e4a8b9c7d6e5f4a3b2c1d0e9f8a7b';
     const contextDir = await contextFrom(path.join(REPO_ROOT, 'test/fixtures/deployment-repo'));
     await renderTemplates({ dir: contextDir, commitHash: commit }, { signal: noAbort(), log: nopLogger });
-    const image = imageName(`${uniqueName('it-fixture')}/webshop`, access.url);
+    const image = ourImage(imageName(`${uniqueName('it-fixture')}/webshop`, access.url));
     const lines: string[] = [];
     const result = await createImage(
       {
-        engine: docker,
+        connect: () => Promise.resolve(docker),
         image,
         commit,
         contextDir,
-        workflowId: workflow(uniqueName('wf')),
         forceBuild: false,
         access,
       },
@@ -135,11 +133,10 @@ describe('createImage against dockerd and the open registry', () => {
   it('fails the step with the message of a failing RUN step and pushes nothing', async () => {
     const failing = `${uniqueName('it')}/broken`;
     const input: CreateImageInput = {
-      engine: docker,
-      image: imageName(failing, access.url),
+      connect: () => Promise.resolve(docker),
+      image: ourImage(imageName(failing, access.url)),
       commit: 'bad1',
       contextDir: await context({ Dockerfile: `FROM ${env.baseImage}\nRUN echo about to fail && exit 3\n` }),
-      workflowId: workflow(uniqueName('wf')),
       forceBuild: false,
       access,
     };

@@ -7,11 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-fs';
-import { connectEngine, engineJson, engineStatus, removeBuildImages, type Engine } from '../../../src/docker';
+import { connectEngine, engineJson, engineStatus, type Engine } from '../../../src/docker';
+import type { ImageName } from '../../../src/registry';
 import { testEnv } from '../../harness/env';
 
 const contexts: string[] = [];
-const workflows = new Set<string>();
+const imageNames = new Set<string>();
 
 export const noAbort = (): AbortSignal => new AbortController().signal;
 
@@ -42,18 +43,33 @@ export async function contextFrom(source: string): Promise<string> {
   return dir;
 }
 
-/** Remembers a workflow id whose images {@link cleanUp} removes from the shared daemon. */
-export function workflow(id: string): string {
-  workflows.add(id);
-  return id;
+/** Remembers an image name (`[host/]path`, no tag): {@link cleanUp} removes its local tags from the daemon. */
+export function ourImage<T extends string | ImageName>(image: T): T {
+  imageNames.add(typeof image === 'string' ? image : image.name);
+  return image;
 }
 
-/** Removes the contexts and the images of every remembered workflow. */
+/**
+ * Removes the contexts and the local images of the remembered names, unforced as the builder's cleanup does
+ * (an image goes with its last tag, one a container uses stays): every tag of those names, and by id the
+ * images only a pushed digest of those names still refers to (a forced rebuild took their tags).
+ */
 export async function cleanUp(): Promise<void> {
   const docker = await engine();
-  for (const id of workflows)
-    await removeBuildImages({ engine: docker, workflowId: id }, { signal: noAbort() });
-  workflows.clear();
+  const listed = (await engineJson(docker, { method: 'GET', path: '/images/json' }, noAbort())) as {
+    Id: string;
+    RepoTags?: string[] | null;
+    RepoDigests?: string[] | null;
+  }[];
+  const ours = (reference: string, separator: string) =>
+    imageNames.has(reference.slice(0, reference.lastIndexOf(separator)));
+  for (const image of listed) {
+    const tags = (image.RepoTags ?? []).filter((tag) => ours(tag, ':'));
+    const orphan = (image.RepoTags ?? []).length === 0 && (image.RepoDigests ?? []).some((d) => ours(d, '@'));
+    for (const reference of orphan ? [image.Id] : tags)
+      await engineStatus(docker, { method: 'DELETE', path: `/images/${reference}` }, noAbort());
+  }
+  imageNames.clear();
   await Promise.all(contexts.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
@@ -71,18 +87,33 @@ export async function exists(
   return status === 200;
 }
 
+/** Creates (does not start) a container of `image`; its id. Remove it with {@link removeContainer}. */
+export async function createContainer(docker: Engine, image: string): Promise<string> {
+  const created = (await engineJsonWithBody(docker, '/containers/create', {
+    Image: image,
+    Cmd: ['true'],
+  })) as { Id: string };
+  return created.Id;
+}
+
+/** Removes a container, forced. */
+export async function removeContainer(docker: Engine, id: string): Promise<void> {
+  await engineStatus(
+    docker,
+    { method: 'DELETE', path: `/containers/${id}`, query: { force: true } },
+    noAbort(),
+  );
+}
+
 /**
  * The paths below `dir` inside `image`, read by creating (not starting) a container and fetching its archive,
  * then removing the container.
  */
 export async function filesInImage(docker: Engine, image: string, dir: string): Promise<string[]> {
-  const created = (await engineJsonWithBody(docker, '/containers/create', {
-    Image: image,
-    Cmd: ['true'],
-  })) as { Id: string };
+  const id = await createContainer(docker, image);
   try {
     const names: string[] = [];
-    const res = await archive(docker, created.Id, dir);
+    const res = await archive(docker, id, dir);
     const extract = tar.extract(os.tmpdir(), {
       map: (header) => {
         names.push(header.name.replace(/\/$/, ''));
@@ -93,11 +124,7 @@ export async function filesInImage(docker: Engine, image: string, dir: string): 
     await pipeline(res, extract as unknown as NodeJS.WritableStream);
     return names.sort();
   } finally {
-    await engineStatus(
-      docker,
-      { method: 'DELETE', path: `/containers/${created.Id}`, query: { force: true } },
-      noAbort(),
-    );
+    await removeContainer(docker, id);
   }
 }
 

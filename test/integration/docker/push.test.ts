@@ -13,7 +13,7 @@ import {
 import { testEnv, uniqueName } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { recordingLogger } from '../../fakes/logger';
-import { cleanUp, context, engine, engineProxy, noAbort, workflow, type EngineProxy } from './helpers';
+import { cleanUp, context, engine, engineProxy, noAbort, ourImage, type EngineProxy } from './helpers';
 
 const env = testEnv();
 const auth = env.authRegistry;
@@ -41,8 +41,7 @@ async function built(image: ImageName, tag: string): Promise<void> {
     {
       engine: docker,
       contextDir,
-      tags: [imageReference(image, tag)],
-      workflowId: workflow(uniqueName('wf')),
+      tags: [imageReference(ourImage(image), tag)],
     },
     { signal: noAbort() },
   );
@@ -174,11 +173,10 @@ describe('a registry that fails twice', () => {
       const log = recordingLogger();
       const result = await createImage(
         {
-          engine: docker,
+          connect: () => Promise.resolve(docker),
           image: imageName(`${flaky.host}/${path}`, env.registry.url),
           commit: 'v1',
           contextDir: await context({ Dockerfile: 'FROM scratch\n' }),
-          workflowId: workflow(uniqueName('wf')),
           forceBuild: false,
           access: { url: env.registry.url },
           registryRetry: fastRetry,
@@ -221,11 +219,10 @@ describe('the X-Registry-Auth header', () => {
     const access = { url: env.registry.url };
     await createImage(
       {
-        engine: proxied,
-        image: imageName(`${uniqueName('it-header')}/app`, access.url),
+        connect: () => Promise.resolve(proxied),
+        image: ourImage(imageName(`${uniqueName('it-header')}/app`, access.url)),
         commit: 'h1',
         contextDir: await context({ Dockerfile: `FROM ${env.baseImage}\nRUN echo h1 > /h1\n` }),
-        workflowId: workflow(uniqueName('wf')),
         forceBuild: true,
         access,
       },

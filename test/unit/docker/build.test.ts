@@ -8,7 +8,6 @@ import {
   connectEngine,
   DockerBuildError,
   DockerTimeoutError,
-  WORKFLOW_LABEL,
   type BuildInput,
   type Engine,
 } from '../../../src/docker';
@@ -71,7 +70,7 @@ async function engineAnswering(build: FakeHandler): Promise<{ fake: FakeHttpServ
 }
 
 function input(engine: Engine, extra: Partial<BuildInput> = {}): BuildInput {
-  return { engine, contextDir, tags: ['reg/app:abc123', 'reg/app:latest'], workflowId: 'wf-1', ...extra };
+  return { engine, contextDir, tags: ['reg/app:abc123', 'reg/app:latest'], ...extra };
 }
 
 const ctx = (onLine?: (line: string) => void) => ({
@@ -80,13 +79,14 @@ const ctx = (onLine?: (line: string) => void) => ({
 });
 
 describe('buildImage', () => {
-  it('builds with the classic builder, both tags, the workflow label and rm/forcerm/nocache', async () => {
+  it('builds with the classic builder, both tags and rm/forcerm/nocache, and no labels', async () => {
     const { fake, engine } = await engineAnswering((_req, res) => streamLines(res, success));
     await buildImage(input(engine), ctx());
     const build = fake.requests.find((r) => apiPath(r.url.pathname) === '/build');
     const query = build?.url.searchParams;
     expect(query?.getAll('t')).toEqual(['reg/app:abc123', 'reg/app:latest']);
-    expect(JSON.parse(query?.get('labels') ?? '{}')).toEqual({ [WORKFLOW_LABEL]: 'wf-1' });
+    // Labels would cost the classic builder one more committed image.
+    expect(query?.has('labels')).toBe(false);
     expect([query?.get('rm'), query?.get('forcerm'), query?.get('nocache')]).toEqual([
       'true',
       'true',

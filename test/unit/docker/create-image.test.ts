@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   createImage,
+  DockerPushError,
   shortImageId,
   statusMessages,
   type CreateImageInput,
@@ -46,24 +47,35 @@ async function world(
   return { engine, registry, daemon };
 }
 
-function input(engine: Engine, access: RegistryAccess, forceBuild = false): CreateImageInput {
-  return {
-    engine,
+/** The inputs of one createImage; `connects` counts the calls of its `connect`. */
+function input(
+  engine: Engine,
+  access: RegistryAccess,
+  forceBuild = false,
+): CreateImageInput & { connects: number } {
+  const counted = {
+    connects: 0,
+    connect: () => {
+      counted.connects++;
+      return Promise.resolve(engine);
+    },
     image: imageName('org/app', access.url),
     commit: 'abc123',
     contextDir,
-    workflowId: 'wf-1',
     forceBuild,
     access,
     registryRetry: { attempts: 1 },
   };
+  return counted;
 }
 
 describe('createImage', () => {
-  it('skips the build when the image for the commit already exists', async () => {
+  it('skips the build when the image for the commit already exists, without connecting to the engine', async () => {
     const { engine, registry, daemon } = await world(['abc123']);
+    const calledBefore = daemon.requests.length;
     const statuses: string[] = [];
-    const result = await createImage(input(engine, { url: registry.url }), {
+    const skipping = input(engine, { url: registry.url });
+    const result = await createImage(skipping, {
       signal: new AbortController().signal,
       onStatus: (m) => statuses.push(m),
     });
@@ -75,7 +87,48 @@ describe('createImage', () => {
       messages: [`The docker image ${tag} already exists, skipping docker build`],
     });
     expect(statuses).toEqual(result.messages);
-    expect(daemon.requests.some((r) => apiPath(r.url.pathname) === '/build')).toBe(false);
+    expect(skipping.connects).toBe(0);
+    expect(daemon.requests.slice(calledBefore)).toEqual([]);
+  });
+
+  it('connects to the engine only once the registry says the image is missing', async () => {
+    const { engine, registry } = await world([]);
+    const order: string[] = [];
+    await createImage(
+      {
+        ...input(engine, { url: registry.url }),
+        connect: () => {
+          order.push(`connect after ${registry.requests.length} registry request(s)`);
+          return Promise.resolve(engine);
+        },
+      },
+      { signal: new AbortController().signal, onStatus: (m) => order.push(m) },
+    );
+    const tag = `${registry.host}/org/app:abc123`;
+    expect(order.slice(0, 3)).toEqual([
+      statusMessages.imageMissing(tag),
+      'connect after 1 registry request(s)',
+      statusMessages.building(tag),
+    ]);
+  });
+
+  it('tells the workflow which image it built before pushing it, so a failed push still cleans up', async () => {
+    const registry = await startFakeHttpServer((_req, res) => void res.writeHead(404).end());
+    const { server: daemon, engine } = await startFakeEngine((req, res) => {
+      if (apiPath(req.url.pathname) === '/build') return streamLines(res, [{ aux: { ID: imageId } }]);
+      streamLines(res, [{ error: 'manifest invalid: the registry refused it' }]);
+    });
+    servers.push(registry, daemon);
+    const built: unknown[] = [];
+    await expect(
+      createImage(input(engine, { url: registry.url }), {
+        signal: new AbortController().signal,
+        onBuilt: (image) => built.push(image),
+      }),
+    ).rejects.toThrow(DockerPushError);
+    expect(built).toEqual([
+      { id: imageId, tags: [`${registry.host}/org/app:abc123`, `${registry.host}/org/app:latest`] },
+    ]);
   });
 
   it('builds, tags and pushes both tags when the image does not exist, in the original words', async () => {
@@ -101,20 +154,22 @@ describe('createImage', () => {
 
   it('rebuilds without asking the registry when force_build is set', async () => {
     const { engine, registry } = await world(['abc123']);
-    const result = await createImage(input(engine, { url: registry.url }, true), {
-      signal: new AbortController().signal,
-    });
+    const forced = input(engine, { url: registry.url }, true);
+    const result = await createImage(forced, { signal: new AbortController().signal });
     expect(result.messages[0]).toBe('The force_build flag has been set, requesting docker build');
     expect(result.imageFound).toBe(false);
     expect(registry.requests).toHaveLength(0);
+    expect(forced.connects).toBe(1);
   });
 
   it('fails before building when the registry refuses the credentials', async () => {
     const { engine, registry, daemon } = await world([], true);
     const access = { url: registry.url, credentials: { username: 'u', password: 'wrong' } };
-    await expect(
-      createImage(input(engine, access), { signal: new AbortController().signal }),
-    ).rejects.toThrow(RegistryAuthError);
+    const refused = input(engine, access);
+    await expect(createImage(refused, { signal: new AbortController().signal })).rejects.toThrow(
+      RegistryAuthError,
+    );
+    expect(refused.connects).toBe(0);
     expect(daemon.requests.some((r) => apiPath(r.url.pathname) === '/build')).toBe(false);
   });
 });
