@@ -309,7 +309,6 @@ async function runWorkflow(
         {
           op: 'build',
           input: {
-            workflowId: id,
             forceBuild: request.force_build,
             docker: checkout.docker,
             commit: config.commit,

@@ -20,7 +20,7 @@ import type { Reporter } from './workflow/reporter';
 import type { StepDeps } from './workflow/steps';
 
 /** The adapters' settings from the configuration, shared by every workflow. */
-function stepDeps(config: BuilderConfig): StepDeps {
+export function stepDeps(config: BuilderConfig): StepDeps {
   return {
     git: gitAccessFromConfig(config),
     author: { name: config.gitAuthorName, email: config.gitAuthorEmail },

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import git from 'isomorphic-git';
 import { cloneBranch, cloneEverything, expandCommit, fetchCommit } from './clone';
+import { RefNotFoundError } from './errors';
+import { mayNameBranch, validateRef } from './ref-name';
 import { locateRef } from './refs';
 import type { Remote } from './remote';
 import type { GitContext } from './transport';
@@ -30,18 +32,24 @@ export interface Checkout {
 
 /**
  * Clones `remote` into `dir` and checks out `ref`, fetching as little as the ref allows (see `./clone`).
- * Throws `InvalidRefError`, `RefNotFoundError`, `RepoNotFoundError`, `GitAuthError`, `GitUnreachableError`,
- * `GitTimeoutError`, or the caller's abort reason.
+ * A plain name is cloned as a branch straight away; only when the server has no such branch is it looked up
+ * as a tag or commit. Throws `InvalidRefError`, `RefNotFoundError`, `RepoNotFoundError`, `GitAuthError`,
+ * `GitUnreachableError`, `GitTimeoutError`, or the caller's abort reason.
  */
 export async function checkoutRepo(input: CheckoutInput, ctx: GitContext): Promise<Checkout> {
   const { remote, dir } = input;
-  const ref = input.ref || DEFAULT_REF;
-  const target = await locateRef(remote, ref, ctx);
+  const ref = validateRef(input.ref || DEFAULT_REF);
   const base = { dir, url: remote.url, ref };
+  if (mayNameBranch(ref)) {
+    const commit = await cloneBranch(remote, dir, ref, ctx);
+    if (commit !== null) return { ...base, kind: 'branch', commit, branch: ref };
+  }
+  const target = await locateRef(remote, ref, ctx);
   await fs.promises.rm(dir, { recursive: true, force: true });
   if (target.kind === 'branch') {
-    await cloneBranch(remote, dir, target.name, ctx);
-    const commit = await git.resolveRef({ fs, dir, ref: 'HEAD' });
+    const commit = await cloneBranch(remote, dir, target.name, ctx);
+    // The branch was listed a moment ago: it has just been deleted.
+    if (commit === null) throw new RefNotFoundError(remote.url, target.name);
     return { ...base, kind: 'branch', commit, branch: target.name };
   }
   let commit: string;

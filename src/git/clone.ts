@@ -22,22 +22,39 @@ async function hasCommit(dir: string, oid: string): Promise<boolean> {
   }
 }
 
-/** Depth-1 clone of one branch, checked out on that branch. */
+/**
+ * Depth-1 clone of one branch, that branch only, no tags, checked out on it unless `checkout` is false.
+ * Resolves with the branch's commit, or `null` when the server has no such branch (nothing is left in `dir`
+ * then). The branch is named in full, so the clone's own two requests are all it costs: a ref lookup first
+ * would add two round trips to every checkout of a branch, the usual case.
+ */
 export async function cloneBranch(
   remote: Remote,
   dir: string,
   branch: string,
   ctx: GitContext,
-): Promise<void> {
+  checkout = true,
+): Promise<string | null> {
+  await fs.promises.rm(dir, { recursive: true, force: true });
   try {
-    await withRemote('clone', remote, ctx, (io) =>
-      git.clone({ fs, ...io, dir, url: remote.url, ref: branch, singleBranch: true, depth: 1, noTags: true }),
+    await withRemote(checkout ? 'clone' : 'fetch', remote, ctx, (io) =>
+      git.clone({
+        fs,
+        ...io,
+        dir,
+        url: remote.url,
+        ref: `refs/heads/${branch}`,
+        singleBranch: true,
+        depth: 1,
+        noTags: true,
+        noCheckout: !checkout,
+      }),
     );
   } catch (err) {
-    // The branch was listed a moment ago: it has just been deleted.
-    if (err instanceof Errors.NotFoundError) throw new RefNotFoundError(remote.url, branch);
+    if (err instanceof Errors.NotFoundError) return null;
     throw err;
   }
+  return git.resolveRef({ fs, dir, ref: 'HEAD' });
 }
 
 /** Clone of every branch and tag with full history, nothing checked out. */

@@ -42,3 +42,11 @@ export function isFullSha(ref: string): boolean {
 export function isAbbreviatedSha(ref: string): boolean {
   return ABBREVIATED_SHA.test(ref);
 }
+
+/**
+ * Whether `ref` may be a plain branch name, which is then tried as a branch before anything else (as
+ * `git checkout` prefers branches): not a full commit id, `HEAD` or a full `refs/...` name.
+ */
+export function mayNameBranch(ref: string): boolean {
+  return !isFullSha(ref) && ref !== 'HEAD' && !ref.startsWith('refs/');
+}

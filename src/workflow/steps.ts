@@ -6,6 +6,8 @@ import {
   removeBuildImages,
   statusMessages,
   type BuildOptions,
+  type BuiltImage,
+  type Engine,
   type EngineOptions,
   type PushOptions,
 } from '../docker';
@@ -108,6 +110,35 @@ export interface CheckoutStepOutput {
   readonly docker: DockerSettings;
   readonly etcdToken: string | null;
   readonly source: SourceRepoSpec | null;
+  /** The commit `source` stands for, already fetched below the work dir; null leaves it to the config step. */
+  readonly sourceCommit: string | null;
+}
+
+const sourceDir = (workDir: string): string => path.join(workDir, 'source');
+
+/**
+ * Resolves and fetches the source commit while the deployment repo is cloned, when the request alone names
+ * the source (as the orchestrator's requests do): the two repositories are on the network at once instead of
+ * one after the other. Only time is at stake, so a failure is left for the config step to meet again and
+ * report in its own words.
+ */
+async function prefetchSource(
+  input: CheckoutStepInput,
+  deps: StepDeps,
+  ctx: StepContext,
+  signal: AbortSignal,
+): Promise<(SourceRepoSpec & { readonly commit: string }) | null> {
+  const { source_repo: repo, source_repo_git_ref: ref } = input.request;
+  if (!repo || !ref) return null;
+  try {
+    const dir = sourceDir(input.workDir);
+    const remote = resolveRemote(repo, deps.git);
+    const { commit } = await resolveSourceCommit({ remote, ref, dir }, { signal, log: ctx.log });
+    return { repo, ref, commit };
+  } catch (err) {
+    if (!signal.aborted) ctx.log.debug('source not fetched ahead', { reason: messageOf(err) });
+    return null;
+  }
 }
 
 /** The original's `DeploymentRepo.init_from_request`: clone the deployment repo and read its settings. */
@@ -118,22 +149,36 @@ export async function checkoutStep(
 ): Promise<CheckoutStepOutput> {
   const { request } = input;
   if (!request.deployment_repo) throw new StepError('Missing deployment_repo');
-  const checkout = await checkoutRepo(
-    {
-      remote: resolveRemote(request.deployment_repo, deps.git),
-      ref: request.deployment_repo_git_ref ?? undefined,
-      dir: path.join(input.workDir, 'deployment'),
-    },
-    ctx,
-  );
-  return {
-    dir: checkout.dir,
-    commit: checkout.commit,
-    branch: checkout.branch,
-    docker: await readDockerSettings(checkout.dir),
-    etcdToken: await readEtcdToken(checkout.dir, request.milestones),
-    source: await selectSourceRepo(checkout.dir, request),
-  };
+  const ahead = new AbortController();
+  const prefetch = prefetchSource(input, deps, ctx, AbortSignal.any([ctx.signal, ahead.signal]));
+  try {
+    const checkout = await checkoutRepo(
+      {
+        remote: resolveRemote(request.deployment_repo, deps.git),
+        ref: request.deployment_repo_git_ref ?? undefined,
+        dir: path.join(input.workDir, 'deployment'),
+      },
+      ctx,
+    );
+    const docker = await readDockerSettings(checkout.dir);
+    const etcdToken = await readEtcdToken(checkout.dir, request.milestones);
+    const source = await selectSourceRepo(checkout.dir, request);
+    const fetched = await prefetch;
+    const sameSource = fetched !== null && fetched.repo === source?.repo && fetched.ref === source.ref;
+    return {
+      dir: checkout.dir,
+      commit: checkout.commit,
+      branch: checkout.branch,
+      docker,
+      etcdToken,
+      source,
+      sourceCommit: sameSource ? fetched.commit : null,
+    };
+  } finally {
+    // The fetch writes below the work dir: it must be over before this step answers.
+    ahead.abort();
+    await prefetch;
+  }
 }
 
 // --- config (render, commit, push) -----------------------------------------------------------------------
@@ -165,8 +210,10 @@ async function sourceCommit(input: ConfigStepInput, deps: StepDeps, ctx: StepCon
     return { commit: requested, notifications: null };
   }
   const remote = resolveRemote(checkout.source.repo, deps.git);
-  const dir = path.join(input.workDir, 'source');
-  const { commit } = await resolveSourceCommit({ remote, ref: checkout.source.ref, dir }, ctx);
+  const dir = sourceDir(input.workDir);
+  const commit =
+    checkout.sourceCommit ??
+    (await resolveSourceCommit({ remote, ref: checkout.source.ref, dir }, ctx)).commit;
   if (commit !== requested) {
     ctx.report.event('log', `Git commit hash resolved from checkout: ${requested} -> ${commit}`);
   }
@@ -236,7 +283,6 @@ export function registryAccess(docker: DockerSettings, configured: RegistryAcces
 }
 
 export interface ImageStepInput {
-  readonly workflowId: string;
   readonly forceBuild: boolean;
   readonly docker: DockerSettings;
   /** The source commit: the image's tag. */
@@ -258,8 +304,9 @@ function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageNam
 }
 
 /**
- * The build milestone: unless forced, skip when the registry has `<image>:<commit>`; otherwise build, tag and
- * push. The local images this build made are removed afterwards (the registry holds them), never others.
+ * The build milestone: unless forced, skip when the registry has `<image>:<commit>`, without touching the
+ * build host; otherwise connect to it, build, tag and push. The local tags this build made are removed
+ * afterwards (the registry holds the image), never others.
  */
 export async function buildStep(
   input: ImageStepInput,
@@ -274,38 +321,30 @@ export async function buildStep(
     `Beginning docker image build of ${input.docker.dockerUrl}:${input.commit} on docker host ${host}...`,
   );
   ctx.report.save();
+  // Set once a build starts: when the registry has the image, no Engine call is made at all.
+  const local: { engine?: Engine; built?: BuiltImage } = {};
   try {
-    const engine = await connectEngine(host, deps.engine, ctx);
-    try {
-      const result = await createImage(
-        {
-          engine,
-          image: name,
-          commit: input.commit,
-          contextDir: input.contextDir,
-          workflowId: input.workflowId,
-          forceBuild: input.forceBuild,
-          access,
-          build: deps.build,
-          push: deps.push,
-          registryTimeoutMs: deps.registryTimeoutMs,
-        },
-        {
-          signal: ctx.signal,
-          log: ctx.log,
-          onLine: (line) => ctx.report.line(line),
-          onStatus: (message) => ctx.report.event('success', message),
-        },
-      );
-      return { reference, imageFound: result.imageFound, imageId: result.imageId ?? null };
-    } finally {
-      await removeBuildImages(
-        { engine, workflowId: input.workflowId },
-        { signal: AbortSignal.timeout(30_000) },
-      )
-        .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
-        .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));
-    }
+    const result = await createImage(
+      {
+        connect: async () => (local.engine = await connectEngine(host, deps.engine, ctx)),
+        image: name,
+        commit: input.commit,
+        contextDir: input.contextDir,
+        forceBuild: input.forceBuild,
+        access,
+        build: deps.build,
+        push: deps.push,
+        registryTimeoutMs: deps.registryTimeoutMs,
+      },
+      {
+        signal: ctx.signal,
+        log: ctx.log,
+        onLine: (line) => ctx.report.line(line),
+        onStatus: (message) => ctx.report.event('success', message),
+        onBuilt: (built) => (local.built = built),
+      },
+    );
+    return { reference, imageFound: result.imageFound, imageId: result.imageId ?? null };
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     throw new StepError(
@@ -313,6 +352,14 @@ export async function buildStep(
       { cause: err },
     );
   } finally {
+    if (local.engine && local.built) {
+      await removeBuildImages(
+        { engine: local.engine, image: local.built },
+        { signal: AbortSignal.timeout(30_000), log: ctx.log },
+      )
+        .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
+        .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));
+    }
     ctx.report.save();
   }
 }

@@ -9,7 +9,7 @@ import {
   type Checkout,
 } from '../../../src/git';
 import { createBareRepo, removeBareRepo, testEnv, uniqueName, type BareRepo } from '../../harness/env';
-import { gitCli, quiet, remote, scratchDir, serverCredentials } from './helpers';
+import { gitCli, holdingProxy, quiet, remote, scratchDir, serverCredentials, throughProxy } from './helpers';
 
 let repo: BareRepo;
 let first: string;
@@ -65,6 +65,21 @@ describe('checkoutRepo', () => {
     });
     expect(readme(result)).toBe('second\n');
     expect(await gitCli(['rev-list', '--count', 'HEAD'], result.dir)).toBe('1');
+  });
+
+  it("clones a branch with the clone's own two requests, looking up no refs first", async () => {
+    const requests: string[] = [];
+    const proxy = await holdingProxy(new URL(repo.url).origin, (req) => {
+      requests.push(`${req.method} ${(req.url ?? '').replace(/^.*\.git/, '')}`);
+      return false;
+    });
+    try {
+      const result = await checkout('release', throughProxy(proxy.url, repo.url));
+      expect(result).toMatchObject({ kind: 'branch', branch: 'release', commit: first });
+    } finally {
+      await proxy.close();
+    }
+    expect(requests).toEqual(['GET /info/refs?service=git-upload-pack', 'POST /git-upload-pack']);
   });
 
   it('checks out master when no ref or an empty one is given, as the original did', async () => {
@@ -145,7 +160,7 @@ describe('checkoutRepo', () => {
     const url = `${testEnv().git.baseUrl}/${uniqueName('missing')}.git`;
     const failure = checkout('master', url);
     await expect(failure).rejects.toThrow(RepoNotFoundError);
-    await expect(failure).rejects.toThrow(`git ls-remote failed: repository ${url} not found`);
+    await expect(failure).rejects.toThrow(`git clone failed: repository ${url} not found`);
   });
 });
 

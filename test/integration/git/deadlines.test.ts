@@ -74,7 +74,8 @@ const operations: Record<Exclude<GitOperation, 'clone'>, HeldOperation> = {
       resolveSourceCommit(
         {
           remote: remote(url, undefined, timeoutMs),
-          ref: 'master',
+          // A full ref name is looked up; a plain branch name would be fetched straight away.
+          ref: 'refs/heads/master',
           dir: path.join(fixture.scratch, 'source'),
         },
         ctx,

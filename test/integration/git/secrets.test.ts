@@ -58,13 +58,27 @@ const failures: Failure[] = [
       resolveSourceCommit(
         {
           remote: remote(fixture.repo.authUrl, wrong),
-          ref: 'master',
+          ref: 'refs/heads/master',
           dir: path.join(fixture.scratch, 'source'),
         },
         ctx,
       ),
     GitAuthError,
     'git ls-remote of <auth url> failed: the server rejected the configured credentials',
+  ],
+  [
+    'a branch fetch with a wrong password',
+    (ctx) =>
+      resolveSourceCommit(
+        {
+          remote: remote(fixture.repo.authUrl, wrong),
+          ref: 'master',
+          dir: path.join(fixture.scratch, 'source'),
+        },
+        ctx,
+      ),
+    GitAuthError,
+    'git fetch of <auth url> failed: the server rejected the configured credentials',
   ],
   [
     'a clone by commit id with a wrong password',

@@ -48,9 +48,19 @@ afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
 const sourceDir = (): string => path.join(scratch, 'source');
 
 describe('resolveSourceCommit', () => {
-  it('resolves a branch to its commit with an ls-remote, cloning nothing', async () => {
+  it('resolves a branch by fetching its tip alone, depth 1, with nothing checked out', async () => {
     const resolved = await resolveSourceCommit(
       { remote: remote(source.url), ref: 'master', dir: sourceDir() },
+      quiet,
+    );
+    expect(resolved).toEqual({ commit: second, resolvedBy: 'fetch' });
+    expect(await gitCli(['rev-list', '--count', second], sourceDir())).toBe('1');
+    expect(fs.readdirSync(sourceDir())).toEqual(['.git']);
+  });
+
+  it('resolves a full ref name with an ls-remote, cloning nothing', async () => {
+    const resolved = await resolveSourceCommit(
+      { remote: remote(source.url), ref: 'refs/heads/master', dir: sourceDir() },
       quiet,
     );
     expect(resolved).toEqual({ commit: second, resolvedBy: 'ls-remote' });
@@ -119,6 +129,19 @@ describe('readSourceFile', () => {
         quiet,
       ),
     ).resolves.toBeNull();
+  });
+
+  it('reuses the fetch that resolved a branch instead of asking the server again', async () => {
+    const { commit } = await resolveSourceCommit(
+      { remote: remote(source.url), ref: 'master', dir: sourceDir() },
+      quiet,
+    );
+    const nowhere = remote(`http://127.0.0.1:${await freeLoopbackPort()}/anon/none.git`);
+    const text = await readSourceFile(
+      { remote: nowhere, commit, dir: sourceDir(), path: 'README.md' },
+      quiet,
+    );
+    expect(text).toContain('Source repository of the `hello` example');
   });
 
   it('reuses the clone made to expand an abbreviated id instead of fetching again', async () => {

@@ -2,12 +2,14 @@
 // against the test git server, dockerd and registries, and what the services hold afterwards is read back
 // through their own interfaces (the registry API, the git CLI on the bare repositories).
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { main } from '../../../src/cli/main';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { recordingLogger } from '../../fakes/logger';
+import { engine, exists } from '../docker/helpers';
 import {
   BUILDER_HOSTNAME,
   buildRequest,
@@ -71,6 +73,10 @@ describe('a build milestone in local mode', () => {
       const manifest = await lookupManifest(env.registry.url, repos.dockerUrl, tag);
       expect({ tag, status: manifest.status }).toEqual({ tag, status: 200 });
     }
+    // Pushed, so the build's own tags are gone from the build host.
+    const docker = await engine();
+    for (const local of [image, imageOf(repos.dockerUrl, 'latest')])
+      expect({ local, exists: await exists(docker, 'images', local) }).toEqual({ local, exists: false });
 
     const { update } = result;
     expect(update.source_repo_git_ref).toBe(sourceSha);
@@ -171,6 +177,37 @@ describe('a build milestone in local mode', () => {
     expect(await headOf(repos.deployment)).toBe(headAfterFirst);
     expect(await gitIn(repos.deployment.dir, ['rev-list', '--count', repos.deployment.branch])).toBe('2');
     expect(fs.readdirSync(workRoot)).toEqual([]);
+  });
+
+  it('skips the build without a single call to the build host when the registry already has the image', async () => {
+    const repos = await seedRepos();
+    const request = buildRequest(repos);
+    expect((await builder.run(request)).result.status).toBe('succeeded');
+    // A build host that would fail the step on any call: it takes connections and closes them at once.
+    let connections = 0;
+    const host = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    const hostRoot = scratchDir();
+    const endpoint = `tcp://127.0.0.1:${(host.address() as net.AddressInfo).port}`;
+    const hostless = await startTestBuilder(localEnv(hostRoot, { BUILD_HOSTS: endpoint }));
+    try {
+      const { result } = await hostless.run(request);
+
+      const image = imageOf(repos.dockerUrl, await headOf(repos.source));
+      expect(result).toMatchObject({ status: 'succeeded', image, imageFound: true });
+      expect(builderMessages(result).slice(-2)).toEqual([
+        `Beginning docker image build of ${repos.dockerUrl}:${await headOf(repos.source)} on docker host ${endpoint}...`,
+        `The docker image ${image} already exists, skipping docker build`,
+      ]);
+      expect(connections).toBe(0);
+    } finally {
+      await hostless.stop();
+      await new Promise((resolve) => host.close(resolve));
+      fs.rmSync(hostRoot, { recursive: true, force: true });
+    }
   });
 
   it('rebuilds and pushes again when force_build is set although the image exists', async () => {

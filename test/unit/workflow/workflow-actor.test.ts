@@ -36,6 +36,7 @@ const checkedOut = (dir: string): CheckoutStepOutput => ({
   docker: { dockerUrl: 'org/app', registry: null },
   etcdToken: 'etcd-123',
   source: { repo: 'org/app', ref: 'main' },
+  sourceCommit: null,
 });
 
 const configured: ConfigStepOutput = {
@@ -202,7 +203,8 @@ describe('a workflow', () => {
     const trace: string[] = [];
     const steps = fakeSteps(trace, {
       build: (input) => {
-        if (input.workflowId === ID_A)
+        // Each workflow builds in its own work dir, named after its id.
+        if (input.contextDir.includes(ID_A))
           throw new TypeError("Cannot read properties of undefined (reading 'x')");
         return Promise.resolve({ reference: 'org/app:x', imageFound: false, imageId: null });
       },
