@@ -1,6 +1,3 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import {
   createImage,
   DockerPushError,
@@ -11,23 +8,9 @@ import {
 } from '../../../src/docker';
 import { imageName, RegistryAuthError, type RegistryAccess } from '../../../src/registry';
 import { startFakeHttpServer, type FakeHttpServer } from '../registry/fake-http-server';
-import { apiPath, startFakeEngine, streamLines } from './fake-engine';
+import { apiPath, buildFixture, BUILT_IMAGE_ID, startFakeEngine, streamLines } from './fake-engine';
 
-const imageId = 'sha256:0dc8d91103f776bc10c7337578132e46fe256133c581573519676628398a5ef0';
-let contextDir: string;
-let servers: FakeHttpServer[] = [];
-
-beforeAll(async () => {
-  contextDir = await fs.mkdtemp(path.join(os.tmpdir(), 'oa-create-'));
-  await fs.writeFile(path.join(contextDir, 'Dockerfile'), 'FROM busybox:latest\n');
-});
-afterAll(async () => {
-  await fs.rm(contextDir, { recursive: true, force: true });
-});
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-});
+const { contextDir, track } = buildFixture();
 
 /** A registry holding `tags` of org/app (401 for everything when `locked`) and an engine that builds and pushes. */
 async function world(
@@ -40,10 +23,10 @@ async function world(
     res.end();
   });
   const { server: daemon, engine } = await startFakeEngine((req, res) => {
-    if (apiPath(req.url.pathname) === '/build') return streamLines(res, [{ aux: { ID: imageId } }]);
+    if (apiPath(req.url.pathname) === '/build') return streamLines(res, [{ aux: { ID: BUILT_IMAGE_ID } }]);
     streamLines(res, [{ aux: { Tag: req.url.searchParams.get('tag'), Digest: 'sha256:d' } }]);
   });
-  servers.push(registry, daemon);
+  track(registry, daemon);
   return { engine, registry, daemon };
 }
 
@@ -61,7 +44,7 @@ function input(
     },
     image: imageName('org/app', access.url),
     commit: 'abc123',
-    contextDir,
+    contextDir: contextDir(),
     forceBuild,
     access,
     registryRetry: { attempts: 1 },
@@ -115,10 +98,10 @@ describe('createImage', () => {
   it('tells the workflow which image it built before pushing it, so a failed push still cleans up', async () => {
     const registry = await startFakeHttpServer((_req, res) => void res.writeHead(404).end());
     const { server: daemon, engine } = await startFakeEngine((req, res) => {
-      if (apiPath(req.url.pathname) === '/build') return streamLines(res, [{ aux: { ID: imageId } }]);
+      if (apiPath(req.url.pathname) === '/build') return streamLines(res, [{ aux: { ID: BUILT_IMAGE_ID } }]);
       streamLines(res, [{ error: 'manifest invalid: the registry refused it' }]);
     });
-    servers.push(registry, daemon);
+    track(registry, daemon);
     const built: unknown[] = [];
     await expect(
       createImage(input(engine, { url: registry.url }), {
@@ -127,7 +110,7 @@ describe('createImage', () => {
       }),
     ).rejects.toThrow(DockerPushError);
     expect(built).toEqual([
-      { id: imageId, tags: [`${registry.host}/org/app:abc123`, `${registry.host}/org/app:latest`] },
+      { id: BUILT_IMAGE_ID, tags: [`${registry.host}/org/app:abc123`, `${registry.host}/org/app:latest`] },
     ]);
   });
 
@@ -138,7 +121,7 @@ describe('createImage', () => {
     });
     const tag = `${registry.host}/org/app:abc123`;
     expect(result.imageFound).toBe(false);
-    expect(result.imageId).toBe(imageId);
+    expect(result.imageId).toBe(BUILT_IMAGE_ID);
     expect(result.messages).toEqual([
       `The docker image ${tag} does not exist, requesting docker build`,
       `Executing a docker build for ${tag}...`,
@@ -177,7 +160,7 @@ describe('createImage', () => {
 describe('statusMessages', () => {
   it('keeps the verify text and short ids of the original', () => {
     expect(statusMessages.verified('reg/app:abc')).toBe('Verified reg/app:abc exists in docker repo');
-    expect(shortImageId(imageId)).toBe('0dc8d91103f7');
+    expect(shortImageId(BUILT_IMAGE_ID)).toBe('0dc8d91103f7');
     expect(shortImageId('0dc8d91103f7')).toBe('0dc8d91103f7');
   });
 });

@@ -1,4 +1,7 @@
+import fs from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { connectEngine, type Engine } from '../../../src/docker';
 import {
   sendJson,
@@ -37,4 +40,26 @@ export function streamLines(res: ServerResponse, lines: readonly (object | strin
 /** The Engine API path of a recorded request without its version prefix. */
 export function apiPath(pathname: string): string {
   return pathname.replace(/^\/v\d+\.\d+/, '');
+}
+
+/** The id the fake engines give the image they build. */
+export const BUILT_IMAGE_ID = 'sha256:0dc8d91103f776bc10c7337578132e46fe256133c581573519676628398a5ef0';
+
+/**
+ * What a build test file needs around its fakes: a build context with a Dockerfile for the whole file, and
+ * fake servers closed after each test (`track` them as they start).
+ */
+export function buildFixture(): { contextDir: () => string; track: (...servers: FakeHttpServer[]) => void } {
+  let contextDir = '';
+  let servers: FakeHttpServer[] = [];
+  beforeAll(async () => {
+    contextDir = await fs.mkdtemp(path.join(os.tmpdir(), 'oa-build-context-'));
+    await fs.writeFile(path.join(contextDir, 'Dockerfile'), 'FROM busybox:latest\n');
+  });
+  afterAll(() => fs.rm(contextDir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    servers = [];
+  });
+  return { contextDir: () => contextDir, track: (...started) => servers.push(...started) };
 }

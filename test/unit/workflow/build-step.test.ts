@@ -1,28 +1,11 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { statusMessages } from '../../../src/docker';
 import { noCredentials } from '../../../src/git';
 import { nopLogger } from '../../../src/log';
 import { buildStep, type StepContext, type StepDeps } from '../../../src/workflow/steps';
 import { startFakeHttpServer, sendJson, type FakeHttpServer } from '../registry/fake-http-server';
-import { apiPath, streamLines } from '../docker/fake-engine';
+import { apiPath, buildFixture, BUILT_IMAGE_ID, streamLines } from '../docker/fake-engine';
 
-const IMAGE_ID = 'sha256:0dc8d91103f776bc10c7337578132e46fe256133c581573519676628398a5ef0';
-let contextDir: string;
-let servers: FakeHttpServer[] = [];
-
-beforeAll(async () => {
-  contextDir = await fs.mkdtemp(path.join(os.tmpdir(), 'oa-build-step-'));
-  await fs.writeFile(path.join(contextDir, 'Dockerfile'), 'FROM busybox:latest\n');
-});
-afterAll(async () => {
-  await fs.rm(contextDir, { recursive: true, force: true });
-});
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-});
+const { contextDir, track } = buildFixture();
 
 /** A registry that has `tags` of org/app. */
 async function registryWith(tags: string[]): Promise<FakeHttpServer> {
@@ -30,12 +13,12 @@ async function registryWith(tags: string[]): Promise<FakeHttpServer> {
     res.writeHead(tags.some((t) => req.url.pathname === `/v2/org/app/manifests/${t}`) ? 200 : 404);
     res.end();
   });
-  servers.push(registry);
+  track(registry);
   return registry;
 }
 
 /**
- * A fake engine that builds IMAGE_ID tagged as asked, pushes (or refuses to, with `pushError`), and inspects
+ * A fake engine that builds BUILT_IMAGE_ID tagged as asked, pushes (or refuses to, with `pushError`), and inspects
  * and untags images like dockerd; `tags` is what it holds locally.
  */
 async function engineServer(pushError?: string): Promise<{ server: FakeHttpServer; tags: Set<string> }> {
@@ -45,17 +28,17 @@ async function engineServer(pushError?: string): Promise<{ server: FakeHttpServe
     if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
     if (at === '/build') {
       for (const t of req.url.searchParams.getAll('t')) tags.add(t);
-      return streamLines(res, [{ aux: { ID: IMAGE_ID } }]);
+      return streamLines(res, [{ aux: { ID: BUILT_IMAGE_ID } }]);
     }
     if (at.endsWith('/push'))
       return streamLines(res, [pushError ? { error: pushError } : { aux: { Digest: 'sha256:d' } }]);
     const ref = at.replace(/^\/images\//, '').replace(/\/json$/, '');
     if (!tags.has(ref)) return sendJson(res, 404, { message: 'No such image' });
-    if (req.method === 'GET') return sendJson(res, 200, { Id: IMAGE_ID, RepoTags: [...tags] });
+    if (req.method === 'GET') return sendJson(res, 200, { Id: BUILT_IMAGE_ID, RepoTags: [...tags] });
     tags.delete(ref);
     sendJson(res, 200, [{ Untagged: ref }]);
   });
-  servers.push(server);
+  track(server);
   return { server, tags };
 }
 
@@ -98,7 +81,7 @@ describe('buildStep', () => {
     const registry = await registryWith(['abc123']);
     // Any call would reach this engine and fail the step.
     const engine = await startFakeHttpServer((_req, res) => sendJson(res, 500, { message: 'called' }));
-    servers.push(engine);
+    track(engine);
     const ctx = context();
 
     const output = await buildStep(input, deps(registry, `tcp://${engine.host}`), ctx);
@@ -117,12 +100,12 @@ describe('buildStep', () => {
     const ctx = context();
 
     const output = await buildStep(
-      { ...input, contextDir },
+      { ...input, contextDir: contextDir() },
       deps(registry, `tcp://${engine.server.host}`),
       ctx,
     );
 
-    expect(output).toMatchObject({ imageFound: false, imageId: IMAGE_ID });
+    expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
     expect(ctx.events.at(-1)).toBe(statusMessages.pushed('0dc8d91103f7'));
     const deletes = engine.server.requests.filter((r) => r.method === 'DELETE');
     expect(deletes.map((r) => apiPath(r.url.pathname))).toEqual([
@@ -137,7 +120,11 @@ describe('buildStep', () => {
     const engine = await engineServer('manifest invalid: the registry refused it');
 
     await expect(
-      buildStep({ ...input, contextDir }, deps(registry, `tcp://${engine.server.host}`), context()),
+      buildStep(
+        { ...input, contextDir: contextDir() },
+        deps(registry, `tcp://${engine.server.host}`),
+        context(),
+      ),
     ).rejects.toThrow(
       'Failed to build docker image org/app:abc123:  manifest invalid: the registry refused it',
     );
