@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 'use strict';
+// Node's fetch (undici) compiles its HTTP parser from WebAssembly, and V8 then recompiles it with its
+// optimising tier on a background thread, which a process joins before it exits: `oa-builder run` ended about
+// 200 ms after its work was done. The builder's few requests per workflow need no optimised parser. Set before
+// anything can load undici, since V8 reads the flag when it compiles a module.
+require('node:v8').setFlagsFromString('--liftoff-only');
 require('../dist/src/cli/main.js')
   .main(process.argv.slice(2))
   .then(

@@ -12,6 +12,8 @@ export interface ConsoleReporterOptions {
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+// Durations to the hundredth: most steps of a small build take well under a second.
+const duration = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 const MARK = { success: '✓', failure: '✗', log: '·' } as const;
 
 /**
@@ -31,14 +33,16 @@ export function consoleReporter(options: ConsoleReporterOptions): Reporter {
     logLine: (line) => {
       if (options.verbose) write(`  | ${line}`);
     },
-    stepFinished: (step, outcome, durationMs) => write(`${step} ${outcome} in ${seconds(durationMs)}`),
+    stepFinished: (step, outcome, durationMs) => write(`${step} ${outcome} in ${duration(durationMs)}`),
     workflowFinished: (result) => {
       write(
         result.status === 'succeeded'
-          ? `workflow ${result.workflowId} succeeded${result.image ? `: ${result.image}` : ''}${
-              result.imageFound ? ' (already in the registry)' : ''
-            }`
-          : `workflow ${result.workflowId} failed: ${result.message ?? ''}: ${result.reason ?? ''}`,
+          ? `workflow ${result.workflowId} succeeded in ${duration(result.elapsedMs)}${
+              result.image ? `: ${result.image}` : ''
+            }${result.imageFound ? ' (already in the registry)' : ''}`
+          : `workflow ${result.workflowId} failed in ${duration(result.elapsedMs)}: ${result.message ?? ''}: ${
+              result.reason ?? ''
+            }`,
       );
       options.onFinished?.(result);
       return Promise.resolve();

@@ -45,3 +45,29 @@ describe('loading the commands run and serve', () => {
     expect(ajv.filter((file) => !file.startsWith('node_modules/ajv/dist/runtime/'))).toEqual([]);
   });
 });
+
+// Records what bin/oa-builder.js asks of V8, and whether any of the builder's own code was loaded by then.
+const WATCH_ENTRY = `
+  const v8 = require('node:v8');
+  const setFlags = v8.setFlagsFromString;
+  v8.setFlagsFromString = (flags) => {
+    const loadedSoFar = Object.keys(require.cache).filter((file) => file.includes('/dist/'));
+    process.stderr.write(JSON.stringify({ flags, loadedSoFar }) + '\\n');
+    setFlags(flags);
+  };
+  process.argv = [process.argv[0], 'oa-builder', 'help'];
+  require(process.env.ENTRY);
+`;
+
+describe('the oa-builder entry point', () => {
+  it('keeps WebAssembly at the baseline tier, set before any of the builder is loaded', async () => {
+    const { stderr } = await run(process.execPath, ['-e', WATCH_ENTRY], {
+      env: { ...process.env, ENTRY: path.join(REPO_ROOT, 'bin/oa-builder.js') },
+    });
+    const calls = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { flags: string; loadedSoFar: string[] });
+    expect(calls).toEqual([{ flags: '--liftoff-only', loadedSoFar: [] }]);
+  });
+});
