@@ -2,17 +2,19 @@
 # The build milestone done by hand with the git and docker command-line clients: the baseline that
 # bench/workflow/run.sh times the builder against. It does what the builder does for a fresh image and nothing
 # more: no registry lookup before the build, no verify after it, no local image removal.
-# Usage: plain-build.sh DEPLOY_URL SOURCE_URL REF REGISTRY WORK_DIR
+# With --if-missing it asks the registry for the image after the push, as the builder does, and stops there
+# when the registry has it: the baseline of the path where the image already exists.
+# Usage: plain-build.sh DEPLOY_URL SOURCE_URL REF REGISTRY WORK_DIR [--if-missing]
 # (REGISTRY is host:port; REF is the branch of both repositories). Tool output goes to standard error; a
 # failed step ends the script with status 1 and a line naming the step.
 set -euo pipefail
 export LC_ALL=C
 
-if (($# != 5)); then
-  echo "usage: $0 DEPLOY_URL SOURCE_URL REF REGISTRY WORK_DIR" >&2
+if (($# != 5)) && { (($# != 6)) || [[ $6 != --if-missing ]]; }; then
+  echo "usage: $0 DEPLOY_URL SOURCE_URL REF REGISTRY WORK_DIR [--if-missing]" >&2
   exit 2
 fi
-deploy_url=$1 source_url=$2 ref=$3 registry=$4 work=$5
+deploy_url=$1 source_url=$2 ref=$3 registry=$4 work=$5 if_missing=${6:-}
 docker=${BENCH_DOCKER:-docker}
 checkout=$work/deployment
 
@@ -54,6 +56,13 @@ if ! git -C "$checkout" diff --cached --quiet; then
   git -C "$checkout" -c user.name='OpenAperture Builder' -c user.email=builder@openaperture.invalid \
     commit -q -m "Deployment for commit $sha" || fail 'git commit'
   git -C "$checkout" push -q origin "HEAD:refs/heads/$ref" || fail 'git push'
+fi
+
+if [[ -n $if_missing ]] && curl -sf -o /dev/null -I \
+  -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+  -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://$registry/v2/$docker_url/manifests/$sha"; then
+  exit 0
 fi
 
 # The classic builder, as the builder's POST /build uses, not BuildKit.
