@@ -110,34 +110,39 @@ export interface CheckoutStepOutput {
   readonly docker: DockerSettings;
   readonly etcdToken: string | null;
   readonly source: SourceRepoSpec | null;
-  /** The commit `source` stands for, already fetched below the work dir; null leaves it to the config step. */
-  readonly sourceCommit: string | null;
+  /**
+   * What became of fetching `source` while the deployment repo was cloned: its commit (fetched below the work
+   * dir) or why it failed, for the config step to report; null when that was not tried.
+   */
+  readonly sourceFetch: SourceFetch | null;
 }
+
+/** The source commit fetched ahead, or the message of the error that fetching it met. Plain data. */
+export type SourceFetch = { readonly commit: string } | { readonly error: string };
 
 const sourceDir = (workDir: string): string => path.join(workDir, 'source');
 
 /**
  * Resolves and fetches the source commit while the deployment repo is cloned, when the request alone names
  * the source (as the orchestrator's requests do): the two repositories are on the network at once instead of
- * one after the other. Only time is at stake, so a failure is left for the config step to meet again and
- * report in its own words.
+ * one after the other. A failure is the config step's to report, as if it had met it itself: trying again
+ * there would double the wait on a server that hangs.
  */
 async function prefetchSource(
   input: CheckoutStepInput,
   deps: StepDeps,
   ctx: StepContext,
   signal: AbortSignal,
-): Promise<(SourceRepoSpec & { readonly commit: string }) | null> {
+): Promise<{ readonly spec: SourceRepoSpec; readonly fetch: SourceFetch } | null> {
   const { source_repo: repo, source_repo_git_ref: ref } = input.request;
   if (!repo || !ref) return null;
   try {
     const dir = sourceDir(input.workDir);
     const remote = resolveRemote(repo, deps.git);
     const { commit } = await resolveSourceCommit({ remote, ref, dir }, { signal, log: ctx.log });
-    return { repo, ref, commit };
+    return { spec: { repo, ref }, fetch: { commit } };
   } catch (err) {
-    if (!signal.aborted) ctx.log.debug('source not fetched ahead', { reason: messageOf(err) });
-    return null;
+    return { spec: { repo, ref }, fetch: { error: messageOf(err) } };
   }
 }
 
@@ -149,8 +154,8 @@ export async function checkoutStep(
 ): Promise<CheckoutStepOutput> {
   const { request } = input;
   if (!request.deployment_repo) throw new StepError('Missing deployment_repo');
-  const ahead = new AbortController();
-  const prefetch = prefetchSource(input, deps, ctx, AbortSignal.any([ctx.signal, ahead.signal]));
+  const done = new AbortController();
+  const prefetch = prefetchSource(input, deps, ctx, AbortSignal.any([ctx.signal, done.signal]));
   try {
     const checkout = await checkoutRepo(
       {
@@ -163,8 +168,8 @@ export async function checkoutStep(
     const docker = await readDockerSettings(checkout.dir);
     const etcdToken = await readEtcdToken(checkout.dir, request.milestones);
     const source = await selectSourceRepo(checkout.dir, request);
-    const fetched = await prefetch;
-    const sameSource = fetched !== null && fetched.repo === source?.repo && fetched.ref === source.ref;
+    const ahead = await prefetch;
+    const sameSource = ahead !== null && ahead.spec.repo === source?.repo && ahead.spec.ref === source.ref;
     return {
       dir: checkout.dir,
       commit: checkout.commit,
@@ -172,11 +177,11 @@ export async function checkoutStep(
       docker,
       etcdToken,
       source,
-      sourceCommit: sameSource ? fetched.commit : null,
+      sourceFetch: sameSource ? ahead.fetch : null,
     };
   } finally {
     // The fetch writes below the work dir: it must be over before this step answers.
-    ahead.abort();
+    done.abort();
     await prefetch;
   }
 }
@@ -211,9 +216,10 @@ async function sourceCommit(input: ConfigStepInput, deps: StepDeps, ctx: StepCon
   }
   const remote = resolveRemote(checkout.source.repo, deps.git);
   const dir = sourceDir(input.workDir);
+  const fetched = checkout.sourceFetch;
+  if (fetched !== null && 'error' in fetched) throw new StepError(fetched.error);
   const commit =
-    checkout.sourceCommit ??
-    (await resolveSourceCommit({ remote, ref: checkout.source.ref, dir }, ctx)).commit;
+    fetched?.commit ?? (await resolveSourceCommit({ remote, ref: checkout.source.ref, dir }, ctx)).commit;
   if (commit !== requested) {
     ctx.report.event('log', `Git commit hash resolved from checkout: ${requested} -> ${commit}`);
   }

@@ -47,7 +47,7 @@ describe('the checkout step', () => {
 
     const checkout = await checkoutStep({ request, workDir }, deps, ctx());
 
-    expect(checkout.sourceCommit).toBe(await headOf(repos.source));
+    expect(checkout.sourceFetch).toEqual({ commit: await headOf(repos.source) });
     expect(checkout.commit).toBe(await headOf(repos.deployment));
     expect(fs.readdirSync(path.join(workDir, 'source'))).toEqual(['.git']);
   });
@@ -59,16 +59,18 @@ describe('the checkout step', () => {
     const checkout = await checkoutStep({ request, workDir }, deps, ctx());
 
     expect(checkout.source).toEqual({ repo: request.source_repo, ref: 'main' });
-    expect(checkout.sourceCommit).toBeNull();
+    expect(checkout.sourceFetch).toBeNull();
     expect(fs.existsSync(path.join(workDir, 'source'))).toBe(false);
   });
 
-  it('still checks out when the source cannot be fetched, leaving the failure to the config step', async () => {
+  it('still checks out when the source cannot be fetched, and the config step reports that without trying again', async () => {
     const repos = await seedRepos();
     const request = parsed(buildRequest(repos, { source_repo_git_ref: 'no-such-branch' }));
 
     const checkout = await checkoutStep({ request, workDir }, deps, ctx());
-    expect(checkout.sourceCommit).toBeNull();
+    expect(checkout.sourceFetch).toEqual({ error: expect.stringMatching(/no-such-branch/) as string });
+    // Asked again, the server would now answer that the repository is gone.
+    await removeBareRepo(repos.source);
 
     await expect(configStep({ request, workDir, checkout }, deps, ctx())).rejects.toThrow(/no-such-branch/);
   });

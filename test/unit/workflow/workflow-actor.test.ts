@@ -36,7 +36,7 @@ const checkedOut = (dir: string): CheckoutStepOutput => ({
   docker: { dockerUrl: 'org/app', registry: null },
   etcdToken: 'etcd-123',
   source: { repo: 'org/app', ref: 'main' },
-  sourceCommit: null,
+  sourceFetch: null,
 });
 
 const configured: ConfigStepOutput = {
