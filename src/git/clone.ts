@@ -36,6 +36,7 @@ export async function cloneBranch(
   checkout = true,
 ): Promise<string | null> {
   await fs.promises.rm(dir, { recursive: true, force: true });
+  const ref = `refs/heads/${branch}`;
   try {
     await withRemote(checkout ? 'clone' : 'fetch', remote, ctx, (io) =>
       git.clone({
@@ -43,7 +44,7 @@ export async function cloneBranch(
         ...io,
         dir,
         url: remote.url,
-        ref: `refs/heads/${branch}`,
+        ref,
         singleBranch: true,
         depth: 1,
         noTags: true,
@@ -51,7 +52,8 @@ export async function cloneBranch(
       }),
     );
   } catch (err) {
-    if (err instanceof Errors.NotFoundError) return null;
+    // The server's refs lack the branch; any other missing object is a broken answer, not a missing branch.
+    if (err instanceof Errors.NotFoundError && err.data.what === ref) return null;
     throw err;
   }
   return git.resolveRef({ fs, dir, ref: 'HEAD' });
