@@ -1,5 +1,5 @@
 # The OpenAperture Builder image (docs/deploy.md). Stages:
-#   build    compiles the TypeScript with every dependency installed
+#   build    compiles the TypeScript and bundles it into dist/oa-builder.js, with every dependency installed
 #   deps     production dependencies only
 #   tools    git smart-HTTP server and fake Manager for docker-compose.yml; for trying things, not production
 #   runtime  the builder (the default target): production node_modules, dist/, bin/ and config/, as user node
@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 # does not use (it never speaks SSH) and which would need a compiler.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.build.json ./
+COPY scripts/bundle.js ./scripts/
 COPY src ./src
 COPY actors ./actors
 RUN npm run build

@@ -8,8 +8,8 @@ import { REPO_ROOT } from './env';
 
 const run = promisify(execFile);
 
-/** `dist/src/cli/main.js`, which bin/oa-builder.js runs. */
-export const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** `dist/oa-builder.js`, the bundle of the compiled CLI that bin/oa-builder.js runs; made last by the build. */
+export const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'oa-builder.js');
 
 /** The newest modification time of the sources `npm run build` compiles. */
 function newestSourceMs(dir: string): number {

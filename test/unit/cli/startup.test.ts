@@ -1,10 +1,12 @@
-// What starting the CLI loads, read from require.cache in a child process that loads the compiled commands as
-// bin/oa-builder.js does. The validators are generated ahead of time (src/validation/generate.ts) so that
-// TypeBox and ajv's compiler, more than half of the start-up, stay out of it (docs/design.md).
+// What starting the CLI loads: read from require.cache in a child process that loads the compiled commands,
+// and from the bundle of them that bin/oa-builder.js runs. The validators are generated ahead of time
+// (src/validation/generate.ts) so that TypeBox and ajv's compiler, more than half of the start-up, stay out of
+// both (docs/design.md).
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildIfStale } from '../../harness/build';
+import { buildIfStale, COMPILED_CLI } from '../../harness/build';
 import { REPO_ROOT } from '../../harness/env';
 
 const run = promisify(execFile);
@@ -43,6 +45,30 @@ describe('loading the commands run and serve', () => {
   it("loads of ajv only the runtime helpers the generated code requires, not ajv's compiler", () => {
     const ajv = loaded.filter((file) => file.startsWith('node_modules/ajv/'));
     expect(ajv.filter((file) => !file.startsWith('node_modules/ajv/dist/runtime/'))).toEqual([]);
+  });
+});
+
+describe('the bundle that bin/oa-builder.js runs', () => {
+  // esbuild heads each module it bundles with a comment naming its path.
+  const bundled = (): string[] =>
+    [...fs.readFileSync(COMPILED_CLI, 'utf8').matchAll(/^\/\/ (node_modules\/\S+)$/gm)].map(
+      (m) => m[1] ?? '',
+    );
+
+  it('carries no module of TypeBox and of ajv only the runtime helpers', () => {
+    const modules = bundled();
+    expect(modules.length).toBeGreaterThan(100);
+    expect(modules.filter((file) => file.startsWith('node_modules/@sinclair/typebox/'))).toEqual([]);
+    expect(
+      modules.filter(
+        (file) => file.startsWith('node_modules/ajv/') && !file.startsWith('node_modules/ajv/dist/runtime/'),
+      ),
+    ).toEqual([]);
+  });
+
+  it('leaves ssh2, whose native addon cannot be bundled, to node_modules', () => {
+    expect(bundled().filter((file) => file.startsWith('node_modules/ssh2/'))).toEqual([]);
+    expect(fs.readFileSync(COMPILED_CLI, 'utf8')).toContain('require("ssh2")');
   });
 });
 

@@ -149,7 +149,7 @@ describe('Dockerfile', () => {
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     expect(all(runtime, 'ENTRYPOINT')).toEqual(['["node", "bin/oa-builder.js"]']);
     expect(all(runtime, 'CMD')).toEqual(['["serve"]']);
-    expect(read('bin/oa-builder.js')).toContain("require('../dist/src/cli/main.js')");
+    expect(read('bin/oa-builder.js')).toContain("require('../dist/oa-builder.js')");
   });
 
   it('keeps everything but what it copies out of the build context', () => {
