@@ -13,7 +13,7 @@ import { secretValues, type BuilderConfig } from './config';
 import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
-import { nopLogger, type Logger } from './log';
+import { createLogger, logFormatFor, nopLogger, type Logger } from './log';
 import { registryCredentials } from './registry';
 import type { BuildRequest, ReceivedBuildRequest } from './messages';
 import type { Reporter } from './workflow/reporter';
@@ -87,6 +87,21 @@ function workflowOptions(
 /** A redactor for the secrets of the configuration; add the ones learnt at run time to it. */
 export function configRedactor(config: BuilderConfig): Redactor {
   return new Redactor([...secretValues(config), urlPassword(config.amqpUrl)]);
+}
+
+/** A command's logger: the configured level and format on `stream`, every line scrubbed of the secrets. */
+export function commandLogger(
+  config: BuilderConfig,
+  stream: NodeJS.WritableStream,
+): { readonly log: Logger; readonly redactor: Redactor } {
+  const redactor = configRedactor(config);
+  const log = createLogger({
+    level: config.logLevel,
+    format: logFormatFor(config.logFormat, stream),
+    stream,
+    scrub: (line) => redactor.redact(line),
+  });
+  return { log, redactor };
 }
 
 /** Starts the actor tree with one workflow slot per `BUILDER_CONCURRENCY`. */

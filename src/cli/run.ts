@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ChildReport } from '../../actors/supervision';
-import { configRedactor, startBuilder } from '../app';
+import { commandLogger, startBuilder } from '../app';
 import { loadConfig } from '../config';
 import { EtfDecodeError, toJson } from '../etf';
-import { createLogger, logFormatFor } from '../log';
 import { InvalidRequestError, replyTerm, type ReceivedBuildRequest } from '../messages';
 import { parseRequestBytes } from '../messages/request-file';
 import { takeFlag, takeOption, UsageError } from './options';
@@ -94,13 +93,7 @@ export async function runRequest(options: RunOptions, io: RunIo): Promise<Workfl
     ...(options.configFile ? { file: options.configFile } : {}),
   });
   const received = await readRequest(options.requestFile);
-  const redactor = configRedactor(config);
-  const log = createLogger({
-    level: config.logLevel,
-    format: logFormatFor(config.logFormat, io.stderr),
-    stream: io.stderr,
-    scrub: (line) => redactor.redact(line),
-  });
+  const { log, redactor } = commandLogger(config, io.stderr);
   let finished: (result: WorkflowResult) => void = () => undefined;
   const result = new Promise<WorkflowResult>((resolve) => (finished = resolve));
   const builder = await startBuilder({

@@ -1,7 +1,6 @@
 import { installProcessGuard } from '../../actors/supervision';
-import { configRedactor } from '../app';
+import { commandLogger } from '../app';
 import { loadConfig } from '../config';
-import { createLogger, logFormatFor } from '../log';
 import { startService } from '../service';
 import { takeOption, UsageError } from './options';
 
@@ -26,13 +25,8 @@ export async function serveCommand(args: string[], io: ServeIo): Promise<number>
   const file = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
   if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
   const config = loadConfig({ mode: 'service', env: io.env, ...(file ? { file } : {}) });
-  const redactor = configRedactor(config);
-  const log = createLogger({
-    level: config.logLevel,
-    format: logFormatFor(config.logFormat, io.stderr),
-    stream: io.stderr,
-    scrub: (line) => redactor.redact(line),
-  }).child({ hostname: config.hostname });
+  const { log: commandLog, redactor } = commandLogger(config, io.stderr);
+  const log = commandLog.child({ hostname: config.hostname });
   installProcessGuard({ log });
   const service = await startService({ config, log, redactor });
   log.info('builder service started', { queue: config.queueName, slots: config.concurrency });
