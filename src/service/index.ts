@@ -20,6 +20,7 @@ import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter, replyDestination } from './reporter';
+import { workloadByStep, type WorkloadStep } from './workload';
 
 export { openApertureReporter, workflowSaveBody } from './reporter';
 export { BrokerPublishers, type Destination, type MessagePublisher } from './publisher';
@@ -161,8 +162,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
   let draining = false;
-  /** The workflows in flight and the step each is in, for the heartbeat's workload. */
-  const running = new Map<string, string>();
+  /** The workflows in flight and the step each is in: counted by step in the heartbeat, listed on /healthz. */
+  const running = new Map<string, WorkloadStep>();
   const intake = intakeMemory();
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.set(request.id, 'starting');
@@ -261,7 +262,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         encodeHeartbeat({
           hostname: config.hostname,
           status,
-          workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
+          workload: workloadByStep(running.values()),
           health: (await treeHealth().catch(() => null)) as Json | null,
         }),
       )
@@ -294,7 +295,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         heartbeat: () => heartbeatActor({ intervalMs: config.heartbeatSeconds * 1000, beat }),
         http: () =>
           httpActor(config.healthListen, {
-            health: treeHealth,
+            health: async () => ({
+              ...(await treeHealth()),
+              workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
+            }),
             ready: readiness,
             metrics: async () => ({
               contentType: metrics.registry.contentType,

@@ -2,9 +2,11 @@
 // provisioned as ops would, building with the test dockerd, registry and git server, and talking to a fake
 // Manager. What it publishes is read back off the queues the other OpenAperture modules consume, decoded.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
-import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { BrokerAdmin, eventually, pause } from '../amqp/topology';
@@ -21,6 +23,7 @@ import {
 } from '../workflow/helpers';
 import {
   acked,
+  EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   publishToBuilder,
@@ -68,6 +71,9 @@ function builderEntries(reply: Record<string, Term>, id: string): string[] {
   const log = (reply.event_log ?? []) as Term[];
   return log.flatMap((e) => (typeof e === 'string' && e.startsWith(prefix) ? [e.slice(prefix.length)] : []));
 }
+
+/** The name of an atom, as the Overseer's JSON encoding writes it; '' for anything else. */
+const atomName = (term: Term | undefined): string => (term !== undefined && isAtom(term) ? term.name : '');
 
 /** The install.sh template of the example without its render timestamp, so renders of one commit are identical. */
 function timelessInstallSh(): string {
@@ -382,6 +388,73 @@ describe('the builder service', () => {
     );
     expect(tokens.size).toBe(2);
     expect(log.lines.filter((l) => l.message === 'workflow save failed')).toEqual([]);
+  });
+
+  it('stays registered through every heartbeat the Overseer forwards while eight workflows are in flight', async () => {
+    // A git server that takes every request and never answers holds the eight workflows in their checkout.
+    const held = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    // A topology of its own: the eight requests go back to their queue when the service stops.
+    const busy = await provisionTopology(admin);
+    const beatsSeen = await tap(admin.channel, busy.queues.system_modules);
+    const busyManager = await startFakeManager(managerSeed(busy, env.amqpUrl));
+    try {
+      const { service, hostname, log } = await startTestService({
+        manager: busyManager,
+        topology: busy,
+        workRoot,
+        env: {
+          BUILDER_CONCURRENCY: '8',
+          HEARTBEAT_SECONDS: '1',
+          SHUTDOWN_GRACE_SECONDS: '1',
+          GIT_BASE_URL: `http://127.0.0.1:${(held.address() as AddressInfo).port}/`,
+        },
+      });
+      const repos = await seedRepos();
+      for (let i = 0; i < 8; i++)
+        submit({ admin, topology: busy, manager: busyManager }, serviceRequest(repos));
+      await eventually('eight workflows in flight', () => service.running().length === 8, BUILD_MS);
+      // The heartbeat counts them by step; /healthz still lists each one.
+      const address = log.lines.find((l) => l.message === 'health endpoint listening')?.fields.address;
+      const health = (await (await fetch(`http://${String(address)}/healthz`)).json()) as {
+        workload: { workflow_id: string; step: string }[];
+      };
+      expect(health.workload.map((w) => w.workflow_id).sort()).toEqual([...service.running()].sort());
+
+      // Every heartbeat from here on is forwarded as the Overseer does, and the module row must survive each.
+      const from = withField(beatsSeen, 'hostname', hostname).length;
+      const forwarded: { status: number; registered: boolean; workload: unknown }[] = [];
+      while (forwarded.length < 3) {
+        await eventually(
+          'the next heartbeat',
+          () => withField(beatsSeen, 'hostname', hostname).length > from + forwarded.length,
+          5_000,
+        );
+        const beat = withField(beatsSeen, 'hostname', hostname)[from + forwarded.length] ?? {};
+        const workload = toJson(beat.workload ?? []);
+        const status = await overseerForward(busyManager, EXCHANGE_ID, {
+          hostname,
+          type: atomName(beat.type),
+          status: atomName(beat.status),
+          workload,
+        });
+        const registered = busyManager.state.modules.get(EXCHANGE_ID)?.has(hostname) ?? false;
+        forwarded.push({ status, registered, workload });
+      }
+      expect(forwarded.map(({ status, registered }) => ({ status, registered }))).toEqual(
+        Array(3).fill({ status: 201, registered: true }),
+      );
+      for (const { workload } of forwarded) {
+        expect(JSON.stringify(workload).length).toBeLessThanOrEqual(255);
+        const counts = workload as { workflows: number }[];
+        expect(counts.reduce((sum, c) => sum + c.workflows, 0)).toBe(8);
+      }
+      await stopService(service);
+    } finally {
+      held.closeAllConnections();
+      held.close();
+      await busyManager.close();
+    }
   });
 
   it('sends an active heartbeat with the actor tree every HEARTBEAT_SECONDS and an inactive one when it stops', async () => {
