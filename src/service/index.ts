@@ -20,6 +20,7 @@ import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter, replyDestination } from './reporter';
+import { unhandledException } from './system-event';
 import { workloadByStep, type WorkloadStep } from './workload';
 
 export { openApertureReporter, workflowSaveBody } from './reporter';
@@ -165,6 +166,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   /** The workflows in flight and the step each is in: counted by step in the heartbeat, listed on /healthz. */
   const running = new Map<string, WorkloadStep>();
   const intake = intakeMemory();
+  const origin = { hostname: config.hostname, exchangeId };
+  const raiseEvent = (workflowId: string, reason: string, message: string): Promise<void> =>
+    manager.createSystemEvent(unhandledException(origin, workflowId, reason, message)).then(
+      (outcome) => void log.info('system event raised', { workflow_id: workflowId, outcome }),
+      (err: unknown) => log.warn('system event failed', { workflow_id: workflowId, err }),
+    );
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.set(request.id, 'starting');
     metrics.workflowStarted();
@@ -172,6 +179,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       manager,
       publisher,
       buildLogDestinations,
+      raiseEvent,
       log,
       onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
     });
@@ -213,15 +221,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (!isMap(term)) return;
     const id = mapGet(term, 'id');
     if (typeof id !== 'string') return;
-    await manager
-      .createSystemEvent({
-        unique: true,
-        type: 'unhandled_exception',
-        severity: 'error',
-        message: `Builder ${config.hostname} rejected build request ${id}: ${reason}`,
-        data: { component: 'builder', exchange_id: exchangeId, hostname: config.hostname },
-      })
-      .catch((err: unknown) => log.warn('system event failed', { err }));
+    await raiseEvent(id, reason, `Builder ${config.hostname} rejected build request ${id}: ${reason}`);
     const route = readReplyRoute(term);
     if (!route) return;
     const received = mapGet(term, 'event_log');

@@ -302,7 +302,7 @@ describe('the builder service', () => {
         type: 'unhandled_exception',
         severity: 'error',
         message: `Builder ${hostname} rejected build request ${invalid.id}: ${reason}`,
-        data: { component: 'builder', exchange_id: '1', hostname },
+        data: { component: 'builder', exchange_id: '1', hostname, workflow_id: invalid.id, reason },
       },
     ]);
 
@@ -311,6 +311,33 @@ describe('the builder service', () => {
       source_repo_git_ref: await headOf(repos.source),
     });
     expect(await manifestStatus(repos)).toBe(200);
+  });
+
+  it('stores a system event for each of two requests rejected within the hour, and refuses only a true repeat', async () => {
+    const { log } = await start();
+    const repos = await seedRepos();
+    const { milestones: _a, ...first } = serviceRequest(repos);
+    const { milestones: _b, ...second } = serviceRequest(repos);
+    const firstBytes = submit(rig, first);
+    submit(rig, second);
+    const raised = () => log.lines.filter((l) => l.message === 'system event raised');
+    await eventually('both events were answered', () => raised().length >= 2);
+    // The same request again: the same workflow rejected for the same reason is a true repeat.
+    publishToBuilder(rig, firstBytes);
+    await eventually('the repeat’s event was answered', () => raised().length >= 3);
+
+    const reason = 'invalid build request: milestones is required';
+    const stored = manager.state.systemEvents.map((e) => e.data as { workflow_id: string; reason: string });
+    expect(stored.map((d) => d.workflow_id).sort()).toEqual([first.id, second.id].sort());
+    expect(stored.every((d) => d.reason === reason)).toBe(true);
+    const outcomes = raised().map((l) => [l.fields.workflow_id, l.fields.outcome]);
+    expect(outcomes.slice(0, 2)).toEqual(
+      expect.arrayContaining([
+        [first.id, 'created'],
+        [second.id, 'created'],
+      ]),
+    );
+    expect(outcomes.slice(2)).toEqual([[first.id, 'duplicate']]);
   });
 
   it('answers a repeated request of a finished workflow from the registry, without building or committing again', async () => {
