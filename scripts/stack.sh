@@ -171,7 +171,41 @@ build_images() {
 
 # --- the compose project ------------------------------------------------------------------------------------
 
-compose() { docker-compose -p "$PROJECT" --project-directory "$REPO_ROOT" "${COMPOSE_FILES[@]}" "$@"; }
+STACK_FILE=$CACHE/$PROJECT.compose.json
+
+# Compose v1 merges an override's lists into the base file's and has no way to remove an entry, so the
+# override cannot take away the published ports (which docker-compose refuses beside the host's network), a
+# hostname (which the engine refuses there) or a dependency on a service it leaves off. The effective file is
+# therefore rendered once from both files, and those are dropped from it: the services of profile `bundled`,
+# every dependency on them, and the ports and hostname of every container on the host's network.
+render() {
+  mkdir -p "$CACHE"
+  export OA_STACK_MANAGER_SEED
+  OA_STACK_MANAGER_SEED=$(manager_seed)
+  docker-compose -p "$PROJECT" --project-directory "$REPO_ROOT" "${COMPOSE_FILES[@]}" config |
+    python3 -c '
+import json, sys, yaml
+config = yaml.safe_load(sys.stdin)
+services = config["services"]
+for name in [n for n, s in services.items() if "bundled" in s.get("profiles", [])]:
+    del services[name]
+used = set()
+for service in services.values():
+    deps = service.get("depends_on", {})
+    for dep in [d for d in deps if d not in services]:
+        del deps[dep]
+    if not deps:
+        service.pop("depends_on", None)
+    if service.get("network_mode") == "host":
+        service.pop("ports", None)
+        service.pop("hostname", None)
+    used.update(v.split(":")[0] for v in service.get("volumes", []) if isinstance(v, str))
+config["volumes"] = {k: v for k, v in config.get("volumes", {}).items() if k in used}
+json.dump(config, sys.stdout, indent=1)
+' >"$STACK_FILE"
+}
+
+compose() { docker-compose -p "$PROJECT" --project-directory "$REPO_ROOT" -f "$STACK_FILE" "$@"; }
 
 # The names the stack's topology has on the shared broker; a test gives its own unique ones.
 export OA_STACK_EXCHANGE=${OA_STACK_EXCHANGE:-oa-stack}
@@ -242,19 +276,14 @@ time_to_health() {
   answered_ns=$(date +%s%N)
   started_ns=$(date -d "$(docker inspect --format '{{.State.StartedAt}}' "$id")" +%s%N)
   local ms=$(((answered_ns - started_ns) / 1000000))
-  log "figure: $1 answered /healthz $((ms / 1000)).$(((ms % 1000) / 10)) s after its container started"
+  log "$(printf 'figure: %s answered /healthz %d.%02d s after its container started (load average %s)' \
+    "$1" $((ms / 1000)) $(((ms % 1000) / 10)) "$(cut -d' ' -f1 /proc/loadavg)")"
 }
 
 up() {
-  export OA_STACK_MANAGER_SEED
-  OA_STACK_MANAGER_SEED=$(manager_seed)
-  compose up -d --no-deps manager
-  wait_healthy manager
-  compose up -d --no-deps topology
-  local status
-  status=$(docker wait "$(container_of topology)")
-  [[ $status == 0 ]] || die "topology exited with $status: $(compose logs --no-color topology)"
-  compose up -d --no-deps builder-1 builder-2
+  render
+  # Compose waits for the fake Manager to be healthy and the topology to have exited 0 before the builders.
+  compose up -d
   time_to_health builder-1 "$OA_STACK_BUILDER_1_HEALTH_PORT"
   time_to_health builder-2 "$OA_STACK_BUILDER_2_HEALTH_PORT"
   wait_healthy builder-1
@@ -265,6 +294,7 @@ up() {
 # The project's containers, networks and volumes, and the exchange and queues its topology declared on the
 # shared broker.
 down() {
+  render
   compose down --volumes --remove-orphans
   (cd "$REPO_ROOT" && node -e '
     const amqp = require("amqplib");
@@ -280,6 +310,7 @@ down() {
 }
 
 status() {
+  render
   compose ps
   local service
   for service in builder-1 builder-2; do
