@@ -11,14 +11,16 @@ import { lookupManifest } from '../../harness/registry';
 import { REPO_ROOT, testEnv, uniqueName } from '../../harness/env';
 import { freeLoopbackPort } from '../../harness/ports';
 import { BrokerAdmin, eventually } from '../amqp/topology';
-import { tap, requestBytes, serviceRequest, withField, type Tapped } from '../service/helpers';
 import {
-  DEPLOYMENT_EXAMPLE,
-  filesOf,
-  removeSeededRepos,
-  seedRepos,
-  type RequestJson,
-} from '../workflow/helpers';
+  processedBy,
+  requestBytes,
+  serviceRequest,
+  slowBuild,
+  tap,
+  withField,
+  type Tapped,
+} from '../service/helpers';
+import { removeSeededRepos, seedRepos, type RequestJson } from '../workflow/helpers';
 
 const run = promisify(execFile);
 const env = testEnv();
@@ -74,13 +76,6 @@ async function inspect(container: string, format: string): Promise<string> {
   return docker('inspect', '--format', format, container);
 }
 
-/** Deployment-repo files whose image build takes at least `seconds`, so a kill or a stop lands in it. */
-function slowBuild(seconds: number): Record<string, string> {
-  const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
-  expect(dockerfile).toContain('RUN ');
-  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}\nRUN `) };
-}
-
 /** The fake Manager in its container, asked over its REST API with a token of its own login. */
 async function managerWorkflow(id: string): Promise<{ event_log?: string[] }> {
   const base = `http://127.0.0.1:${String(stackEnv.OA_STACK_MANAGER_PORT)}`;
@@ -99,15 +94,6 @@ async function managerWorkflow(id: string): Promise<{ event_log?: string[] }> {
   });
   expect(response.status).toBe(200);
   return (await response.json()) as { event_log?: string[] };
-}
-
-/** The builder HOSTNAME that the last "processed by" line of an event log names. */
-function processedBy(eventLog: Term | undefined): string | undefined {
-  const entries = Array.isArray(eventLog) ? eventLog : [];
-  return entries
-    .flatMap((e) => (typeof e === 'string' ? [/processed by Builder (\S+)$/.exec(e)?.[1]] : []))
-    .filter((host) => host !== undefined)
-    .at(-1);
 }
 
 /** Resolves with the replica whose docker build of workflow `id` runs, as the Manager's event log says. */
@@ -131,7 +117,24 @@ let requests: { plain: RequestJson; killed: RequestJson; drained: RequestJson };
 let dockerUrls: Record<keyof typeof requests, string>;
 const startedAt = Date.now();
 
+/** Prints a measured figure the way stack.sh prints its own. */
+const figure = (text: string): boolean => process.stdout.write(`stack: figure: ${text}\n`);
+const seconds = (ms: number): string => (ms / 1000).toFixed(1);
+
 const repliesTo = (id: string): Record<string, Term>[] => withField(replies, 'id', id);
+
+/** Waits for the reply to workflow `id` and expects it to be the only one, a success from `builder`. */
+async function expectOnlyReply(id: string, builder: string): Promise<void> {
+  await eventually('the reply arrived', () => repliesTo(id).length > 0, BUILD_MS);
+  const [reply, ...more] = repliesTo(id);
+  expect(more).toEqual([]);
+  expect(reply).toMatchObject({ workflow_error: false });
+  expect(processedBy(reply?.event_log)).toBe(builder);
+}
+
+/** `<status> <exit code>` of the container of `service`. */
+const exitOf = async (service: string): Promise<string> =>
+  inspect(await containerOf(service), '{{.State.Status}} {{.State.ExitCode}}');
 
 function publish(request: RequestJson): void {
   admin.channel.publish(
@@ -181,9 +184,7 @@ afterAll(async () => {
   if ((await projectObjects()).containers !== '') await stack('down');
   await admin?.dispose();
   await removeSeededRepos();
-  process.stdout.write(
-    `stack: figure: the stack test took ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`,
-  );
+  figure(`the stack test took ${seconds(Date.now() - startedAt)} s`);
 }, 5 * 60_000);
 
 describe('the builder image in the compose stack', () => {
@@ -238,14 +239,8 @@ describe('the builder image in the compose stack', () => {
       const survivor = victim === 'builder-1' ? 'builder-2' : 'builder-1';
       await docker('kill', await containerOf(victim));
 
-      await eventually('the reply arrived', () => repliesTo(id).length > 0, BUILD_MS);
-      const [reply, ...more] = repliesTo(id);
-      expect(more).toEqual([]);
-      expect(reply).toMatchObject({ workflow_error: false });
-      expect(processedBy(reply?.event_log)).toBe(survivor);
-      expect(await inspect(await containerOf(victim), '{{.State.Status}} {{.State.ExitCode}}')).toBe(
-        'exited 137',
-      );
+      await expectOnlyReply(id, survivor);
+      expect(await exitOf(victim)).toBe('exited 137');
       expect((await lookupManifest(env.registry.url, dockerUrls.killed, 'latest')).status).toBe(200);
     },
     TEST_MS,
@@ -264,15 +259,11 @@ describe('the builder image in the compose stack', () => {
       expect(await buildRunningOn(id)).toBe(survivor);
 
       // docker stop returns once the container has exited, by itself or by the kill after stop_grace_period.
+      const stopping = Date.now();
       await docker('stop', await containerOf(survivor));
-      await eventually('the reply arrived', () => repliesTo(id).length > 0);
-      const [reply, ...more] = repliesTo(id);
-      expect(more).toEqual([]);
-      expect(reply).toMatchObject({ workflow_error: false });
-      expect(processedBy(reply?.event_log)).toBe(survivor);
-      expect(await inspect(await containerOf(survivor), '{{.State.Status}} {{.State.ExitCode}}')).toBe(
-        'exited 0',
-      );
+      figure(`docker stop of ${survivor} returned after ${seconds(Date.now() - stopping)} s, drained`);
+      await expectOnlyReply(id, survivor);
+      expect(await exitOf(survivor)).toBe('exited 0');
       expect(await admin.ready(String(stackEnv.OA_STACK_QUEUE))).toBe(0);
     },
     TEST_MS,
