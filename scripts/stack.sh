@@ -276,16 +276,29 @@ time_to_health() {
   answered_ns=$(date +%s%N)
   started_ns=$(date -d "$(docker inspect --format '{{.State.StartedAt}}' "$id")" +%s%N)
   local ms=$(((answered_ns - started_ns) / 1000000))
-  log "$(printf 'figure: %s answered /healthz %d.%02d s after its container started (load average %s)' \
-    "$1" $((ms / 1000)) $(((ms % 1000) / 10)) "$(cut -d' ' -f1 /proc/loadavg)")"
+  # The CPU time the builder used until then does not depend on how busy the machine is, as the wall clock does.
+  local stat cpu_ms
+  stat=$(</proc/"$(docker inspect --format '{{.State.Pid}}' "$id")"/stat)
+  stat=${stat##*) }
+  read -r -a stat <<<"$stat"
+  cpu_ms=$(((stat[11] + stat[12]) * 1000 / $(getconf CLK_TCK)))
+  log "$(printf 'figure: %s answered /healthz %d.%02d s after its container started, using %d.%02d s of CPU (load average %s)' \
+    "$1" $((ms / 1000)) $(((ms % 1000) / 10)) $((cpu_ms / 1000)) $(((cpu_ms % 1000) / 10)) "$(cut -d' ' -f1 /proc/loadavg)")"
 }
 
 up() {
   render
   # Compose waits for the fake Manager to be healthy and the topology to have exited 0 before the builders.
   compose up -d
-  time_to_health builder-1 "$OA_STACK_BUILDER_1_HEALTH_PORT"
-  time_to_health builder-2 "$OA_STACK_BUILDER_2_HEALTH_PORT"
+  # Both at once, so neither is timed late while the other is waited for.
+  local first second started=0
+  time_to_health builder-1 "$OA_STACK_BUILDER_1_HEALTH_PORT" &
+  first=$!
+  time_to_health builder-2 "$OA_STACK_BUILDER_2_HEALTH_PORT" &
+  second=$!
+  wait "$first" || started=1
+  wait "$second" || started=1
+  ((started == 0)) || die "the builders did not start"
   wait_healthy builder-1
   wait_healthy builder-2
   log "up: compose project $PROJECT; builders' health on 127.0.0.1:$OA_STACK_BUILDER_1_HEALTH_PORT and :$OA_STACK_BUILDER_2_HEALTH_PORT"
@@ -296,7 +309,10 @@ up() {
 down() {
   render
   compose down --volumes --remove-orphans
-  (cd "$REPO_ROOT" && node -e '
+  # With the image's own amqplib, so that the host needs no node_modules.
+  docker image inspect "$IMAGE" >/dev/null 2>&1 || return 0
+  docker run --rm --network host --user node --env OA_STACK_AMQP_URL --env OA_STACK_EXCHANGE \
+    --env OA_STACK_ROUTING_KEY --env OA_STACK_QUEUE --entrypoint node "$IMAGE" -e '
     const amqp = require("amqplib");
     const { OA_STACK_AMQP_URL: url, OA_STACK_EXCHANGE: exchange, OA_STACK_ROUTING_KEY: key, OA_STACK_QUEUE: queue } = process.env;
     (async () => {
@@ -306,7 +322,7 @@ down() {
         await channel.deleteQueue(name);
       await channel.deleteExchange(exchange);
       await connection.close();
-    })().catch((err) => { console.error("stack: " + err.message); process.exit(1); });' "$LOGICAL_QUEUES")
+    })().catch((err) => { console.error("stack: " + err.message); process.exit(1); });' "$LOGICAL_QUEUES"
 }
 
 status() {
