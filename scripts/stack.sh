@@ -12,12 +12,14 @@ PROJECT=${OA_STACK_PROJECT:-oa-builder-stack}
 # once; delete the directory to make it again, e.g. for Debian's security updates.
 CACHE=${OA_STACK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/openaperture-builder}
 SUITE=bookworm
-# Bump when the recipe of the root file system changes, so an old tarball is not reused.
-ROOTFS_RECIPE=1
-ROOTFS=$CACHE/debian-$SUITE-minbase-r$ROOTFS_RECIPE.tar.gz
+# Bump when the recipe of the base changes, so that neither an old tarball nor an old image is reused.
+RECIPE=1
+ROOTFS=$CACHE/debian-$SUITE-minbase-r$RECIPE.tar.gz
 NODE_BIN=$(readlink -f "$(command -v node)")
 NODE_VERSION=$("$NODE_BIN" -p process.versions.node)
-BASE_IMAGE=openaperture-node-base:$NODE_VERSION-$SUITE
+BASE_IMAGE=openaperture-node-base:$NODE_VERSION-$SUITE-r$RECIPE
+# On the images this script builds, so that it removes its own superseded ones and nothing else.
+STACK_LABEL=org.openaperture.builder.stack=local
 CA_BUNDLE=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
 IMAGE=openaperture-builder:local
 TOOLS_IMAGE=openaperture-builder-tools:local
@@ -40,7 +42,7 @@ usage: $0 base | build | up | down | status
   base    make the Node base image $BASE_IMAGE on the test engine, if it is not there
   build   base, then build $IMAGE and $TOOLS_IMAGE from the Dockerfile
   up      build, then start compose project $PROJECT with docker-compose.loopback.yml
-  down    remove the project's containers, networks and volumes
+  down    remove the project's containers, networks and volumes, and its exchange and queues
   status  the project's containers; exit 1 if a builder is not healthy
 The test environment must be up (bash scripts/test-env.sh up).
 EOF
@@ -152,19 +154,26 @@ ensure_base() {
 # --- the builder's images ------------------------------------------------------------------------------------
 
 # The engine's legacy builder (this dockerd has no BuildKit client here) builds every stage up to the target,
-# so the runtime build also makes the tools stage; the second build only tags it. The build stages reach the
-# npm registry and Debian's archive through the host's network: the engine has no bridge network.
+# so the runtime build also makes the tools stage. The build stages reach the npm registry and Debian's
+# archive through the host's network: the engine has no bridge network. Every stage is tagged and labelled,
+# so that a rebuild leaves the stages it replaced dangling under the label, and the prune below removes them
+# with the layers only they used; the engine's cache keeps the rest.
 build_images() {
   local start=$(now_us) target image
-  for target in runtime tools; do
-    image=$IMAGE
-    [[ $target == tools ]] && image=$TOOLS_IMAGE
-    if ! DOCKER_BUILDKIT=0 docker build --force-rm --network host --build-arg "NODE_IMAGE=$BASE_IMAGE" \
+  for target in build deps tools runtime; do
+    case $target in
+      runtime) image=$IMAGE ;;
+      tools) image=$TOOLS_IMAGE ;;
+      *) image=openaperture-builder-stage:$target ;;
+    esac
+    if ! DOCKER_BUILDKIT=0 docker build --force-rm --network host --label "$STACK_LABEL" \
+      --build-arg "NODE_IMAGE=$BASE_IMAGE" \
       --target "$target" -t "$image" "$REPO_ROOT" >"$CACHE/build.log" 2>&1; then
       tail -n 25 "$CACHE/build.log" >&2
       die "docker build --target $target failed; its log is $CACHE/build.log"
     fi
   done
+  docker image prune --force --filter "label=$STACK_LABEL" >/dev/null
   log "figure: $IMAGE and $TOOLS_IMAGE built in $(seconds_since "$start") s"
   log "figure: $IMAGE is $(($(docker image inspect --format '{{.Size}}' "$IMAGE") / 1000000)) MB"
 }
