@@ -30,7 +30,7 @@ const IMAGE = 'openaperture-builder:local';
 const UP_MS = 15 * 60_000;
 const BUILD_MS = 120_000;
 /** A test's own limit: a build, a redelivered build, and a drain of up to the stop grace period. */
-const TEST_MS = 5 * 60_000;
+const TEST_MS = 8 * 60_000;
 const PROJECT = 'oa-builder-stack-it';
 
 /** The settings stack.sh takes, with names and ports of this run only. */
