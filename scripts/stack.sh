@@ -350,11 +350,22 @@ lock() {
   flock -w 900 9 || die "another stack.sh holds $CACHE/stack.lock"
 }
 
-case ${1:-} in
-  base) lock && read_test_env && ensure_base ;;
-  build) lock && read_test_env && ensure_base && build_images ;;
-  up) lock && read_test_env && ensure_base && build_images && up ;;
-  down) lock && read_test_env && down ;;
-  status) read_test_env && status ;;
-  *) usage ;;
+command=${1:-}
+case $command in base | build | up | down | status) ;; *) usage ;; esac
+[[ $command == status ]] || lock
+read_test_env
+# One command a line, not joined by &&: errexit does not apply inside a function called on the left of an &&.
+case $command in
+  base) ensure_base ;;
+  build)
+    ensure_base
+    build_images
+    ;;
+  up)
+    ensure_base
+    build_images
+    up
+    ;;
+  down) down ;;
+  status) status ;;
 esac
