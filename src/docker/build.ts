@@ -4,6 +4,8 @@ import { withDeadline } from '../registry/deadline';
 import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
+import { chooseBackend, type BuilderBackend } from './buildkit/backend';
+import { buildWithBuildKit } from './buildkit/build';
 import type { DockerCallContext } from './call-context';
 import { removeLeftovers } from './cleanup';
 import type { Engine } from './engine';
@@ -32,6 +34,16 @@ export interface BuildOptions {
   readonly noCache?: boolean;
   /** Deadline of the whole build, in milliseconds. Default 1800000 (BUILD_TIMEOUT_SECONDS). */
   readonly timeoutMs?: number;
+  /**
+   * BuildKit, the classic builder, or `auto`: BuildKit where the engine offers it. Default `classic`, what a
+   * caller that does not choose has always had; BUILD_BACKEND chooses for the builder (default `auto`).
+   */
+  readonly backend?: BuilderBackend;
+  /**
+   * Values a BuildKit build may mount with `RUN --mount=type=secret,id=<key>`, served through its session
+   * and never written into a layer, the history or the log. The classic builder has no secrets. Default none.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 /** One image build. */
@@ -59,6 +71,15 @@ function registryConfig(access: RegistryAccess | undefined): object | undefined 
 }
 
 /**
+ * Builds `contextDir` with the backend that `input.backend` names or, for `auto`, the engine offers:
+ * {@link buildWithBuildKit} or {@link classicBuild}. Both take the same input and give the same result.
+ */
+export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
+  const backend = await chooseBackend(input.engine, input.backend ?? 'classic', ctx.signal, ctx.log);
+  return backend === 'buildkit' ? buildWithBuildKit(input, ctx) : classicBuild(input, ctx);
+}
+
+/**
  * Builds `contextDir` with the classic builder (`POST /build`, `rm` and `forcerm` always on, so intermediate
  * containers go even when a step fails) and tags the result with every entry of `tags`. No `labels` are
  * passed: the classic builder would commit one more image for them, and {@link removeBuildImages} finds what
@@ -68,7 +89,7 @@ function registryConfig(access: RegistryAccess | undefined): object | undefined 
  * daemon cancel the build. On every failure the containers and images this build created are removed before
  * the error is thrown.
  */
-export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
+async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const { engine } = input;
   const onLine = ctx.onLine ?? (() => undefined);
   const timeoutMs = input.timeoutMs ?? 1_800_000;
