@@ -4,9 +4,12 @@ import {
   connectEngine,
   DockerBuildError,
   engineJson,
+  pushImage,
   type BuildInput,
   type Engine,
 } from '../../../src/docker';
+import { imageName, imageReference, type RegistryAccess } from '../../../src/registry';
+import { removeImage, tagImage } from '../../harness/docker';
 import { testEnv, uniqueName } from '../../harness/env';
 import { cleanUp, context, engine, filesInImage, noAbort, ourImage } from './helpers';
 
@@ -131,3 +134,83 @@ describe('buildImage with BuildKit against dockerd', () => {
     expect(classicLines).toEqual(expect.arrayContaining(['Step 2/2 : RUN echo auto']));
   });
 });
+
+describe('BuildKit sessions', () => {
+  const auth = env.authRegistry;
+  const access: RegistryAccess = {
+    url: auth.url,
+    credentials: { username: auth.username, password: auth.password },
+  };
+  const base = ourImage(imageName(`${uniqueName('it-bk-base')}/busybox`, auth.url));
+  const baseRef = imageReference(base, '1');
+
+  beforeAll(async () => {
+    await tagImage(docker.modem, env.baseImage, `${auth.host}/${base.repository}`, '1');
+    await pushImage({ engine: docker, image: base, tags: ['1'], access }, { signal: noAbort() });
+    // Only the password registry has it now: FROM must pull it through the session's credentials.
+    await removeImage(docker.modem, baseRef);
+  });
+
+  it('pulls a private base image with the credentials the session gives for its registry', async () => {
+    const build = await input({ Dockerfile: `FROM ${baseRef}\nRUN echo private base\n` }, { access });
+    const built = await buildImage(build, { signal: noAbort() });
+    expect(built.id).toMatch(/^sha256:/);
+  });
+
+  it('cannot pull that base image when the session has no credentials for its registry', async () => {
+    const build = await input(
+      { Dockerfile: `FROM ${baseRef}\nRUN echo private base\n` },
+      { access: { url: env.registry.url, credentials: access.credentials } },
+    );
+    const failure = buildImage(build, { signal: noAbort() });
+    await expect(failure).rejects.toThrow(DockerBuildError);
+    await expect(failure).rejects.toThrow(/401 Unauthorized/);
+  });
+
+  it('mounts a secret into a RUN step without it reaching a layer, the history or the log', async () => {
+    const secret = `s3cret-${uniqueName('value')}`;
+    const lines: string[] = [];
+    const build = await input(
+      {
+        Dockerfile:
+          `FROM ${env.baseImage}\n` +
+          'RUN --mount=type=secret,id=registry_password wc -c < /run/secrets/registry_password > /length\n' +
+          'RUN --mount=type=secret,id=registry_password ls /run/secrets && cat /length\n',
+      },
+      { secrets: { registry_password: secret } },
+    );
+    const built = await buildImage(build, { signal: noAbort(), onLine: (l) => lines.push(l) });
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^#\d+ \d+\.\d{3} registry_password$/),
+        expect.stringMatching(new RegExp(`^#\\d+ \\d+\\.\\d{3} ${secret.length}$`)),
+      ]),
+    );
+    expect(lines.filter((l) => l.includes(secret))).toEqual([]);
+    const history = await engineJson(docker, { method: 'GET', path: `/images/${built.id}/history` }, noAbort());
+    expect(JSON.stringify(history)).not.toContain(secret);
+    const saved = await imageTar(built.id);
+    expect(saved.includes(Buffer.from(secret))).toBe(false);
+    expect(await filesInImage(docker, built.id, '/run')).not.toContain('run/secrets/registry_password');
+  });
+
+  it('fails a build that mounts a secret the builder does not give', async () => {
+    const build = await input({
+      Dockerfile: `FROM ${env.baseImage}\nRUN --mount=type=secret,id=git_token,required cat /run/secrets/git_token\n`,
+    });
+    await expect(buildImage(build, { signal: noAbort() })).rejects.toThrow(/git_token/);
+  });
+});
+
+/** The whole image as `docker save` writes it: every layer and the config. */
+async function imageTar(id: string): Promise<Buffer> {
+  const res = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
+    docker.modem.dial(
+      { path: `/images/${id}/get?`, method: 'GET', options: {}, isStream: true, statusCodes: { 200: true } },
+      (err, stream) => (err ? reject(err) : resolve(stream as NodeJS.ReadableStream)),
+    );
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
