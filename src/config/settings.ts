@@ -211,7 +211,7 @@ export const settings = {
     env: 'BUILD_NETWORK',
     type: 'string',
     description:
-      'Network mode of RUN steps (none, host, a network name). Default: the engine\'s own. An engine ' +
+      "Network mode of RUN steps (none, host, a network name). Default: the engine's own. An engine " +
       'started with --bridge=none needs none here for BuildKit builds.',
   },
   buildSecrets: {

@@ -145,7 +145,10 @@ export interface SessionMessages {
   'grpc.health.v1.HealthCheckResponse': { status: number };
 }
 
-export function decodeMessage<K extends keyof SessionMessages>(name: K, bytes: Uint8Array): SessionMessages[K] {
+export function decodeMessage<K extends keyof SessionMessages>(
+  name: K,
+  bytes: Uint8Array,
+): SessionMessages[K] {
   const t = type(name);
   return t.toObject(t.decode(bytes), AS_PLAIN) as SessionMessages[K];
 }

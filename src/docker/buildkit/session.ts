@@ -45,10 +45,7 @@ function sameRegistry(asked: string, configured: string): boolean {
  */
 function methods(services: SessionServices): Map<string, UnaryHandler> {
   const handlers = new Map<string, UnaryHandler>([
-    [
-      HEALTH,
-      () => encodeMessage('grpc.health.v1.HealthCheckResponse', { status: SERVING }),
-    ],
+    [HEALTH, () => encodeMessage('grpc.health.v1.HealthCheckResponse', { status: SERVING })],
     [
       `${AUTH}/Credentials`,
       (bytes) => {

@@ -5,8 +5,8 @@ import type { StatusResponse, Timestamp, Vertex, VertexLog, VertexStatus } from 
 const TAIL_LINES = 10;
 
 interface VertexState {
-  /** `#<n>`: the step's number in this build's log, in order of first appearance. */
-  readonly n: number;
+  /** `#<n>`: the step's number in this build's log, in the order the steps are first said; 0 until then. */
+  n: number;
   name: string;
   started: Timestamp | undefined;
   announced: boolean;
@@ -41,6 +41,7 @@ function bytes(n: number): string {
  */
 export class BuildKitTrace {
   private readonly vertices = new Map<string, VertexState>();
+  private announced = 0;
   private failed: VertexState | undefined;
 
   constructor(private readonly onLine: (line: string) => void) {}
@@ -79,7 +80,7 @@ export class BuildKitTrace {
     let state = this.vertices.get(digest);
     if (!state) {
       state = {
-        n: this.vertices.size + 1,
+        n: 0,
         name: digest,
         started: undefined,
         announced: false,
@@ -97,6 +98,7 @@ export class BuildKitTrace {
   private announce(state: VertexState): void {
     if (state.announced) return;
     state.announced = true;
+    state.n = ++this.announced;
     this.onLine(`#${state.n} ${state.name}`);
   }
 

@@ -4,14 +4,20 @@ import {
   connectEngine,
   DockerBuildError,
   engineJson,
-  pushImage,
   type BuildInput,
   type Engine,
 } from '../../../src/docker';
-import { imageName, imageReference, type RegistryAccess } from '../../../src/registry';
-import { removeImage, tagImage } from '../../harness/docker';
 import { testEnv, uniqueName } from '../../harness/env';
-import { cleanUp, context, engine, filesInImage, noAbort, ourImage } from './helpers';
+import {
+  authRegistryAccess,
+  cleanUp,
+  context,
+  engine,
+  filesInImage,
+  noAbort,
+  ourImage,
+  privateBaseImage,
+} from './helpers';
 
 const env = testEnv();
 
@@ -78,7 +84,11 @@ describe('buildImage with BuildKit against dockerd', () => {
     );
     expect(await filesInImage(docker, built.id, '/opt')).toEqual(['opt', 'opt/tool']);
     for (const tag of build.tags) {
-      const inspected = (await engineJson(docker, { method: 'GET', path: `/images/${tag}/json` }, noAbort())) as {
+      const inspected = (await engineJson(
+        docker,
+        { method: 'GET', path: `/images/${tag}/json` },
+        noAbort(),
+      )) as {
         Id: string;
       };
       expect(inspected.Id).toBe(built.id);
@@ -89,10 +99,13 @@ describe('buildImage with BuildKit against dockerd', () => {
     const first = await input({ Dockerfile: MULTI_STAGE }, { noCache: false });
     await buildImage(first, { signal: noAbort() });
     const lines: string[] = [];
-    await buildImage({ ...first, tags: [`${first.tags[0] ?? ''}-again`] }, {
-      signal: noAbort(),
-      onLine: (l) => lines.push(l),
-    });
+    await buildImage(
+      { ...first, tags: [`${first.tags[0] ?? ''}-again`] },
+      {
+        signal: noAbort(),
+        onLine: (l) => lines.push(l),
+      },
+    );
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^#\d+ CACHED$/)]));
   });
 
@@ -136,19 +149,11 @@ describe('buildImage with BuildKit against dockerd', () => {
 });
 
 describe('BuildKit sessions', () => {
-  const auth = env.authRegistry;
-  const access: RegistryAccess = {
-    url: auth.url,
-    credentials: { username: auth.username, password: auth.password },
-  };
-  const base = ourImage(imageName(`${uniqueName('it-bk-base')}/busybox`, auth.url));
-  const baseRef = imageReference(base, '1');
+  const access = authRegistryAccess();
+  let baseRef: string;
 
   beforeAll(async () => {
-    await tagImage(docker.modem, env.baseImage, `${auth.host}/${base.repository}`, '1');
-    await pushImage({ engine: docker, image: base, tags: ['1'], access }, { signal: noAbort() });
-    // Only the password registry has it now: FROM must pull it through the session's credentials.
-    await removeImage(docker.modem, baseRef);
+    baseRef = await privateBaseImage(docker);
   });
 
   it('pulls a private base image with the credentials the session gives for its registry', async () => {
@@ -187,7 +192,11 @@ describe('BuildKit sessions', () => {
       ]),
     );
     expect(lines.filter((l) => l.includes(secret))).toEqual([]);
-    const history = await engineJson(docker, { method: 'GET', path: `/images/${built.id}/history` }, noAbort());
+    const history = await engineJson(
+      docker,
+      { method: 'GET', path: `/images/${built.id}/history` },
+      noAbort(),
+    );
     expect(JSON.stringify(history)).not.toContain(secret);
     const saved = await imageTar(built.id);
     expect(saved.includes(Buffer.from(secret))).toBe(false);
