@@ -10,7 +10,7 @@ import { DockerBuildError, DockerTimeoutError } from '../errors';
 import { followStream, type EngineMessage } from '../progress';
 import { BuildTranscript } from '../transcript';
 import { decodeStatus } from './proto';
-import { openSession, type BuildSession } from './session';
+import { openSession } from './session';
 import { BuildKitTrace } from './trace';
 
 /** The messages of a BuildKit build stream besides `stream` and `error`: the trace and the image id. */
@@ -38,6 +38,50 @@ function readTrace(message: BuildKitMessage, trace: BuildKitTrace, onLine: (line
   }
 }
 
+/** The build request and its stream, inside an open session. */
+async function runBuild(
+  input: BuildInput,
+  request: { sessionId: string; buildId: string; context: NodeJS.ReadableStream },
+  signal: AbortSignal,
+  onLine: (line: string) => void,
+): Promise<BuiltImage> {
+  const { engine } = input;
+  const query = {
+    version: '2',
+    session: request.sessionId,
+    buildid: request.buildId,
+    t: input.tags,
+    dockerfile: input.dockerfile ?? 'Dockerfile',
+    buildargs: input.buildArgs,
+    nocache: input.noCache ?? true,
+    networkmode: input.networkMode,
+  };
+  const call = { method: 'POST' as const, path: '/build', query, body: request.context };
+  const res = await dial(engine.modem, engine.endpoint, call, signal);
+  if (res.statusCode !== 200)
+    throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
+  const trace = new BuildKitTrace(onLine);
+  const text = new BuildTranscript(onLine);
+  let imageId: string | undefined;
+  const outcome = await followStream(
+    res,
+    engine.endpoint,
+    signal,
+    (engineMessage: EngineMessage) => {
+      const message = engineMessage as BuildKitMessage;
+      if (message.id === TRACE) readTrace(message, trace, onLine);
+      else if (message.id === IMAGE_ID) imageId = engineMessage.aux?.ID ?? imageId;
+      else if (engineMessage.stream !== undefined) text.write(engineMessage.stream);
+    },
+    onLine,
+  );
+  trace.end();
+  text.end();
+  if (outcome.error !== undefined) throw new DockerBuildError(trace.describeFailure(outcome.error));
+  if (!imageId) throw new DockerBuildError('Docker build failed to produce a valid image!');
+  return { id: imageId, tags: [...input.tags] };
+}
+
 /**
  * Builds `contextDir` with BuildKit (`POST /build?version=2`) inside a session that gives the engine the
  * configured registry's credentials (private base images) and the build's secrets
@@ -48,63 +92,29 @@ function readTrace(message: BuildKitMessage, trace: BuildKitTrace, onLine: (line
  * images behind, only build cache, which is the engine's to prune.
  */
 export async function buildWithBuildKit(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
-  const { engine } = input;
   const onLine = ctx.onLine ?? (() => undefined);
   const timeoutMs = input.timeoutMs ?? 1_800_000;
   const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
   let contextError: Error | undefined;
   context.on('error', (err: Error) => (contextError = err));
   const buildId = randomUUID();
-  const trace = new BuildKitTrace(onLine);
-  const text = new BuildTranscript(onLine);
-  let session: BuildSession | undefined;
+  const services = {
+    registry: input.access ? registryHost(input.access.url) : undefined,
+    credentials: input.access?.credentials,
+    secrets: input.secrets,
+  };
   try {
     return await withDeadline(
       ctx.signal,
       timeoutMs,
       () => new DockerTimeoutError('build', timeoutMs / 1000),
       async (signal) => {
-        session = await openSession(
-          engine,
-          {
-            registry: input.access ? registryHost(input.access.url) : undefined,
-            credentials: input.access?.credentials,
-            secrets: input.secrets,
-          },
-          signal,
-        );
-        const query = {
-          version: '2',
-          session: session.id,
-          buildid: buildId,
-          t: input.tags,
-          dockerfile: input.dockerfile ?? 'Dockerfile',
-          buildargs: input.buildArgs,
-          nocache: input.noCache ?? true,
-          networkmode: input.networkMode,
-        };
-        const call = { method: 'POST' as const, path: '/build', query, body: context };
-        const res = await dial(engine.modem, engine.endpoint, call, signal);
-        if (res.statusCode !== 200)
-          throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
-        let imageId: string | undefined;
-        const outcome = await followStream(
-          res,
-          engine.endpoint,
-          signal,
-          (engineMessage: EngineMessage) => {
-            const message = engineMessage as BuildKitMessage;
-            if (message.id === TRACE) readTrace(message, trace, onLine);
-            else if (message.id === IMAGE_ID) imageId = engineMessage.aux?.ID ?? imageId;
-            else if (engineMessage.stream !== undefined) text.write(engineMessage.stream);
-          },
-          onLine,
-        );
-        trace.end();
-        text.end();
-        if (outcome.error !== undefined) throw new DockerBuildError(trace.describeFailure(outcome.error));
-        if (!imageId) throw new DockerBuildError('Docker build failed to produce a valid image!');
-        return { id: imageId, tags: [...input.tags] };
+        const session = await openSession(input.engine, services, signal);
+        try {
+          return await runBuild(input, { sessionId: session.id, buildId, context }, signal, onLine);
+        } finally {
+          session.close();
+        }
       },
     );
   } catch (err) {
@@ -112,7 +122,5 @@ export async function buildWithBuildKit(input: BuildInput, ctx: DockerCallContex
     if (contextError)
       throw new DockerBuildError(`the build context could not be sent: ${contextError.message}`);
     throw err;
-  } finally {
-    (session as BuildSession | undefined)?.close();
   }
 }
