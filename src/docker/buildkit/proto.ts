@@ -158,7 +158,15 @@ export function encodeMessage<K extends keyof SessionMessages>(name: K, value: S
   return Buffer.from(t.encode(t.fromObject(value)).finish());
 }
 
-/** Encodes a StatusResponse: for tests and benchmarks that play an engine's trace. */
-export function encodeStatus(value: Partial<StatusResponse>): string {
+/** A StatusResponse to encode: fields left out take protobuf's defaults. */
+export interface StatusInput {
+  readonly vertexes?: readonly Partial<Vertex>[];
+  readonly statuses?: readonly Partial<VertexStatus>[];
+  readonly logs?: readonly Partial<VertexLog>[];
+  readonly warnings?: readonly Partial<VertexWarning>[];
+}
+
+/** Encodes a StatusResponse as a trace message's `aux`: for tests and benchmarks that play an engine's trace. */
+export function encodeStatus(value: StatusInput): string {
   return Buffer.from(statusResponse.encode(statusResponse.fromObject(value)).finish()).toString('base64');
 }

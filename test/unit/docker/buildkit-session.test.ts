@@ -1,56 +1,9 @@
-import http from 'node:http';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { connectEngine, DockerUnreachableError, type Engine } from '../../../src/docker';
+import type http2 from 'node:http2';
+import { DockerUnreachableError } from '../../../src/docker';
 import { frame, unframe } from '../../../src/docker/buildkit/grpc';
 import { decodeMessage, encodeMessage } from '../../../src/docker/buildkit/proto';
 import { openSession, type BuildSession, type SessionServices } from '../../../src/docker/buildkit/session';
-
-/**
- * A fake engine that takes the session upgrade as dockerd does and then, like dockerd, becomes the HTTP/2
- * client of the connection: the tests call the session's gRPC methods through `client`.
- */
-interface SessionEngine {
-  readonly engine: Engine;
-  readonly upgrades: http.IncomingHttpHeaders[];
-  readonly client: Promise<http2.ClientHttp2Session>;
-  close(): Promise<void>;
-}
-
-async function sessionEngine(refuse?: { status: number; message: string }): Promise<SessionEngine> {
-  const upgrades: http.IncomingHttpHeaders[] = [];
-  let gotClient: (client: http2.ClientHttp2Session) => void = () => undefined;
-  const client = new Promise<http2.ClientHttp2Session>((resolve) => (gotClient = resolve));
-  const server = http.createServer((req, res) => {
-    if (req.url?.startsWith('/version')) {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ ApiVersion: '1.41', MinAPIVersion: '1.12' }));
-    } else {
-      res.writeHead(refuse?.status ?? 404, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ message: refuse?.message ?? 'page not found' }));
-    }
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
-    upgrades.push(req.headers);
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
-    gotClient(http2.connect('http://engine', { createConnection: () => socket }));
-  });
-  if (refuse) server.removeAllListeners('upgrade');
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const engine = await connectEngine(`tcp://127.0.0.1:${port}`, {}, { signal: new AbortController().signal });
-  return {
-    engine,
-    upgrades,
-    client,
-    close: async () => {
-      if (upgrades.length > 0) (await client).destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { sessionEngine, type SessionEngine } from './fake-session-engine';
 
 interface CallResult {
   readonly status: string | undefined;
@@ -66,7 +19,7 @@ function call(client: http2.ClientHttp2Session, path: string, request: Buffer): 
     let headers: http2.IncomingHttpHeaders = {};
     stream.on('response', (h) => (headers = h));
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('trailers', (trailers) => (headers = { ...headers, ...trailers }));
+    stream.on('trailers', (trailers: http2.IncomingHttpHeaders) => (headers = { ...headers, ...trailers }));
     stream.on('error', reject);
     stream.on('end', () => {
       const body = Buffer.concat(chunks);
@@ -180,7 +133,10 @@ describe('openSession', () => {
   });
 
   it("fails with the engine's message when the engine refuses the session", async () => {
-    fake = await sessionEngine({ status: 400, message: 'session not supported' });
+    fake = await sessionEngine((_req, res) => {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ message: 'session not supported' }));
+    }, false);
     await expect(openSession(fake.engine, services, new AbortController().signal)).rejects.toThrow(
       new DockerUnreachableError(
         fake.engine.endpoint,

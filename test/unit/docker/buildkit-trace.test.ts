@@ -1,4 +1,9 @@
-import { decodeStatus, encodeStatus, type StatusResponse } from '../../../src/docker/buildkit/proto';
+import {
+  decodeStatus,
+  encodeStatus,
+  type StatusInput,
+  type StatusResponse,
+} from '../../../src/docker/buildkit/proto';
 import { BuildKitTrace } from '../../../src/docker/buildkit/trace';
 
 const at = (seconds: number, nanos = 0) => ({ seconds, nanos });
@@ -6,11 +11,11 @@ const RUN = 'sha256:run';
 const FROM = 'sha256:from';
 
 /** A trace message as the engine sends it: encoded, then decoded by the builder. */
-function message(value: Partial<StatusResponse>): StatusResponse {
+function message(value: StatusInput): StatusResponse {
   return decodeStatus(encodeStatus(value));
 }
 
-function traced(...messages: Partial<StatusResponse>[]): { lines: string[]; trace: BuildKitTrace } {
+function traced(...messages: StatusInput[]): { lines: string[]; trace: BuildKitTrace } {
   const lines: string[] = [];
   const trace = new BuildKitTrace((line) => lines.push(line));
   for (const m of messages) trace.take(message(m));
