@@ -119,7 +119,9 @@ export async function buildWithBuildKit(input: BuildInput, ctx: DockerCallContex
     );
   } catch (err) {
     if (!(err instanceof DockerBuildError)) await cancelBuild(input, buildId);
-    if (contextError)
+    // An abort also ends the context upload: then the abort is the reason, not the upload.
+    const stopped = ctx.signal.aborted || err instanceof DockerTimeoutError;
+    if (contextError && !stopped)
       throw new DockerBuildError(`the build context could not be sent: ${contextError.message}`);
     throw err;
   }
