@@ -5,7 +5,6 @@ import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
 import { chooseBackend, type BuilderBackend } from './buildkit/backend';
-import { buildWithBuildKit } from './buildkit/build';
 import type { DockerCallContext } from './call-context';
 import { removeLeftovers } from './cleanup';
 import type { Engine } from './engine';
@@ -70,13 +69,20 @@ function registryConfig(access: RegistryAccess | undefined): object | undefined 
   return { [serverAddress(registry)]: authConfig(registry, access.credentials) };
 }
 
+// The BuildKit backend brings protobufjs and its parsed definitions (some 100 ms of loading): it is loaded by
+// the first BuildKit build, so a process that builds with the classic builder, or not at all, never pays.
+function loadBuildKit(): typeof import('./buildkit/build') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./buildkit/build') as typeof import('./buildkit/build');
+}
+
 /**
  * Builds `contextDir` with the backend that `input.backend` names or, for `auto`, the engine offers:
- * {@link buildWithBuildKit} or {@link classicBuild}. Both take the same input and give the same result.
+ * BuildKit (`buildWithBuildKit`) or {@link classicBuild}. Both take the same input and give the same result.
  */
 export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const backend = await chooseBackend(input.engine, input.backend ?? 'classic', ctx.signal, ctx.log);
-  return backend === 'buildkit' ? buildWithBuildKit(input, ctx) : classicBuild(input, ctx);
+  return backend === 'buildkit' ? loadBuildKit().buildWithBuildKit(input, ctx) : classicBuild(input, ctx);
 }
 
 /**
