@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../../log';
+import { parseEndpoint } from '../endpoint';
 import type { Engine } from '../engine';
 import { withRequestDeadline } from '../engine';
 import { dial, readText } from '../engine-call';
@@ -19,10 +20,13 @@ function atLeast(version: string, [major, minor]: readonly [number, number]): bo
  * What `auto` picks for an engine from its `/_ping` headers: the builder its operator made the default
  * (`Builder-Version: 2` BuildKit, `1` classic, as the docker CLI reads it); without that header, BuildKit
  * where the negotiated API takes it and the engine runs Linux (Windows engines answer `version=2` with an
- * error). podman's compatible API has no BuildKit.
+ * error). podman's compatible API has no BuildKit, and the session is not opened over TLS yet, so `https://`
+ * engines get the classic builder too.
  */
 export function backendFor(engine: Engine, ping: IncomingHttpHeaders): 'buildkit' | 'classic' {
   if (engine.flavour === 'podman') return 'classic';
+  const endpoint = parseEndpoint(engine.endpoint);
+  if (endpoint.kind === 'tcp' && endpoint.protocol === 'https') return 'classic';
   const declared = ping['builder-version'];
   if (declared === '2') return 'buildkit';
   if (declared === '1') return 'classic';

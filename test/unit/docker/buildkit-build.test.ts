@@ -163,7 +163,9 @@ describe('backendFor', () => {
     expect(backendFor(engine('1.41'), { ostype: 'windows' })).toBe('classic');
   });
 
-  it("picks classic for podman's compatible API, whatever it declares", () => {
+  it("picks classic for podman's compatible API and for https engines, whatever they declare", () => {
     expect(backendFor(engine('1.41', 'podman'), { 'builder-version': '2' })).toBe('classic');
+    const tls = { ...engine('1.41'), endpoint: 'https://engine.example:2376' };
+    expect(backendFor(tls, { 'builder-version': '2' })).toBe('classic');
   });
 });
