@@ -1,15 +1,15 @@
 import { nopLogger } from '../log';
 import type { RegistryAccess } from '../registry/access';
-import { withDeadline } from '../registry/deadline';
 import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
+import { withBuildDeadline } from './build-deadline';
 import { chooseBackend, type BuilderBackend } from './buildkit/backend';
 import type { DockerCallContext } from './call-context';
 import { removeLeftovers } from './cleanup';
 import type { Engine } from './engine';
 import { dial, errorMessage, readText } from './engine-call';
-import { DockerBuildError, DockerTimeoutError } from './errors';
+import { DockerBuildError } from './errors';
 import { followStream } from './progress';
 import { BuildTranscript } from './transcript';
 
@@ -98,7 +98,6 @@ export async function buildImage(input: BuildInput, ctx: DockerCallContext): Pro
 async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const { engine } = input;
   const onLine = ctx.onLine ?? (() => undefined);
-  const timeoutMs = input.timeoutMs ?? 1_800_000;
   const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
   let contextError: Error | undefined;
   context.on('error', (err: Error) => (contextError = err));
@@ -114,40 +113,35 @@ async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<
   };
   const registry = registryConfig(input.access);
   try {
-    return await withDeadline(
-      ctx.signal,
-      timeoutMs,
-      () => new DockerTimeoutError('build', timeoutMs / 1000),
-      async (signal) => {
-        const call = {
-          method: 'POST' as const,
-          path: '/build',
-          query,
-          body: context,
-          registryConfig: registry,
-        };
-        const res = await dial(engine.modem, engine.endpoint, call, signal);
-        if (res.statusCode !== 200)
-          throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
-        let auxId: string | undefined;
-        const outcome = await followStream(
-          res,
-          engine.endpoint,
-          signal,
-          (message) => {
-            if (message.stream !== undefined) transcript.write(message.stream);
-            auxId = message.aux?.ID ?? auxId;
-          },
-          onLine,
-        );
-        transcript.end();
-        if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
-        const id = auxId ?? transcript.builtId;
-        // The original's own words for a build that ends without naming an image.
-        if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');
-        return { id, tags: [...input.tags] };
-      },
-    );
+    return await withBuildDeadline(ctx.signal, input.timeoutMs, async (signal) => {
+      const call = {
+        method: 'POST' as const,
+        path: '/build',
+        query,
+        body: context,
+        registryConfig: registry,
+      };
+      const res = await dial(engine.modem, engine.endpoint, call, signal);
+      if (res.statusCode !== 200)
+        throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
+      let auxId: string | undefined;
+      const outcome = await followStream(
+        res,
+        engine.endpoint,
+        signal,
+        (message) => {
+          if (message.stream !== undefined) transcript.write(message.stream);
+          auxId = message.aux?.ID ?? auxId;
+        },
+        onLine,
+      );
+      transcript.end();
+      if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
+      const id = auxId ?? transcript.builtId;
+      // The original's own words for a build that ends without naming an image.
+      if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');
+      return { id, tags: [...input.tags] };
+    });
   } catch (err) {
     await removeLeftovers(
       engine,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { withDeadline } from '../../registry/deadline';
 import { registryHost } from '../../registry/image-name';
 import type { BuildInput, BuiltImage } from '../build';
 import { buildContext } from '../build-context';
+import { withBuildDeadline } from '../build-deadline';
 import type { DockerCallContext } from '../call-context';
 import { engineStatus } from '../engine';
 import { dial, errorMessage, readText } from '../engine-call';
@@ -93,7 +93,6 @@ async function runBuild(
  */
 export async function buildWithBuildKit(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const onLine = ctx.onLine ?? (() => undefined);
-  const timeoutMs = input.timeoutMs ?? 1_800_000;
   const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
   let contextError: Error | undefined;
   context.on('error', (err: Error) => (contextError = err));
@@ -104,19 +103,14 @@ export async function buildWithBuildKit(input: BuildInput, ctx: DockerCallContex
     secrets: input.secrets,
   };
   try {
-    return await withDeadline(
-      ctx.signal,
-      timeoutMs,
-      () => new DockerTimeoutError('build', timeoutMs / 1000),
-      async (signal) => {
-        const session = await openSession(input.engine, services, signal);
-        try {
-          return await runBuild(input, { sessionId: session.id, buildId, context }, signal, onLine);
-        } finally {
-          session.close();
-        }
-      },
-    );
+    return await withBuildDeadline(ctx.signal, input.timeoutMs, async (signal) => {
+      const session = await openSession(input.engine, services, signal);
+      try {
+        return await runBuild(input, { sessionId: session.id, buildId, context }, signal, onLine);
+      } finally {
+        session.close();
+      }
+    });
   } catch (err) {
     if (!(err instanceof DockerBuildError)) await cancelBuild(input, buildId);
     // An abort also ends the context upload: then the abort is the reason, not the upload.
