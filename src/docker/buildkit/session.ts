@@ -25,7 +25,7 @@ export interface BuildSession {
   close(): void;
 }
 
-const AUTH = '/moby.filesync.v1.Auth';
+const CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
 const SECRETS = '/moby.buildkit.secrets.v1.Secrets/GetSecret';
 const HEALTH = '/grpc.health.v1.Health/Check';
 const SERVING = 1;
@@ -44,10 +44,10 @@ function sameRegistry(asked: string, configured: string): boolean {
  * BuildKit ask for plain credentials and fetch registry tokens itself.
  */
 function methods(services: SessionServices): Map<string, UnaryHandler> {
-  const handlers = new Map<string, UnaryHandler>([
+  return new Map<string, UnaryHandler>([
     [HEALTH, () => encodeMessage('grpc.health.v1.HealthCheckResponse', { status: SERVING })],
     [
-      `${AUTH}/Credentials`,
+      CREDENTIALS,
       (bytes) => {
         const { Host } = decodeMessage('moby.filesync.v1.CredentialsRequest', bytes);
         const given =
@@ -70,20 +70,10 @@ function methods(services: SessionServices): Map<string, UnaryHandler> {
       },
     ],
   ]);
-  return handlers;
 }
 
-/** The methods the session announces; the engine's BuildKit calls only what is announced. */
-const ANNOUNCED = [
-  HEALTH,
-  `${AUTH}/Credentials`,
-  `${AUTH}/FetchToken`,
-  `${AUTH}/GetTokenAuthority`,
-  `${AUTH}/VerifyTokenAuthority`,
-  SECRETS,
-];
-
-function upgradeRequest(engine: Engine, id: string): http.ClientRequest {
+/** The session's request; it announces the methods it serves, the only ones newer engines call. */
+function upgradeRequest(engine: Engine, id: string, methods: readonly string[]): http.ClientRequest {
   const endpoint = parseEndpoint(engine.endpoint);
   if (endpoint.kind === 'tcp' && endpoint.protocol === 'https')
     throw new DockerUnreachableError(engine.endpoint, 'BuildKit sessions are not offered over https');
@@ -99,7 +89,7 @@ function upgradeRequest(engine: Engine, id: string): http.ClientRequest {
       'X-Docker-Expose-Session-Uuid': id,
       'X-Docker-Expose-Session-Name': 'oa-builder',
       'X-Docker-Expose-Session-Sharedkey': '',
-      'X-Docker-Expose-Session-Grpc-Method': ANNOUNCED,
+      'X-Docker-Expose-Session-Grpc-Method': [...methods],
     },
   });
 }
@@ -118,7 +108,7 @@ export function openSession(
   const id = randomUUID();
   const handlers = methods(services);
   return new Promise((resolve, reject) => {
-    const req = upgradeRequest(engine, id);
+    const req = upgradeRequest(engine, id, [...handlers.keys()]);
     const fail = (detail: string) => {
       req.destroy();
       reject(new DockerUnreachableError(engine.endpoint, `no BuildKit session: ${detail}`));
