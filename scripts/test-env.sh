@@ -448,6 +448,8 @@ export OA_TEST_GIT_AUTH_URL=http://127.0.0.1:$GIT_PORT/auth
 export OA_TEST_GIT_USER=$GIT_USER
 export OA_TEST_GIT_PASSWORD=$git_password
 export OA_TEST_GIT_REPOS=$REPOS
+# What the builder needs for this engine: it has no bridge network, BuildKit's default for RUN steps.
+export BUILD_NETWORK=none
 export OA_TEST_AMQP_URL=$AMQP_URL
 EOF
   chmod 600 "$STATE/env.json" "$STATE/env.sh"

@@ -19,6 +19,20 @@ import type { BuildRequest, ReceivedBuildRequest } from './messages';
 import type { Reporter } from './workflow/reporter';
 import type { StepDeps } from './workflow/steps';
 
+/** The credentials BUILD_SECRETS lets a build mount, by secret id; those that are not configured are left out. */
+function buildSecrets(config: BuilderConfig): Record<string, string> {
+  const values: Record<string, string | undefined> = {
+    git_token: config.githubOauthToken,
+    registry_password: config.dockerRegistryPassword,
+  };
+  return Object.fromEntries(
+    (config.buildSecrets ?? []).flatMap((id) => {
+      const value = values[id];
+      return value === undefined ? [] : [[id, value]];
+    }),
+  );
+}
+
 /** The adapters' settings from the configuration, shared by every workflow. */
 export function stepDeps(config: BuilderConfig): StepDeps {
   return {
@@ -34,7 +48,12 @@ export function stepDeps(config: BuilderConfig): StepDeps {
     },
     buildHosts: config.buildHosts,
     engine: { requestTimeoutMs: config.httpTimeoutSeconds * 1000 },
-    build: { timeoutMs: config.buildTimeoutSeconds * 1000 },
+    build: {
+      timeoutMs: config.buildTimeoutSeconds * 1000,
+      backend: config.buildBackend,
+      ...(config.buildNetwork === undefined ? {} : { networkMode: config.buildNetwork }),
+      secrets: buildSecrets(config),
+    },
     push: { timeoutMs: config.pushTimeoutSeconds * 1000 },
     registryTimeoutMs: config.httpTimeoutSeconds * 1000,
   };

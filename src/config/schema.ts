@@ -10,8 +10,10 @@ export function valueSchema(s: Setting): Record<string, unknown> {
       return { type: 'integer', ...(s.minimum === undefined ? {} : { minimum: s.minimum }) };
     case 'boolean':
       return { type: 'boolean' };
-    case 'list':
-      return { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
+    case 'list': {
+      const items = s.values ? { enum: s.values } : { type: 'string', minLength: 1 };
+      return { type: 'array', minItems: 1, items };
+    }
     case 'enum':
       return { type: 'string', enum: s.values };
     case 'url':

@@ -20,7 +20,7 @@ export interface Setting {
   secret?: boolean;
   /** Lower bound for integers. */
   minimum?: number;
-  /** Allowed values for `enum`. */
+  /** Allowed values for `enum`, and for each item of a `list` that names some. */
   values?: readonly string[];
   /** Older variable names that are still read (the original builder's), newest wins. */
   aliases?: readonly string[];
@@ -196,6 +196,32 @@ export const settings = {
     minimum: 1,
     default: 1800,
     description: 'Seconds a docker build may take.',
+  },
+  buildBackend: {
+    env: 'BUILD_BACKEND',
+    type: 'enum',
+    values: ['auto', 'buildkit', 'classic'],
+    default: 'auto',
+    description:
+      'Which builder runs docker builds: buildkit (POST /build?version=2: RUN --mount, secrets, parallel ' +
+      'stages), classic, or auto: BuildKit where the engine offers it (Docker 18.09 and newer on Linux, ' +
+      'unless its Builder-Version says 1), else classic.',
+  },
+  buildNetwork: {
+    env: 'BUILD_NETWORK',
+    type: 'string',
+    description:
+      "Network mode of RUN steps (none, host, a network name). Default: the engine's own. An engine " +
+      'started with --bridge=none needs none here for BuildKit builds.',
+  },
+  buildSecrets: {
+    env: 'BUILD_SECRETS',
+    type: 'list',
+    values: ['git_token', 'registry_password'],
+    description:
+      'Credentials a BuildKit build may mount with RUN --mount=type=secret,id=<name>: git_token ' +
+      '(GITHUB_OAUTH_TOKEN), registry_password (DOCKER_REGISTRY_PASSWORD). They never land in a layer, the ' +
+      'image history or the log. Default: none, since the Dockerfile comes from the deployment repo.',
   },
   pushTimeoutSeconds: {
     env: 'PUSH_TIMEOUT_SECONDS',

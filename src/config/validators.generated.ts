@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -1159,18 +1159,20 @@ errors++;
 }
 }
 }
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data27 = data.PUSH_TIMEOUT_SECONDS;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+if(data.BUILD_BACKEND !== undefined){
+let data27 = data.BUILD_BACKEND;
+if(typeof data27 !== "string"){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
 if(!(coerced26 !== undefined)){
-if(dataType26 === "boolean" || data27 === null
-              || (dataType26 === "string" && data27 && data27 == +data27 && !(data27 % 1))){
-coerced26 = +data27;
+if(dataType26 == "number" || dataType26 == "boolean"){
+coerced26 = "" + data27;
+}
+else if(data27 === null){
+coerced26 = "";
 }
 else {
-const err55 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err55 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1183,13 +1185,12 @@ errors++;
 if(coerced26 !== undefined){
 data27 = coerced26;
 if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced26;
+data["BUILD_BACKEND"] = coerced26;
 }
 }
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err56 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!(((data27 === "auto") || (data27 === "buildkit")) || (data27 === "classic"))){
+const err56 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1199,19 +1200,20 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data28 = data.HTTP_TIMEOUT_SECONDS;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+if(data.BUILD_NETWORK !== undefined){
+let data28 = data.BUILD_NETWORK;
+if(typeof data28 !== "string"){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
 if(!(coerced27 !== undefined)){
-if(dataType27 === "boolean" || data28 === null
-              || (dataType27 === "string" && data28 && data28 == +data28 && !(data28 % 1))){
-coerced27 = +data28;
+if(dataType27 == "number" || dataType27 == "boolean"){
+coerced27 = "" + data28;
+}
+else if(data28 === null){
+coerced27 = "";
 }
 else {
-const err57 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err57 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1224,13 +1226,13 @@ errors++;
 if(coerced27 !== undefined){
 data28 = coerced27;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced27;
+data["BUILD_NETWORK"] = coerced27;
 }
 }
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err58 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err58 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1241,18 +1243,11 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-let dataType28 = typeof data29;
-let coerced28 = undefined;
-if(!(coerced28 !== undefined)){
-if(dataType28 === "boolean" || data29 === null
-              || (dataType28 === "string" && data29 && data29 == +data29 && !(data29 % 1))){
-coerced28 = +data29;
-}
-else {
-const err59 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.BUILD_SECRETS !== undefined){
+let data29 = data.BUILD_SECRETS;
+if(Array.isArray(data29)){
+if(data29.length < 1){
+const err59 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1261,17 +1256,11 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(coerced28 !== undefined){
-data29 = coerced28;
-if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
-}
-}
-}
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err60 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const len1 = data29.length;
+for(let i1=0; i1<len1; i1++){
+let data30 = data29[i1];
+if(!((data30 === "git_token") || (data30 === "registry_password"))){
+const err60 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1282,18 +1271,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-let dataType29 = typeof data30;
-let coerced29 = undefined;
-if(!(coerced29 !== undefined)){
-if(dataType29 === "boolean" || data30 === null
-              || (dataType29 === "string" && data30 && data30 == +data30 && !(data30 % 1))){
-coerced29 = +data30;
-}
 else {
-const err61 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err61 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1303,16 +1282,18 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(coerced29 !== undefined){
-data30 = coerced29;
-if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data31 = data.PUSH_TIMEOUT_SECONDS;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+let dataType28 = typeof data31;
+let coerced28 = undefined;
+if(!(coerced28 !== undefined)){
+if(dataType28 === "boolean" || data31 === null
+              || (dataType28 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
+coerced28 = +data31;
 }
-}
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err62 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err62 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1322,19 +1303,16 @@ vErrors.push(err62);
 errors++;
 }
 }
+if(coerced28 !== undefined){
+data31 = coerced28;
+if(data !== undefined){
+data["PUSH_TIMEOUT_SECONDS"] = coerced28;
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-let dataType30 = typeof data31;
-let coerced30 = undefined;
-if(!(coerced30 !== undefined)){
-if(dataType30 === "boolean" || data31 === null
-              || (dataType30 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
-coerced30 = +data31;
 }
-else {
-const err63 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err63 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1344,16 +1322,19 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(coerced30 !== undefined){
-data31 = coerced30;
-if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
 }
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data32 = data.HTTP_TIMEOUT_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+let dataType29 = typeof data32;
+let coerced29 = undefined;
+if(!(coerced29 !== undefined)){
+if(dataType29 === "boolean" || data32 === null
+              || (dataType29 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced29 = +data32;
 }
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err64 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err64 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1363,21 +1344,16 @@ vErrors.push(err64);
 errors++;
 }
 }
+if(coerced29 !== undefined){
+data32 = coerced29;
+if(data !== undefined){
+data["HTTP_TIMEOUT_SECONDS"] = coerced29;
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
-let dataType31 = typeof data32;
-let coerced31 = undefined;
-if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
 }
-else if(data32 === null){
-coerced31 = "";
 }
-else {
-const err65 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err65 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1387,16 +1363,19 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(coerced31 !== undefined){
-data32 = coerced31;
-if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
 }
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data33 = data.SHUTDOWN_GRACE_SECONDS;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+let dataType30 = typeof data33;
+let coerced30 = undefined;
+if(!(coerced30 !== undefined)){
+if(dataType30 === "boolean" || data33 === null
+              || (dataType30 === "string" && data33 && data33 == +data33 && !(data33 % 1))){
+coerced30 = +data33;
 }
-}
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err66 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err66 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1406,21 +1385,16 @@ vErrors.push(err66);
 errors++;
 }
 }
+if(coerced30 !== undefined){
+data33 = coerced30;
+if(data !== undefined){
+data["SHUTDOWN_GRACE_SECONDS"] = coerced30;
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
-if(typeof data33 !== "string"){
-let dataType32 = typeof data33;
-let coerced32 = undefined;
-if(!(coerced32 !== undefined)){
-if(dataType32 == "number" || dataType32 == "boolean"){
-coerced32 = "" + data33;
 }
-else if(data33 === null){
-coerced32 = "";
 }
-else {
-const err67 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err67 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1430,15 +1404,19 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(coerced32 !== undefined){
-data33 = coerced32;
-if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
 }
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data34 = data.HEARTBEAT_SECONDS;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+let dataType31 = typeof data34;
+let coerced31 = undefined;
+if(!(coerced31 !== undefined)){
+if(dataType31 === "boolean" || data34 === null
+              || (dataType31 === "string" && data34 && data34 == +data34 && !(data34 % 1))){
+coerced31 = +data34;
 }
-}
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err68 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+else {
+const err68 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1448,20 +1426,16 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
-if(typeof data34 !== "string"){
-let dataType33 = typeof data34;
-let coerced33 = undefined;
-if(!(coerced33 !== undefined)){
-if(dataType33 == "number" || dataType33 == "boolean"){
-coerced33 = "" + data34;
+if(coerced31 !== undefined){
+data34 = coerced31;
+if(data !== undefined){
+data["HEARTBEAT_SECONDS"] = coerced31;
 }
-else if(data34 === null){
-coerced33 = "";
 }
-else {
-const err69 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 1 || isNaN(data34)){
+const err69 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1471,15 +1445,19 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(coerced33 !== undefined){
-data34 = coerced33;
-if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
 }
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data35 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+let dataType32 = typeof data35;
+let coerced32 = undefined;
+if(!(coerced32 !== undefined)){
+if(dataType32 === "boolean" || data35 === null
+              || (dataType32 === "string" && data35 && data35 == +data35 && !(data35 % 1))){
+coerced32 = +data35;
 }
-}
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err70 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+else {
+const err70 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1489,9 +1467,16 @@ vErrors.push(err70);
 errors++;
 }
 }
+if(coerced32 !== undefined){
+data35 = coerced32;
+if(data !== undefined){
+data["KILL_SWITCH_SECONDS"] = coerced32;
 }
-else {
-const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err71 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1500,12 +1485,150 @@ vErrors.push(err71);
 }
 errors++;
 }
+}
+}
+if(data.HEALTH_LISTEN !== undefined){
+let data36 = data.HEALTH_LISTEN;
+if(typeof data36 !== "string"){
+let dataType33 = typeof data36;
+let coerced33 = undefined;
+if(!(coerced33 !== undefined)){
+if(dataType33 == "number" || dataType33 == "boolean"){
+coerced33 = "" + data36;
+}
+else if(data36 === null){
+coerced33 = "";
+}
+else {
+const err72 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+if(coerced33 !== undefined){
+data36 = coerced33;
+if(data !== undefined){
+data["HEALTH_LISTEN"] = coerced33;
+}
+}
+}
+if(typeof data36 === "string"){
+if(func3(data36) < 1){
+const err73 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+}
+if(data.LOG_LEVEL !== undefined){
+let data37 = data.LOG_LEVEL;
+if(typeof data37 !== "string"){
+let dataType34 = typeof data37;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 == "number" || dataType34 == "boolean"){
+coerced34 = "" + data37;
+}
+else if(data37 === null){
+coerced34 = "";
+}
+else {
+const err74 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+if(coerced34 !== undefined){
+data37 = coerced34;
+if(data !== undefined){
+data["LOG_LEVEL"] = coerced34;
+}
+}
+}
+if(!((((data37 === "error") || (data37 === "warn")) || (data37 === "info")) || (data37 === "debug"))){
+const err75 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+if(data.LOG_FORMAT !== undefined){
+let data38 = data.LOG_FORMAT;
+if(typeof data38 !== "string"){
+let dataType35 = typeof data38;
+let coerced35 = undefined;
+if(!(coerced35 !== undefined)){
+if(dataType35 == "number" || dataType35 == "boolean"){
+coerced35 = "" + data38;
+}
+else if(data38 === null){
+coerced35 = "";
+}
+else {
+const err76 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(coerced35 !== undefined){
+data38 = coerced35;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced35;
+}
+}
+}
+if(!(((data38 === "json") || (data38 === "pretty")) || (data38 === "auto"))){
+const err77 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+}
+else {
+const err78 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2715,18 +2838,20 @@ errors++;
 }
 }
 }
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data27 = data.PUSH_TIMEOUT_SECONDS;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+if(data.BUILD_BACKEND !== undefined){
+let data27 = data.BUILD_BACKEND;
+if(typeof data27 !== "string"){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
 if(!(coerced26 !== undefined)){
-if(dataType26 === "boolean" || data27 === null
-              || (dataType26 === "string" && data27 && data27 == +data27 && !(data27 % 1))){
-coerced26 = +data27;
+if(dataType26 == "number" || dataType26 == "boolean"){
+coerced26 = "" + data27;
+}
+else if(data27 === null){
+coerced26 = "";
 }
 else {
-const err61 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err61 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2739,13 +2864,12 @@ errors++;
 if(coerced26 !== undefined){
 data27 = coerced26;
 if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced26;
+data["BUILD_BACKEND"] = coerced26;
 }
 }
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err62 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!(((data27 === "auto") || (data27 === "buildkit")) || (data27 === "classic"))){
+const err62 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2755,19 +2879,20 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data28 = data.HTTP_TIMEOUT_SECONDS;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+if(data.BUILD_NETWORK !== undefined){
+let data28 = data.BUILD_NETWORK;
+if(typeof data28 !== "string"){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
 if(!(coerced27 !== undefined)){
-if(dataType27 === "boolean" || data28 === null
-              || (dataType27 === "string" && data28 && data28 == +data28 && !(data28 % 1))){
-coerced27 = +data28;
+if(dataType27 == "number" || dataType27 == "boolean"){
+coerced27 = "" + data28;
+}
+else if(data28 === null){
+coerced27 = "";
 }
 else {
-const err63 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err63 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2780,13 +2905,13 @@ errors++;
 if(coerced27 !== undefined){
 data28 = coerced27;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced27;
+data["BUILD_NETWORK"] = coerced27;
 }
 }
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err64 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err64 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2797,18 +2922,11 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-let dataType28 = typeof data29;
-let coerced28 = undefined;
-if(!(coerced28 !== undefined)){
-if(dataType28 === "boolean" || data29 === null
-              || (dataType28 === "string" && data29 && data29 == +data29 && !(data29 % 1))){
-coerced28 = +data29;
-}
-else {
-const err65 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.BUILD_SECRETS !== undefined){
+let data29 = data.BUILD_SECRETS;
+if(Array.isArray(data29)){
+if(data29.length < 1){
+const err65 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2817,17 +2935,11 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(coerced28 !== undefined){
-data29 = coerced28;
-if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
-}
-}
-}
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err66 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const len1 = data29.length;
+for(let i1=0; i1<len1; i1++){
+let data30 = data29[i1];
+if(!((data30 === "git_token") || (data30 === "registry_password"))){
+const err66 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2838,18 +2950,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-let dataType29 = typeof data30;
-let coerced29 = undefined;
-if(!(coerced29 !== undefined)){
-if(dataType29 === "boolean" || data30 === null
-              || (dataType29 === "string" && data30 && data30 == +data30 && !(data30 % 1))){
-coerced29 = +data30;
-}
 else {
-const err67 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err67 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2859,16 +2961,18 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(coerced29 !== undefined){
-data30 = coerced29;
-if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data31 = data.PUSH_TIMEOUT_SECONDS;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+let dataType28 = typeof data31;
+let coerced28 = undefined;
+if(!(coerced28 !== undefined)){
+if(dataType28 === "boolean" || data31 === null
+              || (dataType28 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
+coerced28 = +data31;
 }
-}
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err68 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err68 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2878,19 +2982,16 @@ vErrors.push(err68);
 errors++;
 }
 }
+if(coerced28 !== undefined){
+data31 = coerced28;
+if(data !== undefined){
+data["PUSH_TIMEOUT_SECONDS"] = coerced28;
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-let dataType30 = typeof data31;
-let coerced30 = undefined;
-if(!(coerced30 !== undefined)){
-if(dataType30 === "boolean" || data31 === null
-              || (dataType30 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
-coerced30 = +data31;
 }
-else {
-const err69 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err69 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2900,16 +3001,19 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(coerced30 !== undefined){
-data31 = coerced30;
-if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
 }
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data32 = data.HTTP_TIMEOUT_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+let dataType29 = typeof data32;
+let coerced29 = undefined;
+if(!(coerced29 !== undefined)){
+if(dataType29 === "boolean" || data32 === null
+              || (dataType29 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced29 = +data32;
 }
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err70 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err70 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -2919,21 +3023,16 @@ vErrors.push(err70);
 errors++;
 }
 }
+if(coerced29 !== undefined){
+data32 = coerced29;
+if(data !== undefined){
+data["HTTP_TIMEOUT_SECONDS"] = coerced29;
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
-let dataType31 = typeof data32;
-let coerced31 = undefined;
-if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
 }
-else if(data32 === null){
-coerced31 = "";
 }
-else {
-const err71 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err71 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -2943,16 +3042,19 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(coerced31 !== undefined){
-data32 = coerced31;
-if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
 }
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data33 = data.SHUTDOWN_GRACE_SECONDS;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+let dataType30 = typeof data33;
+let coerced30 = undefined;
+if(!(coerced30 !== undefined)){
+if(dataType30 === "boolean" || data33 === null
+              || (dataType30 === "string" && data33 && data33 == +data33 && !(data33 % 1))){
+coerced30 = +data33;
 }
-}
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err72 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err72 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -2962,21 +3064,16 @@ vErrors.push(err72);
 errors++;
 }
 }
+if(coerced30 !== undefined){
+data33 = coerced30;
+if(data !== undefined){
+data["SHUTDOWN_GRACE_SECONDS"] = coerced30;
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
-if(typeof data33 !== "string"){
-let dataType32 = typeof data33;
-let coerced32 = undefined;
-if(!(coerced32 !== undefined)){
-if(dataType32 == "number" || dataType32 == "boolean"){
-coerced32 = "" + data33;
 }
-else if(data33 === null){
-coerced32 = "";
 }
-else {
-const err73 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err73 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -2986,15 +3083,19 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(coerced32 !== undefined){
-data33 = coerced32;
-if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
 }
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data34 = data.HEARTBEAT_SECONDS;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+let dataType31 = typeof data34;
+let coerced31 = undefined;
+if(!(coerced31 !== undefined)){
+if(dataType31 === "boolean" || data34 === null
+              || (dataType31 === "string" && data34 && data34 == +data34 && !(data34 % 1))){
+coerced31 = +data34;
 }
-}
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err74 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+else {
+const err74 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3004,20 +3105,16 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
-if(typeof data34 !== "string"){
-let dataType33 = typeof data34;
-let coerced33 = undefined;
-if(!(coerced33 !== undefined)){
-if(dataType33 == "number" || dataType33 == "boolean"){
-coerced33 = "" + data34;
+if(coerced31 !== undefined){
+data34 = coerced31;
+if(data !== undefined){
+data["HEARTBEAT_SECONDS"] = coerced31;
 }
-else if(data34 === null){
-coerced33 = "";
 }
-else {
-const err75 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 1 || isNaN(data34)){
+const err75 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3027,15 +3124,19 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(coerced33 !== undefined){
-data34 = coerced33;
-if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
 }
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data35 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+let dataType32 = typeof data35;
+let coerced32 = undefined;
+if(!(coerced32 !== undefined)){
+if(dataType32 === "boolean" || data35 === null
+              || (dataType32 === "string" && data35 && data35 == +data35 && !(data35 % 1))){
+coerced32 = +data35;
 }
-}
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err76 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+else {
+const err76 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3045,14 +3146,159 @@ vErrors.push(err76);
 errors++;
 }
 }
+if(coerced32 !== undefined){
+data35 = coerced32;
+if(data !== undefined){
+data["KILL_SWITCH_SECONDS"] = coerced32;
 }
-else {
-const err77 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err77 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err77];
 }
 else {
 vErrors.push(err77);
+}
+errors++;
+}
+}
+}
+if(data.HEALTH_LISTEN !== undefined){
+let data36 = data.HEALTH_LISTEN;
+if(typeof data36 !== "string"){
+let dataType33 = typeof data36;
+let coerced33 = undefined;
+if(!(coerced33 !== undefined)){
+if(dataType33 == "number" || dataType33 == "boolean"){
+coerced33 = "" + data36;
+}
+else if(data36 === null){
+coerced33 = "";
+}
+else {
+const err78 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(coerced33 !== undefined){
+data36 = coerced33;
+if(data !== undefined){
+data["HEALTH_LISTEN"] = coerced33;
+}
+}
+}
+if(typeof data36 === "string"){
+if(func3(data36) < 1){
+const err79 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+if(data.LOG_LEVEL !== undefined){
+let data37 = data.LOG_LEVEL;
+if(typeof data37 !== "string"){
+let dataType34 = typeof data37;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 == "number" || dataType34 == "boolean"){
+coerced34 = "" + data37;
+}
+else if(data37 === null){
+coerced34 = "";
+}
+else {
+const err80 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+if(coerced34 !== undefined){
+data37 = coerced34;
+if(data !== undefined){
+data["LOG_LEVEL"] = coerced34;
+}
+}
+}
+if(!((((data37 === "error") || (data37 === "warn")) || (data37 === "info")) || (data37 === "debug"))){
+const err81 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data.LOG_FORMAT !== undefined){
+let data38 = data.LOG_FORMAT;
+if(typeof data38 !== "string"){
+let dataType35 = typeof data38;
+let coerced35 = undefined;
+if(!(coerced35 !== undefined)){
+if(dataType35 == "number" || dataType35 == "boolean"){
+coerced35 = "" + data38;
+}
+else if(data38 === null){
+coerced35 = "";
+}
+else {
+const err82 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+if(coerced35 !== undefined){
+data38 = coerced35;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced35;
+}
+}
+}
+if(!(((data38 === "json") || (data38 === "pretty")) || (data38 === "auto"))){
+const err83 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+else {
+const err84 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
 }
 errors++;
 }

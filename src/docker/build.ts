@@ -1,14 +1,15 @@
 import { nopLogger } from '../log';
 import type { RegistryAccess } from '../registry/access';
-import { withDeadline } from '../registry/deadline';
 import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
+import { withBuildDeadline } from './build-deadline';
+import { chooseBackend, type BuilderBackend } from './buildkit/backend';
 import type { DockerCallContext } from './call-context';
 import { removeLeftovers } from './cleanup';
 import type { Engine } from './engine';
 import { dial, errorMessage, readText } from './engine-call';
-import { DockerBuildError, DockerTimeoutError } from './errors';
+import { DockerBuildError } from './errors';
 import { followStream } from './progress';
 import { BuildTranscript } from './transcript';
 
@@ -32,6 +33,16 @@ export interface BuildOptions {
   readonly noCache?: boolean;
   /** Deadline of the whole build, in milliseconds. Default 1800000 (BUILD_TIMEOUT_SECONDS). */
   readonly timeoutMs?: number;
+  /**
+   * BuildKit, the classic builder, or `auto`: BuildKit where the engine offers it. Default `classic`, what a
+   * caller that does not choose has always had; BUILD_BACKEND chooses for the builder (default `auto`).
+   */
+  readonly backend?: BuilderBackend;
+  /**
+   * Values a BuildKit build may mount with `RUN --mount=type=secret,id=<key>`, served through its session
+   * and never written into a layer, the history or the log. The classic builder has no secrets. Default none.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 /** One image build. */
@@ -58,6 +69,22 @@ function registryConfig(access: RegistryAccess | undefined): object | undefined 
   return { [serverAddress(registry)]: authConfig(registry, access.credentials) };
 }
 
+// The BuildKit backend brings protobufjs and its parsed definitions (some 100 ms of loading): it is loaded by
+// the first BuildKit build, so a process that builds with the classic builder, or not at all, never pays.
+function loadBuildKit(): typeof import('./buildkit/build') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./buildkit/build') as typeof import('./buildkit/build');
+}
+
+/**
+ * Builds `contextDir` with the backend that `input.backend` names or, for `auto`, the engine offers:
+ * BuildKit (`buildWithBuildKit`) or {@link classicBuild}. Both take the same input and give the same result.
+ */
+export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
+  const backend = await chooseBackend(input.engine, input.backend ?? 'classic', ctx.signal, ctx.log);
+  return backend === 'buildkit' ? loadBuildKit().buildWithBuildKit(input, ctx) : classicBuild(input, ctx);
+}
+
 /**
  * Builds `contextDir` with the classic builder (`POST /build`, `rm` and `forcerm` always on, so intermediate
  * containers go even when a step fails) and tags the result with every entry of `tags`. No `labels` are
@@ -68,10 +95,9 @@ function registryConfig(access: RegistryAccess | undefined): object | undefined 
  * daemon cancel the build. On every failure the containers and images this build created are removed before
  * the error is thrown.
  */
-export async function buildImage(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
+async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const { engine } = input;
   const onLine = ctx.onLine ?? (() => undefined);
-  const timeoutMs = input.timeoutMs ?? 1_800_000;
   const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
   let contextError: Error | undefined;
   context.on('error', (err: Error) => (contextError = err));
@@ -87,40 +113,35 @@ export async function buildImage(input: BuildInput, ctx: DockerCallContext): Pro
   };
   const registry = registryConfig(input.access);
   try {
-    return await withDeadline(
-      ctx.signal,
-      timeoutMs,
-      () => new DockerTimeoutError('build', timeoutMs / 1000),
-      async (signal) => {
-        const call = {
-          method: 'POST' as const,
-          path: '/build',
-          query,
-          body: context,
-          registryConfig: registry,
-        };
-        const res = await dial(engine.modem, engine.endpoint, call, signal);
-        if (res.statusCode !== 200)
-          throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
-        let auxId: string | undefined;
-        const outcome = await followStream(
-          res,
-          engine.endpoint,
-          signal,
-          (message) => {
-            if (message.stream !== undefined) transcript.write(message.stream);
-            auxId = message.aux?.ID ?? auxId;
-          },
-          onLine,
-        );
-        transcript.end();
-        if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
-        const id = auxId ?? transcript.builtId;
-        // The original's own words for a build that ends without naming an image.
-        if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');
-        return { id, tags: [...input.tags] };
-      },
-    );
+    return await withBuildDeadline(ctx.signal, input.timeoutMs, async (signal) => {
+      const call = {
+        method: 'POST' as const,
+        path: '/build',
+        query,
+        body: context,
+        registryConfig: registry,
+      };
+      const res = await dial(engine.modem, engine.endpoint, call, signal);
+      if (res.statusCode !== 200)
+        throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
+      let auxId: string | undefined;
+      const outcome = await followStream(
+        res,
+        engine.endpoint,
+        signal,
+        (message) => {
+          if (message.stream !== undefined) transcript.write(message.stream);
+          auxId = message.aux?.ID ?? auxId;
+        },
+        onLine,
+      );
+      transcript.end();
+      if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
+      const id = auxId ?? transcript.builtId;
+      // The original's own words for a build that ends without naming an image.
+      if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');
+      return { id, tags: [...input.tags] };
+    });
   } catch (err) {
     await removeLeftovers(
       engine,

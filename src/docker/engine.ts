@@ -113,7 +113,8 @@ export async function connectEngine(
   });
 }
 
-function withRequestDeadline<T>(
+/** Runs one short Engine call under the engine's request deadline. */
+export function withRequestDeadline<T>(
   engine: Engine,
   signal: AbortSignal,
   work: (signal: AbortSignal) => Promise<T>,

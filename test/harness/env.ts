@@ -14,6 +14,9 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TEST_ENV_SCRIPT = path.join(REPO_ROOT, 'scripts', 'test-env.sh');
 const DEFAULT_STATE_DIR = '/tmp/oa-builder-test';
 const ENV_FILE_VERSION = 1;
+// Fixed by how test-env.sh starts its engine rather than read from env.json, so env files written before
+// BuildKit builds existed stay usable.
+const BRIDGE_LESS_BUILD_NETWORK = 'none';
 
 export interface RegistryEndpoint {
   /** `http://127.0.0.1:<port>`: for the registry HTTP API. */
@@ -50,6 +53,11 @@ export interface TestEnv {
   dockerTcpHost: string | null;
   /** A local image (`busybox:latest`) that `FROM` can use without any pull. */
   baseImage: string;
+  /**
+   * The network mode of RUN steps on the test engine, the BUILD_NETWORK that `test-env.sh env` prints: `none`,
+   * since the script starts dockerd with `--bridge=none` and BuildKit's default network is the bridge.
+   */
+  buildNetwork: string;
   registry: RegistryEndpoint;
   authRegistry: AuthRegistryEndpoint;
   git: GitEndpoint;
@@ -120,7 +128,7 @@ export function loadTestEnv(file = envFile()): TestEnv {
   }
   const problems = shapeProblems(parsed, TEST_ENV_SHAPE, 'env');
   if (problems.length > 0) throw new Error(`${file} is malformed (${problems.join(', ')}); ${hint}`);
-  return parsed as TestEnv;
+  return { ...(parsed as Omit<TestEnv, 'buildNetwork'>), buildNetwork: BRIDGE_LESS_BUILD_NETWORK };
 }
 
 let cached: TestEnv | undefined;

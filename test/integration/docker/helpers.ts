@@ -7,9 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-fs';
-import { connectEngine, engineJson, engineStatus, type Engine } from '../../../src/docker';
-import type { ImageName } from '../../../src/registry';
-import { testEnv } from '../../harness/env';
+import { connectEngine, engineJson, engineStatus, pushImage, type Engine } from '../../../src/docker';
+import { imageName, imageReference, type ImageName, type RegistryAccess } from '../../../src/registry';
+import { removeImage, tagImage } from '../../harness/docker';
+import { testEnv, uniqueName } from '../../harness/env';
 
 const contexts: string[] = [];
 const imageNames = new Set<string>();
@@ -222,4 +223,25 @@ export async function engineProxy(): Promise<EngineProxy> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** The password registry of the test environment with its right credentials. */
+export function authRegistryAccess(): RegistryAccess {
+  const auth = testEnv().authRegistry;
+  return { url: auth.url, credentials: { username: auth.username, password: auth.password } };
+}
+
+/**
+ * Copies the base image into the password registry under a new name and removes the local tag, so that a
+ * `FROM` of the returned reference has to pull it with that registry's credentials.
+ */
+export async function privateBaseImage(docker: Engine): Promise<string> {
+  const env = testEnv();
+  const access = authRegistryAccess();
+  const base = ourImage(imageName(`${uniqueName('it-private-base')}/busybox`, access.url));
+  const reference = imageReference(base, '1');
+  await tagImage(docker.modem, env.baseImage, `${env.authRegistry.host}/${base.repository}`, '1');
+  await pushImage({ engine: docker, image: base, tags: ['1'], access }, { signal: noAbort() });
+  await removeImage(docker.modem, reference);
+  return reference;
 }

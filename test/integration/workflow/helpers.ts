@@ -108,6 +108,7 @@ export function localEnv(workRoot: string, extra: Record<string, string> = {}): 
     // The anonymous area is `<base>anon/<name>.git`, which is what `anon/<name>` in a request expands to.
     GIT_BASE_URL: `${env.git.url}/`,
     BUILD_HOSTS: env.dockerHost,
+    BUILD_NETWORK: env.buildNetwork,
     DOCKER_REGISTRY_URL: env.registry.url,
     BUILDER_TMPDIR: workRoot,
     BUILDER_CONCURRENCY: '2',

@@ -228,7 +228,7 @@ describe('a build milestone in local mode', () => {
     expect(messages.at(-1)).toBe(`Verified ${image} exists in docker repo`);
   });
 
-  it('fails the build milestone with the daemon message when a Dockerfile step exits non-zero', async () => {
+  it('fails the build milestone with the daemon message and the step output when a Dockerfile step exits non-zero', async () => {
     const repos = await seedRepos({
       'Dockerfile.eex': `FROM ${env.baseImage}\nRUN echo about to fail && exit 3\n`,
     });
@@ -239,8 +239,10 @@ describe('a build milestone in local mode', () => {
     const sourceSha = await headOf(repos.source);
     expect(result).toMatchObject({ status: 'failed', message: 'Milestone has failed', imageFound: false });
     expect(result.reason).toContain(`Failed to build docker image ${repos.dockerUrl}:${sourceSha}:`);
+    // BuildKit's words (BUILD_BACKEND is auto, and the test engine offers BuildKit), with the step's output.
     expect(result.reason).toContain(
-      "The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3",
+      'executor failed running [/bin/sh -c echo about to fail && exit 3]: exit code: 3\n' +
+        ' > [2/2] RUN echo about to fail && exit 3:\nabout to fail',
     );
     expect(result.update).toMatchObject({ workflow_error: true, workflow_completed: true });
     expect(builderMessages(result).slice(-2)).toEqual([result.reason, 'Milestone has failed']);
