@@ -1,7 +1,7 @@
 import type { BrokerConnection, Delivery, QueueConsumer } from '../src/amqp';
-import { decode, EtfDecodeError, type Term } from '../src/etf';
+import type { QueueType } from '../src/amqp/runs';
+import { decode, EtfDecodeError, isMap, mapGet, type Term } from '../src/etf';
 import type { Metrics } from '../src/health/metrics';
-import type { Logger } from '../src/log';
 import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } from '../src/messages';
 import {
   DuplicateChildError,
@@ -25,7 +25,10 @@ export interface IntakeOptions {
   readonly queue: string;
   /** The workflow slots: deliveries unsettled at once. Each is acked only once its workflow has ended. */
   readonly prefetch: number;
+  /** MAX_DELIVERIES: runs of one request at most; one more delivery is dead-lettered and answered. */
   readonly maxDeliveries: number;
+  /** QUEUE_TYPE: how runs are counted. Default `classic`. */
+  readonly queueType?: QueueType;
   readonly deadLetterQueue?: string | undefined;
   /**
    * Asked of the broker as this consumer's `x-consumer-timeout` (RabbitMQ 3.12 and later obey it): a delivery is
@@ -111,25 +114,12 @@ function readDelivery(
   }
 }
 
-/**
- * Dead-letters `delivery`, or returns it to the queue when the publish fails (the broker is away, say): an
- * intake crashing on it would stop consuming for good. If the publish keeps failing, the delivery limit ends
- * the loop. True when the message was dead-lettered.
- */
-async function deadLetterOrRequeue(
-  consumer: QueueConsumer,
-  delivery: Delivery,
-  reason: string,
-  log: Logger,
-): Promise<boolean> {
-  try {
-    await consumer.deadLetter(delivery, reason);
-    return true;
-  } catch (err) {
-    log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
-    consumer.nack(delivery, { requeue: true });
-    return false;
-  }
+/** What the intake knows of a request it dead-letters: its term, when it decoded, and its workflow id. */
+interface Rejected {
+  readonly term?: Term;
+  readonly workflowId?: string;
+  /** Whether the orchestrator is told: not when another attempt of the workflow runs and will answer. */
+  readonly answer: boolean;
 }
 
 /**
@@ -182,7 +172,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             },
             {
               prefetch: options.prefetch,
-              maxDeliveries: options.maxDeliveries,
+              ...(options.queueType ? { queueType: options.queueType } : {}),
               ...(options.deadLetterQueue ? { deadLetterQueue: options.deadLetterQueue } : {}),
               ...(options.consumerTimeoutMs ? { consumerTimeoutMs: options.consumerTimeoutMs } : {}),
             },
@@ -194,11 +184,34 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           const { consumer } = memory;
           const { delivery } = msg;
           if (!consumer || !memory.unhandled.delete(delivery.id)) return state;
+          // Every dead-lettering goes through here: counted, logged with the workflow, and answered. When the
+          // publish fails (the broker is away, say) the message goes back to the queue instead: an intake
+          // crashing on it would stop consuming for good.
+          const reject = async (reason: string, rejected: Rejected): Promise<void> => {
+            try {
+              await consumer.deadLetter(delivery, reason);
+            } catch (err) {
+              ctx.log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
+              consumer.nack(delivery, { requeue: true });
+              return;
+            }
+            options.metrics?.deadLettered();
+            ctx.log.warn('request dead-lettered', {
+              workflow_id: rejected.workflowId,
+              reason,
+              runs: delivery.deliveryCount - 1,
+            });
+            if (rejected.answer && rejected.term !== undefined)
+              await options.reportRejected(rejected.term, reason);
+          };
           const read = readDelivery(delivery);
           if ('reason' in read) {
-            if (!(await deadLetterOrRequeue(consumer, delivery, read.reason, ctx.log))) return state;
-            options.metrics?.deadLettered();
-            if (read.term !== undefined) await options.reportRejected(read.term, read.reason);
+            const id = read.term !== undefined && isMap(read.term) ? mapGet(read.term, 'id') : undefined;
+            await reject(read.reason, {
+              ...(read.term === undefined ? {} : { term: read.term }),
+              ...(typeof id === 'string' ? { workflowId: id } : {}),
+              answer: true,
+            });
             return state;
           }
           const id = read.received.request.id;
@@ -214,9 +227,17 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           }
           if (original) {
             // Published again while it runs here: the running attempt answers for the workflow.
-            const reason = `workflow ${id} is already running on this builder`;
-            if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
-              options.metrics?.deadLettered();
+            await reject(`workflow ${id} is already running on this builder`, {
+              workflowId: id,
+              answer: false,
+            });
+            return state;
+          }
+          if (delivery.deliveryCount > options.maxDeliveries) {
+            // Every run so far ended without an answer: most likely the request kills its replica.
+            const runs = delivery.deliveryCount - 1;
+            const reason = `the request was run ${runs} times without finishing (MAX_DELIVERIES is ${options.maxDeliveries}); it is not run again`;
+            await reject(reason, { term: read.received.term, workflowId: id, answer: true });
             return state;
           }
           // Recorded before the start: a workflow can end (and ask whether its delivery is still held) at once.
@@ -230,10 +251,8 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
                 : `the workflow could not start: ${(err as Error).message}`;
             memory.running.delete(id);
             ctx.log.warn('delivery returned to the queue', { workflow_id: id, reason });
-            if (err instanceof DuplicateChildError) {
-              if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
-                options.metrics?.deadLettered();
-            } else consumer.nack(delivery, { requeue: true });
+            if (err instanceof DuplicateChildError) await reject(reason, { workflowId: id, answer: false });
+            else consumer.nack(delivery, { requeue: true });
             return state;
           }
           if (delivery.redelivered) {

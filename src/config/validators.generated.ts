@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -240,8 +240,8 @@ errors++;
 }
 }
 }
-if(data.AMQP_URL !== undefined){
-let data5 = data.AMQP_URL;
+if(data.QUEUE_TYPE !== undefined){
+let data5 = data.QUEUE_TYPE;
 if(typeof data5 !== "string"){
 let dataType5 = typeof data5;
 let coerced5 = undefined;
@@ -253,7 +253,7 @@ else if(data5 === null){
 coerced5 = "";
 }
 else {
-const err11 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err11 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -266,13 +266,12 @@ errors++;
 if(coerced5 !== undefined){
 data5 = coerced5;
 if(data !== undefined){
-data["AMQP_URL"] = coerced5;
+data["QUEUE_TYPE"] = coerced5;
 }
 }
 }
-if(typeof data5 === "string"){
-if(!(formats0(data5))){
-const err12 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if(!((data5 === "classic") || (data5 === "quorum"))){
+const err12 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/enum",keyword:"enum",params:{allowedValues: schema11.properties.QUEUE_TYPE.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -282,9 +281,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
-if(data.MANAGER_URL !== undefined){
-let data6 = data.MANAGER_URL;
+if(data.AMQP_URL !== undefined){
+let data6 = data.AMQP_URL;
 if(typeof data6 !== "string"){
 let dataType6 = typeof data6;
 let coerced6 = undefined;
@@ -296,7 +294,7 @@ else if(data6 === null){
 coerced6 = "";
 }
 else {
-const err13 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err13 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -309,13 +307,13 @@ errors++;
 if(coerced6 !== undefined){
 data6 = coerced6;
 if(data !== undefined){
-data["MANAGER_URL"] = coerced6;
+data["AMQP_URL"] = coerced6;
 }
 }
 }
 if(typeof data6 === "string"){
 if(!(formats0(data6))){
-const err14 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err14 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -326,8 +324,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_LOGIN_URL !== undefined){
-let data7 = data.OAUTH_LOGIN_URL;
+if(data.MANAGER_URL !== undefined){
+let data7 = data.MANAGER_URL;
 if(typeof data7 !== "string"){
 let dataType7 = typeof data7;
 let coerced7 = undefined;
@@ -339,7 +337,7 @@ else if(data7 === null){
 coerced7 = "";
 }
 else {
-const err15 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err15 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -352,13 +350,13 @@ errors++;
 if(coerced7 !== undefined){
 data7 = coerced7;
 if(data !== undefined){
-data["OAUTH_LOGIN_URL"] = coerced7;
+data["MANAGER_URL"] = coerced7;
 }
 }
 }
 if(typeof data7 === "string"){
 if(!(formats0(data7))){
-const err16 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err16 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -369,8 +367,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_ID !== undefined){
-let data8 = data.OAUTH_CLIENT_ID;
+if(data.OAUTH_LOGIN_URL !== undefined){
+let data8 = data.OAUTH_LOGIN_URL;
 if(typeof data8 !== "string"){
 let dataType8 = typeof data8;
 let coerced8 = undefined;
@@ -382,7 +380,7 @@ else if(data8 === null){
 coerced8 = "";
 }
 else {
-const err17 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err17 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -395,13 +393,13 @@ errors++;
 if(coerced8 !== undefined){
 data8 = coerced8;
 if(data !== undefined){
-data["OAUTH_CLIENT_ID"] = coerced8;
+data["OAUTH_LOGIN_URL"] = coerced8;
 }
 }
 }
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
-const err18 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data8))){
+const err18 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -412,8 +410,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_SECRET !== undefined){
-let data9 = data.OAUTH_CLIENT_SECRET;
+if(data.OAUTH_CLIENT_ID !== undefined){
+let data9 = data.OAUTH_CLIENT_ID;
 if(typeof data9 !== "string"){
 let dataType9 = typeof data9;
 let coerced9 = undefined;
@@ -425,7 +423,7 @@ else if(data9 === null){
 coerced9 = "";
 }
 else {
-const err19 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -438,13 +436,13 @@ errors++;
 if(coerced9 !== undefined){
 data9 = coerced9;
 if(data !== undefined){
-data["OAUTH_CLIENT_SECRET"] = coerced9;
+data["OAUTH_CLIENT_ID"] = coerced9;
 }
 }
 }
 if(typeof data9 === "string"){
 if(func3(data9) < 1){
-const err20 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err20 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -455,8 +453,8 @@ errors++;
 }
 }
 }
-if(data.HOSTNAME !== undefined){
-let data10 = data.HOSTNAME;
+if(data.OAUTH_CLIENT_SECRET !== undefined){
+let data10 = data.OAUTH_CLIENT_SECRET;
 if(typeof data10 !== "string"){
 let dataType10 = typeof data10;
 let coerced10 = undefined;
@@ -468,7 +466,7 @@ else if(data10 === null){
 coerced10 = "";
 }
 else {
-const err21 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err21 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -481,13 +479,13 @@ errors++;
 if(coerced10 !== undefined){
 data10 = coerced10;
 if(data !== undefined){
-data["HOSTNAME"] = coerced10;
+data["OAUTH_CLIENT_SECRET"] = coerced10;
 }
 }
 }
 if(typeof data10 === "string"){
 if(func3(data10) < 1){
-const err22 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err22 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -498,8 +496,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_URL !== undefined){
-let data11 = data.DOCKER_REGISTRY_URL;
+if(data.HOSTNAME !== undefined){
+let data11 = data.HOSTNAME;
 if(typeof data11 !== "string"){
 let dataType11 = typeof data11;
 let coerced11 = undefined;
@@ -511,7 +509,7 @@ else if(data11 === null){
 coerced11 = "";
 }
 else {
-const err23 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err23 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -524,13 +522,13 @@ errors++;
 if(coerced11 !== undefined){
 data11 = coerced11;
 if(data !== undefined){
-data["DOCKER_REGISTRY_URL"] = coerced11;
+data["HOSTNAME"] = coerced11;
 }
 }
 }
 if(typeof data11 === "string"){
 if(func3(data11) < 1){
-const err24 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err24 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -541,8 +539,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_USERNAME !== undefined){
-let data12 = data.DOCKER_REGISTRY_USERNAME;
+if(data.DOCKER_REGISTRY_URL !== undefined){
+let data12 = data.DOCKER_REGISTRY_URL;
 if(typeof data12 !== "string"){
 let dataType12 = typeof data12;
 let coerced12 = undefined;
@@ -554,7 +552,7 @@ else if(data12 === null){
 coerced12 = "";
 }
 else {
-const err25 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -567,13 +565,13 @@ errors++;
 if(coerced12 !== undefined){
 data12 = coerced12;
 if(data !== undefined){
-data["DOCKER_REGISTRY_USERNAME"] = coerced12;
+data["DOCKER_REGISTRY_URL"] = coerced12;
 }
 }
 }
 if(typeof data12 === "string"){
 if(func3(data12) < 1){
-const err26 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err26 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -584,8 +582,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_EMAIL !== undefined){
-let data13 = data.DOCKER_REGISTRY_EMAIL;
+if(data.DOCKER_REGISTRY_USERNAME !== undefined){
+let data13 = data.DOCKER_REGISTRY_USERNAME;
 if(typeof data13 !== "string"){
 let dataType13 = typeof data13;
 let coerced13 = undefined;
@@ -597,7 +595,7 @@ else if(data13 === null){
 coerced13 = "";
 }
 else {
-const err27 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err27 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -610,13 +608,13 @@ errors++;
 if(coerced13 !== undefined){
 data13 = coerced13;
 if(data !== undefined){
-data["DOCKER_REGISTRY_EMAIL"] = coerced13;
+data["DOCKER_REGISTRY_USERNAME"] = coerced13;
 }
 }
 }
 if(typeof data13 === "string"){
 if(func3(data13) < 1){
-const err28 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err28 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -627,8 +625,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
-let data14 = data.DOCKER_REGISTRY_PASSWORD;
+if(data.DOCKER_REGISTRY_EMAIL !== undefined){
+let data14 = data.DOCKER_REGISTRY_EMAIL;
 if(typeof data14 !== "string"){
 let dataType14 = typeof data14;
 let coerced14 = undefined;
@@ -640,7 +638,7 @@ else if(data14 === null){
 coerced14 = "";
 }
 else {
-const err29 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err29 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -653,13 +651,13 @@ errors++;
 if(coerced14 !== undefined){
 data14 = coerced14;
 if(data !== undefined){
-data["DOCKER_REGISTRY_PASSWORD"] = coerced14;
+data["DOCKER_REGISTRY_EMAIL"] = coerced14;
 }
 }
 }
 if(typeof data14 === "string"){
 if(func3(data14) < 1){
-const err30 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err30 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -670,11 +668,20 @@ errors++;
 }
 }
 }
-if(data.BUILD_HOSTS !== undefined){
-let data15 = data.BUILD_HOSTS;
-if(Array.isArray(data15)){
-if(data15.length < 1){
-const err31 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
+let data15 = data.DOCKER_REGISTRY_PASSWORD;
+if(typeof data15 !== "string"){
+let dataType15 = typeof data15;
+let coerced15 = undefined;
+if(!(coerced15 !== undefined)){
+if(dataType15 == "number" || dataType15 == "boolean"){
+coerced15 = "" + data15;
+}
+else if(data15 === null){
+coerced15 = "";
+}
+else {
+const err31 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -683,21 +690,17 @@ vErrors.push(err31);
 }
 errors++;
 }
-const len0 = data15.length;
-for(let i0=0; i0<len0; i0++){
-let data16 = data15[i0];
-if(typeof data16 !== "string"){
-let dataType15 = typeof data16;
-let coerced15 = undefined;
-if(!(coerced15 !== undefined)){
-if(dataType15 == "number" || dataType15 == "boolean"){
-coerced15 = "" + data16;
 }
-else if(data16 === null){
-coerced15 = "";
+if(coerced15 !== undefined){
+data15 = coerced15;
+if(data !== undefined){
+data["DOCKER_REGISTRY_PASSWORD"] = coerced15;
 }
-else {
-const err32 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err32 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -707,16 +710,12 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(coerced15 !== undefined){
-data16 = coerced15;
-if(data15 !== undefined){
-data15[i0] = coerced15;
 }
-}
-}
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err33 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.BUILD_HOSTS !== undefined){
+let data16 = data.BUILD_HOSTS;
+if(Array.isArray(data16)){
+if(data16.length < 1){
+const err33 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -725,22 +724,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err34 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data.GIT_BASE_URL !== undefined){
-let data17 = data.GIT_BASE_URL;
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
 if(typeof data17 !== "string"){
 let dataType16 = typeof data17;
 let coerced16 = undefined;
@@ -752,7 +738,26 @@ else if(data17 === null){
 coerced16 = "";
 }
 else {
-const err35 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err34 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(coerced16 !== undefined){
+data17 = coerced16;
+if(data16 !== undefined){
+data16[i0] = coerced16;
+}
+}
+}
+if(typeof data17 === "string"){
+if(func3(data17) < 1){
+const err35 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -762,16 +767,10 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(coerced16 !== undefined){
-data17 = coerced16;
-if(data !== undefined){
-data["GIT_BASE_URL"] = coerced16;
 }
 }
-}
-if(typeof data17 === "string"){
-if(!(formats0(data17))){
-const err36 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+else {
+const err36 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -781,9 +780,8 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data18 = data.GITHUB_OAUTH_TOKEN;
+if(data.GIT_BASE_URL !== undefined){
+let data18 = data.GIT_BASE_URL;
 if(typeof data18 !== "string"){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
@@ -795,7 +793,7 @@ else if(data18 === null){
 coerced17 = "";
 }
 else {
-const err37 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err37 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -808,13 +806,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced17;
+data["GIT_BASE_URL"] = coerced17;
 }
 }
 }
 if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err38 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data18))){
+const err38 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -825,8 +823,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data19 = data.GIT_AUTHOR_NAME;
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data19 = data.GITHUB_OAUTH_TOKEN;
 if(typeof data19 !== "string"){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
@@ -838,7 +836,7 @@ else if(data19 === null){
 coerced18 = "";
 }
 else {
-const err39 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -851,13 +849,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced18;
+data["GITHUB_OAUTH_TOKEN"] = coerced18;
 }
 }
 }
 if(typeof data19 === "string"){
 if(func3(data19) < 1){
-const err40 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err40 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -868,8 +866,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data20 = data.GIT_AUTHOR_EMAIL;
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data20 = data.GIT_AUTHOR_NAME;
 if(typeof data20 !== "string"){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
@@ -881,7 +879,7 @@ else if(data20 === null){
 coerced19 = "";
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -894,13 +892,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced19;
+data["GIT_AUTHOR_NAME"] = coerced19;
 }
 }
 }
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err42 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err42 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -911,8 +909,8 @@ errors++;
 }
 }
 }
-if(data.BUILDER_TMPDIR !== undefined){
-let data21 = data.BUILDER_TMPDIR;
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data21 = data.GIT_AUTHOR_EMAIL;
 if(typeof data21 !== "string"){
 let dataType20 = typeof data21;
 let coerced20 = undefined;
@@ -924,7 +922,7 @@ else if(data21 === null){
 coerced20 = "";
 }
 else {
-const err43 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -937,13 +935,13 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced20;
+data["GIT_AUTHOR_EMAIL"] = coerced20;
 }
 }
 }
 if(typeof data21 === "string"){
 if(func3(data21) < 1){
-const err44 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err44 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -954,18 +952,20 @@ errors++;
 }
 }
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data22 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+if(data.BUILDER_TMPDIR !== undefined){
+let data22 = data.BUILDER_TMPDIR;
+if(typeof data22 !== "string"){
 let dataType21 = typeof data22;
 let coerced21 = undefined;
 if(!(coerced21 !== undefined)){
-if(dataType21 === "boolean" || data22 === null
-              || (dataType21 === "string" && data22 && data22 == +data22 && !(data22 % 1))){
-coerced21 = +data22;
+if(dataType21 == "number" || dataType21 == "boolean"){
+coerced21 = "" + data22;
+}
+else if(data22 === null){
+coerced21 = "";
 }
 else {
-const err45 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err45 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -978,13 +978,13 @@ errors++;
 if(coerced21 !== undefined){
 data22 = coerced21;
 if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced21;
+data["BUILDER_TMPDIR"] = coerced21;
 }
 }
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err46 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err46 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -995,8 +995,8 @@ errors++;
 }
 }
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data23 = data.WORKFLOW_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data23 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
 let dataType22 = typeof data23;
 let coerced22 = undefined;
@@ -1006,7 +1006,7 @@ if(dataType22 === "boolean" || data23 === null
 coerced22 = +data23;
 }
 else {
-const err47 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err47 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1019,13 +1019,13 @@ errors++;
 if(coerced22 !== undefined){
 data23 = coerced22;
 if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced22;
+data["BUILDER_CONCURRENCY"] = coerced22;
 }
 }
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 1 || isNaN(data23)){
-const err48 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err48 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1036,8 +1036,8 @@ errors++;
 }
 }
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data24 = data.STEP_TIMEOUT_SECONDS;
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data24 = data.WORKFLOW_TIMEOUT_SECONDS;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 let dataType23 = typeof data24;
 let coerced23 = undefined;
@@ -1047,7 +1047,7 @@ if(dataType23 === "boolean" || data24 === null
 coerced23 = +data24;
 }
 else {
-const err49 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err49 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1060,13 +1060,13 @@ errors++;
 if(coerced23 !== undefined){
 data24 = coerced23;
 if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced23;
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced23;
 }
 }
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 1 || isNaN(data24)){
-const err50 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err50 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1077,8 +1077,8 @@ errors++;
 }
 }
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data25 = data.GIT_TIMEOUT_SECONDS;
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data25 = data.STEP_TIMEOUT_SECONDS;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
 let dataType24 = typeof data25;
 let coerced24 = undefined;
@@ -1088,7 +1088,7 @@ if(dataType24 === "boolean" || data25 === null
 coerced24 = +data25;
 }
 else {
-const err51 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err51 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1101,13 +1101,13 @@ errors++;
 if(coerced24 !== undefined){
 data25 = coerced24;
 if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced24;
+data["STEP_TIMEOUT_SECONDS"] = coerced24;
 }
 }
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err52 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err52 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1118,8 +1118,8 @@ errors++;
 }
 }
 }
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data26 = data.BUILD_TIMEOUT_SECONDS;
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data26 = data.GIT_TIMEOUT_SECONDS;
 if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 let dataType25 = typeof data26;
 let coerced25 = undefined;
@@ -1129,7 +1129,7 @@ if(dataType25 === "boolean" || data26 === null
 coerced25 = +data26;
 }
 else {
-const err53 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err53 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1142,13 +1142,13 @@ errors++;
 if(coerced25 !== undefined){
 data26 = coerced25;
 if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced25;
+data["GIT_TIMEOUT_SECONDS"] = coerced25;
 }
 }
 }
 if((typeof data26 == "number") && (isFinite(data26))){
 if(data26 < 1 || isNaN(data26)){
-const err54 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err54 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1159,8 +1159,8 @@ errors++;
 }
 }
 }
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data27 = data.PUSH_TIMEOUT_SECONDS;
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data27 = data.BUILD_TIMEOUT_SECONDS;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
@@ -1170,7 +1170,7 @@ if(dataType26 === "boolean" || data27 === null
 coerced26 = +data27;
 }
 else {
-const err55 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err55 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1183,13 +1183,13 @@ errors++;
 if(coerced26 !== undefined){
 data27 = coerced26;
 if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced26;
+data["BUILD_TIMEOUT_SECONDS"] = coerced26;
 }
 }
 }
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 < 1 || isNaN(data27)){
-const err56 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err56 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1200,8 +1200,8 @@ errors++;
 }
 }
 }
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data28 = data.HTTP_TIMEOUT_SECONDS;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data28 = data.PUSH_TIMEOUT_SECONDS;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
@@ -1211,7 +1211,7 @@ if(dataType27 === "boolean" || data28 === null
 coerced27 = +data28;
 }
 else {
-const err57 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err57 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1224,13 +1224,13 @@ errors++;
 if(coerced27 !== undefined){
 data28 = coerced27;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced27;
+data["PUSH_TIMEOUT_SECONDS"] = coerced27;
 }
 }
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 < 1 || isNaN(data28)){
-const err58 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err58 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1241,8 +1241,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data29 = data.HTTP_TIMEOUT_SECONDS;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
 let dataType28 = typeof data29;
 let coerced28 = undefined;
@@ -1252,7 +1252,7 @@ if(dataType28 === "boolean" || data29 === null
 coerced28 = +data29;
 }
 else {
-const err59 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err59 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1265,13 +1265,13 @@ errors++;
 if(coerced28 !== undefined){
 data29 = coerced28;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
+data["HTTP_TIMEOUT_SECONDS"] = coerced28;
 }
 }
 }
 if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err60 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data29 < 1 || isNaN(data29)){
+const err60 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1282,8 +1282,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data30 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
 let dataType29 = typeof data30;
 let coerced29 = undefined;
@@ -1293,7 +1293,7 @@ if(dataType29 === "boolean" || data30 === null
 coerced29 = +data30;
 }
 else {
-const err61 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err61 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1306,13 +1306,13 @@ errors++;
 if(coerced29 !== undefined){
 data30 = coerced29;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced29;
 }
 }
 }
 if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err62 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data30 < 0 || isNaN(data30)){
+const err62 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1323,8 +1323,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data31 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 let dataType30 = typeof data31;
 let coerced30 = undefined;
@@ -1334,7 +1334,7 @@ if(dataType30 === "boolean" || data31 === null
 coerced30 = +data31;
 }
 else {
-const err63 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err63 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1347,13 +1347,13 @@ errors++;
 if(coerced30 !== undefined){
 data31 = coerced30;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
+data["HEARTBEAT_SECONDS"] = coerced30;
 }
 }
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 1 || isNaN(data31)){
-const err64 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err64 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1364,20 +1364,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data32 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 let dataType31 = typeof data32;
 let coerced31 = undefined;
 if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
-}
-else if(data32 === null){
-coerced31 = "";
+if(dataType31 === "boolean" || data32 === null
+              || (dataType31 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced31 = +data32;
 }
 else {
-const err65 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err65 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1390,13 +1388,13 @@ errors++;
 if(coerced31 !== undefined){
 data32 = coerced31;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
+data["KILL_SWITCH_SECONDS"] = coerced31;
 }
 }
 }
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err66 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err66 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1407,8 +1405,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data33 = data.HEALTH_LISTEN;
 if(typeof data33 !== "string"){
 let dataType32 = typeof data33;
 let coerced32 = undefined;
@@ -1420,7 +1418,7 @@ else if(data33 === null){
 coerced32 = "";
 }
 else {
-const err67 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err67 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1433,12 +1431,13 @@ errors++;
 if(coerced32 !== undefined){
 data33 = coerced32;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
+data["HEALTH_LISTEN"] = coerced32;
 }
 }
 }
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err68 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err68 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1448,8 +1447,9 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data34 = data.LOG_LEVEL;
 if(typeof data34 !== "string"){
 let dataType33 = typeof data34;
 let coerced33 = undefined;
@@ -1461,7 +1461,7 @@ else if(data34 === null){
 coerced33 = "";
 }
 else {
-const err69 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err69 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1474,12 +1474,12 @@ errors++;
 if(coerced33 !== undefined){
 data34 = coerced33;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
+data["LOG_LEVEL"] = coerced33;
 }
 }
 }
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err70 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data34 === "error") || (data34 === "warn")) || (data34 === "info")) || (data34 === "debug"))){
+const err70 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1489,9 +1489,20 @@ vErrors.push(err70);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data35 = data.LOG_FORMAT;
+if(typeof data35 !== "string"){
+let dataType34 = typeof data35;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 == "number" || dataType34 == "boolean"){
+coerced34 = "" + data35;
+}
+else if(data35 === null){
+coerced34 = "";
 }
 else {
-const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err71 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1500,12 +1511,42 @@ vErrors.push(err71);
 }
 errors++;
 }
+}
+if(coerced34 !== undefined){
+data35 = coerced34;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced34;
+}
+}
+}
+if(!(((data35 === "json") || (data35 === "pretty")) || (data35 === "auto"))){
+const err72 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1796,8 +1837,8 @@ errors++;
 }
 }
 }
-if(data.AMQP_URL !== undefined){
-let data5 = data.AMQP_URL;
+if(data.QUEUE_TYPE !== undefined){
+let data5 = data.QUEUE_TYPE;
 if(typeof data5 !== "string"){
 let dataType5 = typeof data5;
 let coerced5 = undefined;
@@ -1809,7 +1850,7 @@ else if(data5 === null){
 coerced5 = "";
 }
 else {
-const err17 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err17 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1822,13 +1863,12 @@ errors++;
 if(coerced5 !== undefined){
 data5 = coerced5;
 if(data !== undefined){
-data["AMQP_URL"] = coerced5;
+data["QUEUE_TYPE"] = coerced5;
 }
 }
 }
-if(typeof data5 === "string"){
-if(!(formats0(data5))){
-const err18 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if(!((data5 === "classic") || (data5 === "quorum"))){
+const err18 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/enum",keyword:"enum",params:{allowedValues: schema12.properties.QUEUE_TYPE.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1838,9 +1878,8 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-if(data.MANAGER_URL !== undefined){
-let data6 = data.MANAGER_URL;
+if(data.AMQP_URL !== undefined){
+let data6 = data.AMQP_URL;
 if(typeof data6 !== "string"){
 let dataType6 = typeof data6;
 let coerced6 = undefined;
@@ -1852,7 +1891,7 @@ else if(data6 === null){
 coerced6 = "";
 }
 else {
-const err19 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1865,13 +1904,13 @@ errors++;
 if(coerced6 !== undefined){
 data6 = coerced6;
 if(data !== undefined){
-data["MANAGER_URL"] = coerced6;
+data["AMQP_URL"] = coerced6;
 }
 }
 }
 if(typeof data6 === "string"){
 if(!(formats0(data6))){
-const err20 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err20 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1882,8 +1921,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_LOGIN_URL !== undefined){
-let data7 = data.OAUTH_LOGIN_URL;
+if(data.MANAGER_URL !== undefined){
+let data7 = data.MANAGER_URL;
 if(typeof data7 !== "string"){
 let dataType7 = typeof data7;
 let coerced7 = undefined;
@@ -1895,7 +1934,7 @@ else if(data7 === null){
 coerced7 = "";
 }
 else {
-const err21 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err21 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1908,13 +1947,13 @@ errors++;
 if(coerced7 !== undefined){
 data7 = coerced7;
 if(data !== undefined){
-data["OAUTH_LOGIN_URL"] = coerced7;
+data["MANAGER_URL"] = coerced7;
 }
 }
 }
 if(typeof data7 === "string"){
 if(!(formats0(data7))){
-const err22 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err22 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1925,8 +1964,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_ID !== undefined){
-let data8 = data.OAUTH_CLIENT_ID;
+if(data.OAUTH_LOGIN_URL !== undefined){
+let data8 = data.OAUTH_LOGIN_URL;
 if(typeof data8 !== "string"){
 let dataType8 = typeof data8;
 let coerced8 = undefined;
@@ -1938,7 +1977,7 @@ else if(data8 === null){
 coerced8 = "";
 }
 else {
-const err23 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err23 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1951,13 +1990,13 @@ errors++;
 if(coerced8 !== undefined){
 data8 = coerced8;
 if(data !== undefined){
-data["OAUTH_CLIENT_ID"] = coerced8;
+data["OAUTH_LOGIN_URL"] = coerced8;
 }
 }
 }
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
-const err24 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data8))){
+const err24 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1968,8 +2007,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_SECRET !== undefined){
-let data9 = data.OAUTH_CLIENT_SECRET;
+if(data.OAUTH_CLIENT_ID !== undefined){
+let data9 = data.OAUTH_CLIENT_ID;
 if(typeof data9 !== "string"){
 let dataType9 = typeof data9;
 let coerced9 = undefined;
@@ -1981,7 +2020,7 @@ else if(data9 === null){
 coerced9 = "";
 }
 else {
-const err25 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1994,13 +2033,13 @@ errors++;
 if(coerced9 !== undefined){
 data9 = coerced9;
 if(data !== undefined){
-data["OAUTH_CLIENT_SECRET"] = coerced9;
+data["OAUTH_CLIENT_ID"] = coerced9;
 }
 }
 }
 if(typeof data9 === "string"){
 if(func3(data9) < 1){
-const err26 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err26 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2011,8 +2050,8 @@ errors++;
 }
 }
 }
-if(data.HOSTNAME !== undefined){
-let data10 = data.HOSTNAME;
+if(data.OAUTH_CLIENT_SECRET !== undefined){
+let data10 = data.OAUTH_CLIENT_SECRET;
 if(typeof data10 !== "string"){
 let dataType10 = typeof data10;
 let coerced10 = undefined;
@@ -2024,7 +2063,7 @@ else if(data10 === null){
 coerced10 = "";
 }
 else {
-const err27 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err27 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2037,13 +2076,13 @@ errors++;
 if(coerced10 !== undefined){
 data10 = coerced10;
 if(data !== undefined){
-data["HOSTNAME"] = coerced10;
+data["OAUTH_CLIENT_SECRET"] = coerced10;
 }
 }
 }
 if(typeof data10 === "string"){
 if(func3(data10) < 1){
-const err28 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err28 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2054,8 +2093,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_URL !== undefined){
-let data11 = data.DOCKER_REGISTRY_URL;
+if(data.HOSTNAME !== undefined){
+let data11 = data.HOSTNAME;
 if(typeof data11 !== "string"){
 let dataType11 = typeof data11;
 let coerced11 = undefined;
@@ -2067,7 +2106,7 @@ else if(data11 === null){
 coerced11 = "";
 }
 else {
-const err29 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err29 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2080,13 +2119,13 @@ errors++;
 if(coerced11 !== undefined){
 data11 = coerced11;
 if(data !== undefined){
-data["DOCKER_REGISTRY_URL"] = coerced11;
+data["HOSTNAME"] = coerced11;
 }
 }
 }
 if(typeof data11 === "string"){
 if(func3(data11) < 1){
-const err30 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err30 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2097,8 +2136,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_USERNAME !== undefined){
-let data12 = data.DOCKER_REGISTRY_USERNAME;
+if(data.DOCKER_REGISTRY_URL !== undefined){
+let data12 = data.DOCKER_REGISTRY_URL;
 if(typeof data12 !== "string"){
 let dataType12 = typeof data12;
 let coerced12 = undefined;
@@ -2110,7 +2149,7 @@ else if(data12 === null){
 coerced12 = "";
 }
 else {
-const err31 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err31 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2123,13 +2162,13 @@ errors++;
 if(coerced12 !== undefined){
 data12 = coerced12;
 if(data !== undefined){
-data["DOCKER_REGISTRY_USERNAME"] = coerced12;
+data["DOCKER_REGISTRY_URL"] = coerced12;
 }
 }
 }
 if(typeof data12 === "string"){
 if(func3(data12) < 1){
-const err32 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err32 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2140,8 +2179,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_EMAIL !== undefined){
-let data13 = data.DOCKER_REGISTRY_EMAIL;
+if(data.DOCKER_REGISTRY_USERNAME !== undefined){
+let data13 = data.DOCKER_REGISTRY_USERNAME;
 if(typeof data13 !== "string"){
 let dataType13 = typeof data13;
 let coerced13 = undefined;
@@ -2153,7 +2192,7 @@ else if(data13 === null){
 coerced13 = "";
 }
 else {
-const err33 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err33 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2166,13 +2205,13 @@ errors++;
 if(coerced13 !== undefined){
 data13 = coerced13;
 if(data !== undefined){
-data["DOCKER_REGISTRY_EMAIL"] = coerced13;
+data["DOCKER_REGISTRY_USERNAME"] = coerced13;
 }
 }
 }
 if(typeof data13 === "string"){
 if(func3(data13) < 1){
-const err34 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err34 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2183,8 +2222,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
-let data14 = data.DOCKER_REGISTRY_PASSWORD;
+if(data.DOCKER_REGISTRY_EMAIL !== undefined){
+let data14 = data.DOCKER_REGISTRY_EMAIL;
 if(typeof data14 !== "string"){
 let dataType14 = typeof data14;
 let coerced14 = undefined;
@@ -2196,7 +2235,7 @@ else if(data14 === null){
 coerced14 = "";
 }
 else {
-const err35 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err35 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2209,13 +2248,13 @@ errors++;
 if(coerced14 !== undefined){
 data14 = coerced14;
 if(data !== undefined){
-data["DOCKER_REGISTRY_PASSWORD"] = coerced14;
+data["DOCKER_REGISTRY_EMAIL"] = coerced14;
 }
 }
 }
 if(typeof data14 === "string"){
 if(func3(data14) < 1){
-const err36 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err36 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2226,11 +2265,20 @@ errors++;
 }
 }
 }
-if(data.BUILD_HOSTS !== undefined){
-let data15 = data.BUILD_HOSTS;
-if(Array.isArray(data15)){
-if(data15.length < 1){
-const err37 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
+let data15 = data.DOCKER_REGISTRY_PASSWORD;
+if(typeof data15 !== "string"){
+let dataType15 = typeof data15;
+let coerced15 = undefined;
+if(!(coerced15 !== undefined)){
+if(dataType15 == "number" || dataType15 == "boolean"){
+coerced15 = "" + data15;
+}
+else if(data15 === null){
+coerced15 = "";
+}
+else {
+const err37 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2239,21 +2287,17 @@ vErrors.push(err37);
 }
 errors++;
 }
-const len0 = data15.length;
-for(let i0=0; i0<len0; i0++){
-let data16 = data15[i0];
-if(typeof data16 !== "string"){
-let dataType15 = typeof data16;
-let coerced15 = undefined;
-if(!(coerced15 !== undefined)){
-if(dataType15 == "number" || dataType15 == "boolean"){
-coerced15 = "" + data16;
 }
-else if(data16 === null){
-coerced15 = "";
+if(coerced15 !== undefined){
+data15 = coerced15;
+if(data !== undefined){
+data["DOCKER_REGISTRY_PASSWORD"] = coerced15;
 }
-else {
-const err38 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err38 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2263,16 +2307,12 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(coerced15 !== undefined){
-data16 = coerced15;
-if(data15 !== undefined){
-data15[i0] = coerced15;
 }
-}
-}
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err39 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.BUILD_HOSTS !== undefined){
+let data16 = data.BUILD_HOSTS;
+if(Array.isArray(data16)){
+if(data16.length < 1){
+const err39 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2281,22 +2321,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-if(data.GIT_BASE_URL !== undefined){
-let data17 = data.GIT_BASE_URL;
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
 if(typeof data17 !== "string"){
 let dataType16 = typeof data17;
 let coerced16 = undefined;
@@ -2308,7 +2335,26 @@ else if(data17 === null){
 coerced16 = "";
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err40 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(coerced16 !== undefined){
+data17 = coerced16;
+if(data16 !== undefined){
+data16[i0] = coerced16;
+}
+}
+}
+if(typeof data17 === "string"){
+if(func3(data17) < 1){
+const err41 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2318,16 +2364,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(coerced16 !== undefined){
-data17 = coerced16;
-if(data !== undefined){
-data["GIT_BASE_URL"] = coerced16;
 }
 }
-}
-if(typeof data17 === "string"){
-if(!(formats0(data17))){
-const err42 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+else {
+const err42 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2337,9 +2377,8 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data18 = data.GITHUB_OAUTH_TOKEN;
+if(data.GIT_BASE_URL !== undefined){
+let data18 = data.GIT_BASE_URL;
 if(typeof data18 !== "string"){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
@@ -2351,7 +2390,7 @@ else if(data18 === null){
 coerced17 = "";
 }
 else {
-const err43 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2364,13 +2403,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced17;
+data["GIT_BASE_URL"] = coerced17;
 }
 }
 }
 if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err44 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data18))){
+const err44 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2381,8 +2420,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data19 = data.GIT_AUTHOR_NAME;
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data19 = data.GITHUB_OAUTH_TOKEN;
 if(typeof data19 !== "string"){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
@@ -2394,7 +2433,7 @@ else if(data19 === null){
 coerced18 = "";
 }
 else {
-const err45 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2407,13 +2446,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced18;
+data["GITHUB_OAUTH_TOKEN"] = coerced18;
 }
 }
 }
 if(typeof data19 === "string"){
 if(func3(data19) < 1){
-const err46 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err46 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2424,8 +2463,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data20 = data.GIT_AUTHOR_EMAIL;
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data20 = data.GIT_AUTHOR_NAME;
 if(typeof data20 !== "string"){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
@@ -2437,7 +2476,7 @@ else if(data20 === null){
 coerced19 = "";
 }
 else {
-const err47 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err47 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2450,13 +2489,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced19;
+data["GIT_AUTHOR_NAME"] = coerced19;
 }
 }
 }
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err48 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err48 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2467,8 +2506,8 @@ errors++;
 }
 }
 }
-if(data.BUILDER_TMPDIR !== undefined){
-let data21 = data.BUILDER_TMPDIR;
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data21 = data.GIT_AUTHOR_EMAIL;
 if(typeof data21 !== "string"){
 let dataType20 = typeof data21;
 let coerced20 = undefined;
@@ -2480,7 +2519,7 @@ else if(data21 === null){
 coerced20 = "";
 }
 else {
-const err49 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err49 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2493,13 +2532,13 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced20;
+data["GIT_AUTHOR_EMAIL"] = coerced20;
 }
 }
 }
 if(typeof data21 === "string"){
 if(func3(data21) < 1){
-const err50 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err50 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2510,18 +2549,20 @@ errors++;
 }
 }
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data22 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+if(data.BUILDER_TMPDIR !== undefined){
+let data22 = data.BUILDER_TMPDIR;
+if(typeof data22 !== "string"){
 let dataType21 = typeof data22;
 let coerced21 = undefined;
 if(!(coerced21 !== undefined)){
-if(dataType21 === "boolean" || data22 === null
-              || (dataType21 === "string" && data22 && data22 == +data22 && !(data22 % 1))){
-coerced21 = +data22;
+if(dataType21 == "number" || dataType21 == "boolean"){
+coerced21 = "" + data22;
+}
+else if(data22 === null){
+coerced21 = "";
 }
 else {
-const err51 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err51 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2534,13 +2575,13 @@ errors++;
 if(coerced21 !== undefined){
 data22 = coerced21;
 if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced21;
+data["BUILDER_TMPDIR"] = coerced21;
 }
 }
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err52 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err52 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2551,8 +2592,8 @@ errors++;
 }
 }
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data23 = data.WORKFLOW_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data23 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
 let dataType22 = typeof data23;
 let coerced22 = undefined;
@@ -2562,7 +2603,7 @@ if(dataType22 === "boolean" || data23 === null
 coerced22 = +data23;
 }
 else {
-const err53 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err53 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2575,13 +2616,13 @@ errors++;
 if(coerced22 !== undefined){
 data23 = coerced22;
 if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced22;
+data["BUILDER_CONCURRENCY"] = coerced22;
 }
 }
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 1 || isNaN(data23)){
-const err54 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err54 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2592,8 +2633,8 @@ errors++;
 }
 }
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data24 = data.STEP_TIMEOUT_SECONDS;
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data24 = data.WORKFLOW_TIMEOUT_SECONDS;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 let dataType23 = typeof data24;
 let coerced23 = undefined;
@@ -2603,7 +2644,7 @@ if(dataType23 === "boolean" || data24 === null
 coerced23 = +data24;
 }
 else {
-const err55 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err55 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2616,13 +2657,13 @@ errors++;
 if(coerced23 !== undefined){
 data24 = coerced23;
 if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced23;
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced23;
 }
 }
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 1 || isNaN(data24)){
-const err56 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err56 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2633,8 +2674,8 @@ errors++;
 }
 }
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data25 = data.GIT_TIMEOUT_SECONDS;
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data25 = data.STEP_TIMEOUT_SECONDS;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
 let dataType24 = typeof data25;
 let coerced24 = undefined;
@@ -2644,7 +2685,7 @@ if(dataType24 === "boolean" || data25 === null
 coerced24 = +data25;
 }
 else {
-const err57 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err57 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2657,13 +2698,13 @@ errors++;
 if(coerced24 !== undefined){
 data25 = coerced24;
 if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced24;
+data["STEP_TIMEOUT_SECONDS"] = coerced24;
 }
 }
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err58 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err58 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2674,8 +2715,8 @@ errors++;
 }
 }
 }
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data26 = data.BUILD_TIMEOUT_SECONDS;
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data26 = data.GIT_TIMEOUT_SECONDS;
 if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 let dataType25 = typeof data26;
 let coerced25 = undefined;
@@ -2685,7 +2726,7 @@ if(dataType25 === "boolean" || data26 === null
 coerced25 = +data26;
 }
 else {
-const err59 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err59 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2698,13 +2739,13 @@ errors++;
 if(coerced25 !== undefined){
 data26 = coerced25;
 if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced25;
+data["GIT_TIMEOUT_SECONDS"] = coerced25;
 }
 }
 }
 if((typeof data26 == "number") && (isFinite(data26))){
 if(data26 < 1 || isNaN(data26)){
-const err60 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err60 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2715,8 +2756,8 @@ errors++;
 }
 }
 }
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data27 = data.PUSH_TIMEOUT_SECONDS;
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data27 = data.BUILD_TIMEOUT_SECONDS;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
@@ -2726,7 +2767,7 @@ if(dataType26 === "boolean" || data27 === null
 coerced26 = +data27;
 }
 else {
-const err61 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err61 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2739,13 +2780,13 @@ errors++;
 if(coerced26 !== undefined){
 data27 = coerced26;
 if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced26;
+data["BUILD_TIMEOUT_SECONDS"] = coerced26;
 }
 }
 }
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 < 1 || isNaN(data27)){
-const err62 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err62 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2756,8 +2797,8 @@ errors++;
 }
 }
 }
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data28 = data.HTTP_TIMEOUT_SECONDS;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data28 = data.PUSH_TIMEOUT_SECONDS;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
@@ -2767,7 +2808,7 @@ if(dataType27 === "boolean" || data28 === null
 coerced27 = +data28;
 }
 else {
-const err63 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err63 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2780,13 +2821,13 @@ errors++;
 if(coerced27 !== undefined){
 data28 = coerced27;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced27;
+data["PUSH_TIMEOUT_SECONDS"] = coerced27;
 }
 }
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 < 1 || isNaN(data28)){
-const err64 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err64 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2797,8 +2838,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data29 = data.HTTP_TIMEOUT_SECONDS;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
 let dataType28 = typeof data29;
 let coerced28 = undefined;
@@ -2808,7 +2849,7 @@ if(dataType28 === "boolean" || data29 === null
 coerced28 = +data29;
 }
 else {
-const err65 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err65 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2821,13 +2862,13 @@ errors++;
 if(coerced28 !== undefined){
 data29 = coerced28;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
+data["HTTP_TIMEOUT_SECONDS"] = coerced28;
 }
 }
 }
 if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err66 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data29 < 1 || isNaN(data29)){
+const err66 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2838,8 +2879,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data30 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
 let dataType29 = typeof data30;
 let coerced29 = undefined;
@@ -2849,7 +2890,7 @@ if(dataType29 === "boolean" || data30 === null
 coerced29 = +data30;
 }
 else {
-const err67 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err67 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2862,13 +2903,13 @@ errors++;
 if(coerced29 !== undefined){
 data30 = coerced29;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced29;
 }
 }
 }
 if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err68 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data30 < 0 || isNaN(data30)){
+const err68 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2879,8 +2920,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data31 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 let dataType30 = typeof data31;
 let coerced30 = undefined;
@@ -2890,7 +2931,7 @@ if(dataType30 === "boolean" || data31 === null
 coerced30 = +data31;
 }
 else {
-const err69 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err69 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2903,13 +2944,13 @@ errors++;
 if(coerced30 !== undefined){
 data31 = coerced30;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
+data["HEARTBEAT_SECONDS"] = coerced30;
 }
 }
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 1 || isNaN(data31)){
-const err70 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err70 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -2920,20 +2961,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data32 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 let dataType31 = typeof data32;
 let coerced31 = undefined;
 if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
-}
-else if(data32 === null){
-coerced31 = "";
+if(dataType31 === "boolean" || data32 === null
+              || (dataType31 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced31 = +data32;
 }
 else {
-const err71 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err71 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -2946,13 +2985,13 @@ errors++;
 if(coerced31 !== undefined){
 data32 = coerced31;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
+data["KILL_SWITCH_SECONDS"] = coerced31;
 }
 }
 }
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err72 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err72 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -2963,8 +3002,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data33 = data.HEALTH_LISTEN;
 if(typeof data33 !== "string"){
 let dataType32 = typeof data33;
 let coerced32 = undefined;
@@ -2976,7 +3015,7 @@ else if(data33 === null){
 coerced32 = "";
 }
 else {
-const err73 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err73 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -2989,12 +3028,13 @@ errors++;
 if(coerced32 !== undefined){
 data33 = coerced32;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
+data["HEALTH_LISTEN"] = coerced32;
 }
 }
 }
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err74 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err74 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3004,8 +3044,9 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data34 = data.LOG_LEVEL;
 if(typeof data34 !== "string"){
 let dataType33 = typeof data34;
 let coerced33 = undefined;
@@ -3017,7 +3058,7 @@ else if(data34 === null){
 coerced33 = "";
 }
 else {
-const err75 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err75 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3030,12 +3071,12 @@ errors++;
 if(coerced33 !== undefined){
 data34 = coerced33;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
+data["LOG_LEVEL"] = coerced33;
 }
 }
 }
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err76 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data34 === "error") || (data34 === "warn")) || (data34 === "info")) || (data34 === "debug"))){
+const err76 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3045,14 +3086,55 @@ vErrors.push(err76);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data35 = data.LOG_FORMAT;
+if(typeof data35 !== "string"){
+let dataType34 = typeof data35;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 == "number" || dataType34 == "boolean"){
+coerced34 = "" + data35;
+}
+else if(data35 === null){
+coerced34 = "";
 }
 else {
-const err77 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err77 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
 else {
 vErrors.push(err77);
+}
+errors++;
+}
+}
+if(coerced34 !== undefined){
+data35 = coerced34;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced34;
+}
+}
+}
+if(!(((data35 === "json") || (data35 === "pretty")) || (data35 === "auto"))){
+const err78 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+else {
+const err79 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
 }
 errors++;
 }

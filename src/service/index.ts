@@ -307,6 +307,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             queue: config.queueName,
             prefetch: config.concurrency,
             maxDeliveries: config.maxDeliveries,
+            queueType: config.queueType,
             deadLetterQueue: config.deadLetterQueue,
             // A workflow may run its whole timeout and then take the grace to stop; a minute more for the reply.
             consumerTimeoutMs: (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000,
