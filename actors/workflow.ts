@@ -84,6 +84,11 @@ export interface WorkflowOptions {
   readonly hostname: string;
   /** Default {@link realSteps}. */
   readonly steps?: WorkflowSteps;
+  /**
+   * How long the reporter may take to finish (flush the build log, reply) before the workflow ends without
+   * it, in milliseconds. Default 60000.
+   */
+  readonly finishTimeoutMs?: number;
 }
 
 type DockerMsg =
@@ -358,7 +363,8 @@ async function runWorkflow(
     stepDurations: {},
     stopped: failure?.reason === SHUTDOWN_REASON,
   };
-  await ask(children.reporter, { type: 'finish', result }, FINISH_TIMEOUT_MS).catch((err: unknown) =>
+  const finishMs = options.finishTimeoutMs ?? FINISH_TIMEOUT_MS;
+  await ask(children.reporter, { type: 'finish', result }, finishMs).catch((err: unknown) =>
     ctx.log.error('the workflow result could not be reported', { err }),
   );
   return failure;

@@ -82,7 +82,22 @@ function roomNames(config: unknown): string[] {
  * effort and only logged when it fails; the reply is what the orchestrator waits for, so its failure is thrown
  * to the caller, which then leaves the delivery unacknowledged for another attempt.
  */
-export function openApertureReporter(request: BuildRequest, context: OpenApertureContext): Reporter {
+/**
+ * The gate of a workflow's reply, kept by the owner of its delivery: the reply is the commit point, so it may
+ * go out only while the delivery is still held, and the delivery is acked as soon as the reply is confirmed.
+ */
+export interface ReplyCommit {
+  /** Whether the reply may go out now; false once the delivery went back to the broker. */
+  claim(status: 'succeeded' | 'failed'): Promise<boolean>;
+  /** The claimed reply was confirmed by the broker (`true`) or could not be published. */
+  settle(sent: boolean): void;
+}
+
+export function openApertureReporter(
+  request: BuildRequest,
+  context: OpenApertureContext,
+  commit?: ReplyCommit,
+): Reporter {
   const now = context.now ?? Date.now;
   const log = context.log.child({ workflow_id: request.id });
   const notifications: Destination = {
@@ -131,7 +146,17 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
         log.warn('workflow stopped by the shutdown; left for another attempt', { reason: result.reason });
         return;
       }
-      await context.publisher.publish(replyDestination(request), encodeReply(result.received, result.update));
+      if (commit && !(await commit.claim(result.status))) return;
+      try {
+        await context.publisher.publish(
+          replyDestination(request),
+          encodeReply(result.received, result.update),
+        );
+      } catch (err) {
+        commit?.settle(false);
+        throw err;
+      }
+      commit?.settle(true);
       log.info('reply sent to the orchestrator', { status: result.status });
     },
   };

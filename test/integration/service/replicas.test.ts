@@ -409,6 +409,11 @@ describe('builder replicas on one queue', () => {
     submit(rig, built);
     submit(rig, broken);
     await eventually('both were acked', () => ackedIds(replica).length === 2, BUILD_MS);
+    // Acked at the reply, counted once the workflow has ended.
+    await eventually(
+      'both workflows ended',
+      async () => (await scrape(replica.healthUrl)).get('oa_builder_workflows_running') === 0,
+    );
 
     expect(repliesTo(built.id)).toEqual([expect.objectContaining({ workflow_error: false })]);
     expect(repliesTo(broken.id)).toEqual([expect.objectContaining({ workflow_error: true })]);

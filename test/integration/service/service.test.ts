@@ -108,8 +108,9 @@ describe('the builder service', () => {
     await manager.close();
   });
 
-  const start = (options: { env?: Record<string, string>; startRetryMs?: number } = {}) =>
-    startTestService({ manager, topology, workRoot, ...options });
+  const start = (
+    options: { env?: Record<string, string>; startRetryMs?: number; finishTimeoutMs?: number } = {},
+  ) => startTestService({ manager, topology, workRoot, ...options });
 
   const repliesTo = (id: string) => withField(published.workflow_orchestration, 'id', id);
 
@@ -256,7 +257,72 @@ describe('the builder service', () => {
       'Milestone has failed',
     ]);
     expect(await manifestStatus(slow)).toBe(404);
-    expect(fs.readdirSync(workRoot).filter((name) => name.includes(request.id.slice(0, 8)))).toEqual([]);
+    // The reply is the commit point: the workflow cleans up once it has answered.
+    await eventually(
+      'the work directory is removed',
+      () => fs.readdirSync(workRoot).filter((name) => name.includes(request.id.slice(0, 8))).length === 0,
+    );
+  });
+
+  it('never answers for a delivery that went back to the broker when finishing outlasts its budget: one reply in all', async () => {
+    const { service, log } = await start({ env: { MAX_DELIVERIES: '2' }, finishTimeoutMs: 1 });
+    const request = serviceRequest(await seedRepos());
+    submit(rig, request);
+    const over = (l: RecordingLog['lines'][number]) =>
+      l.fields.workflow_id === request.id &&
+      (l.message === 'delivery acked' || l.message === 'request dead-lettered');
+    await eventually('the request was answered for good', () => log.lines.some(over), BUILD_MS);
+    await eventually('a reply arrived', () => repliesTo(request.id).length > 0);
+    await stopService(service);
+
+    expect(repliesTo(request.id)).toHaveLength(1);
+    // Every run whose delivery went back before its reply was cleared stayed silent; a reply means an ack.
+    expect(
+      log.lines.filter(
+        (l) => l.fields.workflow_id === request.id && l.message === 'reply sent to the orchestrator',
+      ),
+    ).toHaveLength(
+      log.lines.some((l) => l.message === 'delivery acked' && l.fields.workflow_id === request.id) ? 1 : 0,
+    );
+    expect(await admin.ready(topology.builderQueue)).toBe(0);
+  });
+
+  it('answers a request whose workflow cannot start (its work directory is gone) as failed, dead-letters it and leaves nothing running', async () => {
+    const brokenRoot = scratchDir('oa-svc-broken-');
+    const { service, log, hostname } = await start({ env: { BUILDER_TMPDIR: brokenRoot } });
+    // The disk under BUILDER_TMPDIR changed after the start: a file now stands where the directory was.
+    fs.rmSync(brokenRoot, { recursive: true });
+    fs.writeFileSync(brokenRoot, 'not a directory');
+    try {
+      const request = serviceRequest(await seedRepos());
+      submit(rig, request);
+      await eventually('the failure reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+      await eventually('the request is dead-lettered', () =>
+        deadLetters.some((d) => d.fields?.id === request.id),
+      );
+
+      const [reply, ...more] = repliesTo(request.id);
+      expect(more).toEqual([]);
+      expect(reply).toMatchObject({ workflow_error: true, workflow_completed: true });
+      expect(builderEntries(reply ?? {}, request.id)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^the workflow could not start: .*EEXIST/),
+          `Build request rejected by Builder ${hostname}`,
+        ]),
+      );
+      expect(log.lines).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            message: 'request dead-lettered',
+            fields: expect.objectContaining({ workflow_id: request.id }),
+          }),
+        ]),
+      );
+      expect(service.running()).toEqual([]);
+      expect(await admin.ready(topology.builderQueue)).toBe(0);
+    } finally {
+      fs.rmSync(brokenRoot, { force: true });
+    }
   });
 
   it('dead-letters undecodable and invalid requests with the reason, answers the invalid one, and goes on consuming', async () => {
