@@ -83,6 +83,33 @@ function roomNames(config: unknown): string[] {
  * to the caller, which then leaves the delivery unacknowledged for another attempt.
  */
 /**
+ * Runs `apply` on one value at a time, always on the newest offered: while one runs, later values replace each
+ * other and only the last is applied next. A workflow's saves go through it, so a slow or retried older save
+ * can never land after a newer one and overwrite the Manager's record with stale data.
+ */
+export class LatestFirst<T> {
+  private running = false;
+  private next: { value: T } | undefined;
+
+  constructor(private readonly apply: (value: T) => Promise<void>) {}
+
+  push(value: T): void {
+    this.next = { value };
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.next) {
+      const { value } = this.next;
+      this.next = undefined;
+      await this.apply(value);
+    }
+    this.running = false;
+  }
+}
+
+/**
  * The gate of a workflow's reply, kept by the owner of its delivery: the reply is the commit point, so it may
  * go out only while the delivery is still held, and the delivery is acked as soon as the reply is confirmed.
  */
@@ -117,6 +144,11 @@ export function openApertureReporter(
       await Promise.all(destinations.map((to) => context.publisher.publish(to, payload)));
     },
   });
+  const saves = new LatestFirst<WorkflowUpdate>((body) =>
+    context.manager.updateWorkflow(request.id, body).catch((err: unknown) => {
+      log.warn('workflow save failed', { err });
+    }),
+  );
   return {
     stepStarted: () => undefined,
     event(event) {
@@ -131,9 +163,7 @@ export function openApertureReporter(
       bestEffort('notification', () => context.publisher.publish(notifications, payload));
     },
     save(snapshot) {
-      bestEffort('workflow save', () =>
-        context.manager.updateWorkflow(request.id, workflowSaveBody(request, snapshot, now())),
-      );
+      saves.push(workflowSaveBody(request, snapshot, now()));
     },
     logLine: (line) => buildLog.push(line),
     stepFinished: () => undefined,
