@@ -269,8 +269,9 @@ async function runWorkflow(
       return answer.output;
     } catch (err) {
       report({ type: 'step-finished', step: name, outcome: 'failed', durationMs: Date.now() - t0 });
-      if (err instanceof AskTimeoutError) {
-        // The step may still be busy: stopping its actor fires its signal, which ends the work below it.
+      if (err instanceof AskTimeoutError || signal.aborted) {
+        // The step may still be busy: stopping its actor fires its signal, which ends the work below it, and
+        // waits for that work to unwind, so the reply of a stopped workflow never overtakes its build.
         await ctx.stopChild(ref);
       }
       const why = { stopped: ctx.signal, deadline, killed: killed.signal };

@@ -130,7 +130,7 @@ describe('the OpenAperture reporter', () => {
         updateWorkflow: (_id, update) =>
           new Promise<void>((resolve) =>
             pending.push(() => {
-              landed.push([...update.event_log]);
+              landed.push([...(update.event_log ?? [])]);
               resolve();
             }),
           ),
