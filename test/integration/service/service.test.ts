@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { dockerModem } from '../../harness/docker';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { BrokerAdmin, eventually, pause } from '../amqp/topology';
@@ -60,6 +61,19 @@ const imageOf = (dockerUrl: string, commit: string): string => `${env.registry.h
 /** The registry's answer for the image of the source repository's head commit: 200 once it was pushed. */
 async function manifestStatus(repos: SeededRepos): Promise<number> {
   return (await lookupManifest(env.registry.url, repos.dockerUrl, await headOf(repos.source))).status;
+}
+
+/** The engine's containers, running or not, whose command contains `marker`. */
+async function containersWith(marker: string): Promise<string[]> {
+  const listed = await new Promise<unknown>((resolve, reject) =>
+    dockerModem().dial(
+      { path: '/containers/json?all=1', method: 'GET', statusCodes: { 200: true } },
+      (err, data) => (err ? reject(err) : resolve(data)),
+    ),
+  );
+  return (listed as { Id: string; Command: string }[])
+    .filter((c) => c.Command.includes(marker))
+    .map((c) => c.Id);
 }
 
 /** The event-log entries a builder added for workflow `id`, without their `[OA][<id>] ` prefix. */
@@ -236,7 +250,11 @@ describe('the builder service', () => {
   it('stops a build once the Manager marks its workflow errored, reports it failed and cleans up', async () => {
     const { log } = await start({ env: { KILL_SWITCH_SECONDS: '1' } });
     const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
-    const slow = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 30\nRUN ') });
+    // The marker finds the build's container among the engine's, whoever else builds there.
+    const marker = `kill-switch-${process.pid}-${Date.now()}`;
+    const slow = await seedRepos({
+      'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep 30 # ${marker}\nRUN `),
+    });
     const request = serviceRequest(slow);
     manager.setWorkflow(request.id, { id: request.id, workflow_error: false, workflow_completed: false });
     submit(rig, request);
@@ -246,9 +264,13 @@ describe('the builder service', () => {
       () => withField(published.build_logs, 'workflow_id', request.id).length > 0,
       BUILD_MS,
     );
+    await eventually('the build runs its sleep', async () => (await containersWith(marker)).length === 1);
     const started = Date.now();
     manager.setWorkflow(request.id, { id: request.id, workflow_error: true, workflow_completed: true });
 
+    // The reply comes only once the build was stopped and its container removed.
+    await eventually('the reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+    expect(await containersWith(marker)).toEqual([]);
     const [reply] = await settled(log, request.id);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(reply?.workflow_error).toBe(true);
