@@ -1,7 +1,7 @@
 import type { BrokerConnection, Delivery, QueueConsumer } from '../src/amqp';
-import { decode, EtfDecodeError, type Term } from '../src/etf';
+import type { QueueType } from '../src/amqp/runs';
+import { decode, EtfDecodeError, isMap, mapGet, type Term } from '../src/etf';
 import type { Metrics } from '../src/health/metrics';
-import type { Logger } from '../src/log';
 import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } from '../src/messages';
 import {
   DuplicateChildError,
@@ -9,23 +9,49 @@ import {
   defineActor,
   send,
   type ActorBehaviour,
+  type ActorContext,
   type ActorRef,
+  type ReplyTo,
 } from './supervision';
 
-/** What the intake hears: the go-ahead, deliveries, the end of a workflow it started, and drain. */
+/** How a workflow ended, as far as its delivery is concerned. */
+export type WorkflowOutcome = 'succeeded' | 'failed' | 'stopped';
+
+/**
+ * What the intake hears. It owns the life of every delivery: the consumer hands deliveries in, the workflow's
+ * start, reply and end come back as messages, and the intake alone acks, requeues or dead-letters.
+ */
 export type IntakeMsg =
   | { readonly type: 'consume' }
   | { readonly type: 'delivery'; readonly delivery: Delivery }
+  | { readonly type: 'started'; readonly workflowId: string }
+  | { readonly type: 'start-failed'; readonly workflowId: string; readonly error: StartError }
+  | {
+      readonly type: 'claim-reply';
+      readonly workflowId: string;
+      readonly status: 'succeeded' | 'failed';
+      readonly replyTo: ReplyTo<boolean>;
+    }
+  | { readonly type: 'replied'; readonly workflowId: string; readonly sent: boolean }
   | { readonly type: 'ended'; readonly workflowId: string }
   | { readonly type: 'drain' };
+
+/** Why a workflow did not start, as plain data. */
+export interface StartError {
+  readonly kind: 'full' | 'duplicate' | 'failed';
+  readonly message: string;
+}
 
 export interface IntakeOptions {
   readonly connection: BrokerConnection;
   /** QUEUE_NAME: consumed as it is, never declared (ops own its arguments). */
   readonly queue: string;
-  /** The workflow slots: deliveries unsettled at once. Each is acked only once its workflow has ended. */
+  /** The workflow slots: deliveries unsettled at once. Each is acked only once its reply is out. */
   readonly prefetch: number;
+  /** MAX_DELIVERIES: runs of one request at most; one more delivery is dead-lettered and answered. */
   readonly maxDeliveries: number;
+  /** QUEUE_TYPE: how runs are counted. Default `classic`. */
+  readonly queueType?: QueueType;
   readonly deadLetterQueue?: string | undefined;
   /**
    * Asked of the broker as this consumer's `x-consumer-timeout` (RabbitMQ 3.12 and later obey it): a delivery is
@@ -36,61 +62,53 @@ export interface IntakeOptions {
   readonly start: (received: ReceivedBuildRequest) => Promise<void>;
   /** Reports a request that cannot run (decoded but invalid) to whoever can be told; best effort. */
   readonly reportRejected: (term: Term, reason: string) => Promise<void>;
-  /** Counts redeliveries and dead-lettered messages. Default: not counted. */
-  readonly metrics?: Pick<Metrics, 'redelivered' | 'deadLettered'>;
+  /** Counts workflows, redeliveries and dead-lettered messages. Default: not counted. */
+  readonly metrics?: Pick<Metrics, 'redelivered' | 'deadLettered' | 'workflowStarted' | 'workflowFinished'>;
   /** What outlives an incarnation; made once by the composition root with {@link intakeMemory}. */
   readonly memory: IntakeMemory;
-  /** How long a full house may delay a start, ms. Default 30000. */
-  readonly slotWaitMs?: number;
 }
 
 /**
- * The intake's memory across restarts. The consumer and the deliveries it handed out belong to the broker
- * channel, not to one incarnation of the actor: a restarted intake must go on settling them, or their slots
- * would stay taken until the connection closes. So they live here, with the messages a crashed incarnation had
- * not handled yet, which the next one handles instead.
+ * Where the delivery of one workflow stands. `waiting`: no slot was free yet; `starting`; `running`;
+ * `replying`: its reply is being published; `acked`: the reply was confirmed and the delivery acked, so nothing
+ * else may answer. Once the delivery went back to the broker its life is over, and no reply may go out.
+ */
+type Phase = 'waiting' | 'starting' | 'running' | 'replying' | 'acked';
+
+interface Life {
+  readonly delivery: Delivery;
+  readonly received: ReceivedBuildRequest;
+  phase: Phase;
+  /** The workflow has started: counted as running in the metrics until it ends. */
+  started: boolean;
+  /** The workflow has ended (its slot is free). */
+  ended: boolean;
+  status: 'succeeded' | 'failed' | undefined;
+  /** A new delivery of the same workflow that came once this one was answered; handled when it has ended. */
+  successor: Delivery | undefined;
+}
+
+/**
+ * The intake's state, which outlives an incarnation: the consumer and the deliveries it handed out belong to
+ * the broker channel, not to one incarnation of the actor, so a restarted intake must go on settling them, or
+ * their slots would stay taken until the connection closes. Only the intake reads or writes it; the composition
+ * root makes it and hands it over.
  */
 export interface IntakeMemory {
-  /** The current incarnation, which deliveries and workflow ends are sent to. */
+  /** The current incarnation, which deliveries and workflow news are sent to. */
   ref: ActorRef<IntakeMsg> | undefined;
   /** Consuming was asked for (`consume`); a restarted intake resumes it. */
   consuming: boolean;
   consumer: QueueConsumer | undefined;
-  /** The delivery of each running workflow. */
-  readonly running: Map<string, Delivery>;
+  /** The delivery of each workflow started or waiting for a slot, by workflow id, in arrival order. */
+  readonly lives: Map<string, Life>;
   /** Deliveries handed to the actor and not handled yet, by delivery id. */
   readonly unhandled: Map<number, Delivery>;
-  /** Workflow ends not handled yet: whether the workflow's reply went out. */
-  readonly ended: Map<string, boolean>;
 }
 
 export function intakeMemory(): IntakeMemory {
-  return {
-    ref: undefined,
-    consuming: false,
-    consumer: undefined,
-    running: new Map(),
-    unhandled: new Map(),
-    ended: new Map(),
-  };
+  return { ref: undefined, consuming: false, consumer: undefined, lives: new Map(), unhandled: new Map() };
 }
-
-/**
- * Whether the delivery of running workflow `workflowId` is still ours to settle. When it is not (its channel
- * closed and the message went back to the broker), the attempt that holds the message now answers for it.
- */
-export function deliveryHeld(memory: IntakeMemory, workflowId: string): boolean {
-  const delivery = memory.running.get(workflowId);
-  return delivery !== undefined && memory.consumer?.isSettleable(delivery) === true;
-}
-
-/** Tells the intake that workflow `workflowId` ended, and whether its reply went out. */
-export function workflowEnded(memory: IntakeMemory, workflowId: string, replied: boolean): void {
-  memory.ended.set(workflowId, replied);
-  if (memory.ref) send(memory.ref, { type: 'ended', workflowId });
-}
-
-const SLOT_RETRY_MS = 100;
 
 /** The reason a delivery cannot become a workflow, or its request. */
 function readDelivery(
@@ -111,69 +129,198 @@ function readDelivery(
   }
 }
 
-/**
- * Dead-letters `delivery`, or returns it to the queue when the publish fails (the broker is away, say): an
- * intake crashing on it would stop consuming for good. If the publish keeps failing, the delivery limit ends
- * the loop. True when the message was dead-lettered.
- */
-async function deadLetterOrRequeue(
-  consumer: QueueConsumer,
-  delivery: Delivery,
-  reason: string,
-  log: Logger,
-): Promise<boolean> {
-  try {
-    await consumer.deadLetter(delivery, reason);
-    return true;
-  } catch (err) {
-    log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
-    consumer.nack(delivery, { requeue: true });
-    return false;
-  }
+function startError(err: unknown): StartError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof MaxChildrenError) return { kind: 'full', message };
+  if (err instanceof DuplicateChildError) return { kind: 'duplicate', message };
+  return { kind: 'failed', message };
+}
+
+/** What the intake knows of a request it dead-letters: its term, when it decoded, and its workflow id. */
+interface Rejected {
+  readonly term?: Term;
+  readonly workflowId?: string;
+  /** Whether the orchestrator is told: not when another attempt of the workflow runs and will answer. */
+  readonly answer: boolean;
 }
 
 /**
- * The service's intake: consumes the builder queue and turns each delivery into a workflow. A delivery is
- * settled only when its workflow has ended: acked once the reply reached the broker, returned to the queue
- * otherwise (so another attempt, here or on another replica, can finish the job; every step is idempotent).
- * Messages that cannot run (not ETF, not a valid request) go to the dead-letter queue with the reason in a
- * header, and are reported where the request says where to; the consumer carries on with the next.
+ * The service's intake, and the one owner of a delivery's life: it consumes the builder queue, turns each
+ * delivery into a workflow, and decides alone when a delivery is acked, requeued or dead-lettered and whether
+ * a reply may go out. The reply is the commit point: a workflow's reporter asks (`claim-reply`) before it
+ * publishes, which is granted only while the delivery is still held and was not returned; once the reply is
+ * confirmed (`replied`) the delivery is acked at once, whatever the rest of the finish does. A workflow that
+ * ends without a confirmed reply has its delivery returned to the queue (a counted run), and a reply claimed
+ * after that is refused, so nothing answers for a delivery that went back to the broker.
+ *
+ * Messages that cannot run (not ETF, not a valid request, run `maxDeliveries` times already, failed to start)
+ * go to the dead-letter queue with the reason in a header, counted and answered where the request says. The
+ * handler never waits on a start, a slot or a publish: those finish as messages, so acks and the drain are
+ * never queued behind them.
  */
 export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, IntakeMemory> {
-  const startWhenFree = async (received: ReceivedBuildRequest): Promise<void> => {
-    const deadline = Date.now() + (options.slotWaitMs ?? 30_000);
-    for (;;) {
-      try {
-        return await options.start(received);
-      } catch (err) {
-        // The broker hands out a message as soon as the previous one is acked, which can be a moment
-        // before the ended workflow has left its slot.
-        if (!(err instanceof MaxChildrenError) || Date.now() > deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, SLOT_RETRY_MS));
-      }
+  const { memory } = options;
+
+  // Every dead-lettering goes through here: counted, logged with the workflow, and answered. When the publish
+  // fails (the broker is away, say) the message goes back to the queue instead.
+  const reject = async (
+    consumer: QueueConsumer,
+    delivery: Delivery,
+    reason: string,
+    rejected: Rejected,
+    ctx: ActorContext<IntakeMsg>,
+  ): Promise<void> => {
+    try {
+      await consumer.deadLetter(delivery, reason);
+    } catch (err) {
+      ctx.log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
+      consumer.nack(delivery, { requeue: true });
+      return;
+    }
+    options.metrics?.deadLettered();
+    ctx.log.warn('request dead-lettered', {
+      workflow_id: rejected.workflowId,
+      reason,
+      runs: delivery.deliveryCount - 1,
+    });
+    if (rejected.answer && rejected.term !== undefined) await options.reportRejected(rejected.term, reason);
+  };
+  const rejectLater = (
+    consumer: QueueConsumer,
+    delivery: Delivery,
+    reason: string,
+    rejected: Rejected,
+    ctx: ActorContext<IntakeMsg>,
+  ): void => {
+    reject(consumer, delivery, reason, rejected, ctx).catch((err: unknown) =>
+      ctx.log.error('rejecting a request failed', { err, reason }),
+    );
+  };
+
+  const startLater = (id: string, life: Life, ctx: ActorContext<IntakeMsg>): void => {
+    life.phase = 'starting';
+    options.start(life.received).then(
+      () => send(ctx.self, { type: 'started', workflowId: id }),
+      (err: unknown) => send(ctx.self, { type: 'start-failed', workflowId: id, error: startError(err) }),
+    );
+  };
+
+  // A slot was freed: the oldest request waiting for one starts.
+  const startWaiting = (ctx: ActorContext<IntakeMsg>): void => {
+    for (const [id, life] of memory.lives) {
+      if (life.phase !== 'waiting') continue;
+      startLater(id, life, ctx);
+      return;
     }
   };
 
-  const { memory } = options;
+  // The workflow has ended and no reply is in flight: the delivery is settled for good.
+  const close = (id: string, life: Life, ctx: ActorContext<IntakeMsg>): void => {
+    memory.lives.delete(id);
+    const outcome: WorkflowOutcome = life.phase === 'acked' ? (life.status ?? 'failed') : 'stopped';
+    if (life.started) options.metrics?.workflowFinished(outcome);
+    if (life.phase !== 'acked') {
+      const settled = memory.consumer?.nack(life.delivery, { requeue: true });
+      ctx.log.info('no reply went out; delivery returned to the queue', {
+        workflow_id: id,
+        outcome: settled,
+      });
+    }
+    if (life.successor && memory.consumer) handleDelivery(life.successor, memory.consumer, ctx);
+    startWaiting(ctx);
+  };
+
+  const handleDelivery = (
+    delivery: Delivery,
+    consumer: QueueConsumer,
+    ctx: ActorContext<IntakeMsg>,
+  ): void => {
+    const read = readDelivery(delivery);
+    if ('reason' in read) {
+      const id = read.term !== undefined && isMap(read.term) ? mapGet(read.term, 'id') : undefined;
+      rejectLater(
+        consumer,
+        delivery,
+        read.reason,
+        {
+          ...(read.term === undefined ? {} : { term: read.term }),
+          ...(typeof id === 'string' ? { workflowId: id } : {}),
+          answer: true,
+        },
+        ctx,
+      );
+      return;
+    }
+    const id = read.received.request.id;
+    const original = memory.lives.get(id);
+    if (original && delivery.copyOf === original.delivery.id && consumer.hold(delivery, original.delivery)) {
+      ctx.log.warn('the broker redelivered a message whose workflow still runs here; holding the copy', {
+        workflow_id: id,
+      });
+      return;
+    }
+    if (original?.phase === 'acked' && original.successor === undefined) {
+      // Published again after the answer, while the workflow finishes: its turn comes when the slot is free.
+      original.successor = delivery;
+      return;
+    }
+    if (original) {
+      // Published again while it runs here: the running attempt answers for the workflow.
+      const reason = `workflow ${id} is already running on this builder`;
+      rejectLater(consumer, delivery, reason, { workflowId: id, answer: false }, ctx);
+      return;
+    }
+    if (delivery.deliveryCount > options.maxDeliveries) {
+      // Every run so far ended without an answer: most likely the request kills its replica.
+      const runs = delivery.deliveryCount - 1;
+      const reason = `the request was run ${runs} times without finishing (MAX_DELIVERIES is ${options.maxDeliveries}); it is not run again`;
+      rejectLater(
+        consumer,
+        delivery,
+        reason,
+        { term: read.received.term, workflowId: id, answer: true },
+        ctx,
+      );
+      return;
+    }
+    const life: Life = {
+      delivery,
+      received: read.received,
+      phase: 'waiting',
+      started: false,
+      ended: false,
+      status: undefined,
+      successor: undefined,
+    };
+    memory.lives.set(id, life);
+    startLater(id, life, ctx);
+    if (delivery.redelivered || delivery.deliveryCount > 1) {
+      options.metrics?.redelivered();
+      ctx.log.info('redelivered request: it may have run before; every step is idempotent', {
+        workflow_id: id,
+      });
+    }
+  };
+
   return defineActor<IntakeMsg, IntakeMemory>({
     init(ctx) {
       memory.ref = ctx.self;
       if (memory.consuming) {
         ctx.log.warn('intake restarted; carrying on with the deliveries in flight', {
-          running: memory.running.size,
+          running: memory.lives.size,
           unhandled: memory.unhandled.size,
         });
         if (!memory.consumer) send(ctx.self, { type: 'consume' });
         for (const delivery of memory.unhandled.values()) send(ctx.self, { type: 'delivery', delivery });
-        for (const workflowId of memory.ended.keys()) send(ctx.self, { type: 'ended', workflowId });
       }
       return memory;
     },
     async handle(msg, state, ctx) {
+      const { consumer } = memory;
       switch (msg.type) {
         case 'consume': {
           memory.consuming = true;
-          if (memory.consumer) return state;
+          if (consumer) return state;
           memory.consumer = await options.connection.consume(
             options.queue,
             (delivery) => {
@@ -182,7 +329,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             },
             {
               prefetch: options.prefetch,
-              maxDeliveries: options.maxDeliveries,
+              ...(options.queueType ? { queueType: options.queueType } : {}),
               ...(options.deadLetterQueue ? { deadLetterQueue: options.deadLetterQueue } : {}),
               ...(options.consumerTimeoutMs ? { consumerTimeoutMs: options.consumerTimeoutMs } : {}),
             },
@@ -190,77 +337,93 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           ctx.log.info('consuming', { queue: options.queue, prefetch: options.prefetch });
           return state;
         }
-        case 'delivery': {
-          const { consumer } = memory;
-          const { delivery } = msg;
-          if (!consumer || !memory.unhandled.delete(delivery.id)) return state;
-          const read = readDelivery(delivery);
-          if ('reason' in read) {
-            if (!(await deadLetterOrRequeue(consumer, delivery, read.reason, ctx.log))) return state;
-            options.metrics?.deadLettered();
-            if (read.term !== undefined) await options.reportRejected(read.term, read.reason);
+        case 'delivery':
+          if (consumer && memory.unhandled.delete(msg.delivery.id))
+            handleDelivery(msg.delivery, consumer, ctx);
+          return state;
+        case 'started': {
+          const life = memory.lives.get(msg.workflowId);
+          if (!life || life.started) return state;
+          life.started = true;
+          options.metrics?.workflowStarted();
+          if (life.phase === 'starting') life.phase = 'running';
+          if (life.ended && life.phase !== 'replying') close(msg.workflowId, life, ctx);
+          return state;
+        }
+        case 'start-failed': {
+          const life = memory.lives.get(msg.workflowId);
+          if (!life || life.phase !== 'starting' || !consumer) return state;
+          if (msg.error.kind === 'full') {
+            // The broker hands out a message as soon as the previous one is acked, which can be a moment
+            // before the answered workflow has left its slot: it starts when a workflow ends, or at once if
+            // one ended while this start was under way.
+            life.phase = 'waiting';
+            const taken = [...memory.lives.values()].filter(
+              (l) => (l.started && !l.ended) || l.phase === 'starting',
+            ).length;
+            if (taken < options.prefetch) startLater(msg.workflowId, life, ctx);
             return state;
           }
-          const id = read.received.request.id;
-          const original = memory.running.get(id);
-          if (original && delivery.copyOf === original.id && consumer.hold(delivery, original)) {
-            ctx.log.warn(
-              'the broker redelivered a message whose workflow still runs here; holding the copy',
-              {
-                workflow_id: id,
-              },
-            );
-            return state;
-          }
-          if (original) {
-            // Published again while it runs here: the running attempt answers for the workflow.
-            const reason = `workflow ${id} is already running on this builder`;
-            if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
-              options.metrics?.deadLettered();
-            return state;
-          }
-          // Recorded before the start: a workflow can end (and ask whether its delivery is still held) at once.
-          memory.running.set(id, delivery);
-          try {
-            await startWhenFree(read.received);
-          } catch (err) {
-            const reason =
-              err instanceof DuplicateChildError
-                ? `workflow ${id} is already running on this builder`
-                : `the workflow could not start: ${(err as Error).message}`;
-            memory.running.delete(id);
-            ctx.log.warn('delivery returned to the queue', { workflow_id: id, reason });
-            if (err instanceof DuplicateChildError) {
-              if (await deadLetterOrRequeue(consumer, delivery, reason, ctx.log))
-                options.metrics?.deadLettered();
-            } else consumer.nack(delivery, { requeue: true });
-            return state;
-          }
-          if (delivery.redelivered) {
-            options.metrics?.redelivered();
-            ctx.log.info('redelivered request: it may have run before; every step is idempotent', {
-              workflow_id: id,
+          memory.lives.delete(msg.workflowId);
+          const duplicate = msg.error.kind === 'duplicate';
+          const reason = duplicate
+            ? `workflow ${msg.workflowId} is already running on this builder`
+            : `the workflow could not start: ${msg.error.message}`;
+          ctx.log.warn('the workflow did not start', { workflow_id: msg.workflowId, reason });
+          rejectLater(
+            consumer,
+            life.delivery,
+            reason,
+            {
+              term: life.received.term,
+              workflowId: msg.workflowId,
+              answer: !duplicate,
+            },
+            ctx,
+          );
+          startWaiting(ctx);
+          return state;
+        }
+        case 'claim-reply': {
+          const life = memory.lives.get(msg.workflowId);
+          const granted =
+            life !== undefined &&
+            (life.phase === 'running' || life.phase === 'starting') &&
+            consumer?.isSettleable(life.delivery) === true;
+          if (life && granted) {
+            life.phase = 'replying';
+            life.status = msg.status;
+          } else {
+            ctx.log.warn('the delivery went back to the broker; the attempt holding it now will reply', {
+              workflow_id: msg.workflowId,
             });
           }
+          ctx.reply(msg.replyTo, granted);
+          return state;
+        }
+        case 'replied': {
+          const life = memory.lives.get(msg.workflowId);
+          if (!life || life.phase !== 'replying' || !consumer) return state;
+          if (msg.sent) {
+            life.phase = 'acked';
+            const outcome = consumer.ack(life.delivery);
+            ctx.log.info('delivery acked', { workflow_id: msg.workflowId, outcome });
+          } else life.phase = 'running';
+          if (life.ended) close(msg.workflowId, life, ctx);
           return state;
         }
         case 'ended': {
-          const replied = memory.ended.get(msg.workflowId);
-          const delivery = memory.running.get(msg.workflowId);
-          memory.ended.delete(msg.workflowId);
-          if (replied === undefined || !delivery || !memory.consumer) return state;
-          memory.running.delete(msg.workflowId);
-          const outcome = replied
-            ? memory.consumer.ack(delivery)
-            : memory.consumer.nack(delivery, { requeue: true });
-          ctx.log.info(replied ? 'delivery acked' : 'no reply went out; delivery returned to the queue', {
-            workflow_id: msg.workflowId,
-            outcome,
-          });
+          const life = memory.lives.get(msg.workflowId);
+          if (!life) return state;
+          life.ended = true;
+          // A reply in flight decides: the delivery is acked or returned when it is confirmed or fails. A
+          // workflow whose start has not answered yet (it crashed in its init) is settled by that answer.
+          if (life.phase === 'replying' || (life.phase === 'starting' && !life.started)) return state;
+          close(msg.workflowId, life, ctx);
           return state;
         }
         case 'drain':
-          await memory.consumer?.cancel();
+          await consumer?.cancel();
           return state;
         default:
           throw new Error(`intake: unexpected message ${JSON.stringify(msg)}`);

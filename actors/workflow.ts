@@ -84,6 +84,11 @@ export interface WorkflowOptions {
   readonly hostname: string;
   /** Default {@link realSteps}. */
   readonly steps?: WorkflowSteps;
+  /**
+   * How long the reporter may take to finish (flush the build log, reply) before the workflow ends without
+   * it, in milliseconds. Default 60000.
+   */
+  readonly finishTimeoutMs?: number;
 }
 
 type DockerMsg =
@@ -266,8 +271,9 @@ async function runWorkflow(
       return answer.output;
     } catch (err) {
       report({ type: 'step-finished', step: name, outcome: 'failed', durationMs: Date.now() - t0 });
-      if (err instanceof AskTimeoutError) {
-        // The step may still be busy: stopping its actor fires its signal, which ends the work below it.
+      if (err instanceof AskTimeoutError || signal.aborted) {
+        // The step may still be busy: stopping its actor fires its signal, which ends the work below it, and
+        // waits for that work to unwind, so the reply of a stopped workflow never overtakes its build.
         await ctx.stopChild(ref);
       }
       const why = { stopped: ctx.signal, deadline, killed: killed.signal };
@@ -362,7 +368,8 @@ async function runWorkflow(
     stopped: failure?.reason === SHUTDOWN_REASON,
     crashed: failure?.crashed ?? false,
   };
-  await ask(children.reporter, { type: 'finish', result }, FINISH_TIMEOUT_MS).catch((err: unknown) =>
+  const finishMs = options.finishTimeoutMs ?? FINISH_TIMEOUT_MS;
+  await ask(children.reporter, { type: 'finish', result }, finishMs).catch((err: unknown) =>
     ctx.log.error('the workflow result could not be reported', { err }),
   );
   return failure;

@@ -74,6 +74,8 @@ export interface BuilderOptions {
   readonly redactor?: Redactor;
   /** See `WorkflowOptions.killSwitch`. Default none. */
   readonly killSwitch?: WorkflowOptions['killSwitch'];
+  /** See `WorkflowOptions.finishTimeoutMs`. */
+  readonly finishTimeoutMs?: number;
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
   readonly app?: Pick<AppOptions<WorkflowInput, never>, 'infrastructure' | 'onExit' | 'onWorkflowExit'>;
 }
@@ -89,7 +91,7 @@ export interface Builder {
 function workflowOptions(
   config: BuilderConfig,
   reporterFor: (request: BuildRequest) => Reporter,
-  options: Pick<BuilderOptions, 'steps' | 'killSwitch'>,
+  options: Pick<BuilderOptions, 'steps' | 'killSwitch' | 'finishTimeoutMs'>,
 ): WorkflowOptions {
   return {
     deps: stepDeps(config),
@@ -100,6 +102,7 @@ function workflowOptions(
     reporterFor,
     ...(options.steps ? { steps: options.steps } : {}),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
+    ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
   };
 }
 

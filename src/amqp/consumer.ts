@@ -3,9 +3,10 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from '../log';
 import { errorQueueName } from './addressing';
-import { deadLetterProperties, ensureQueue } from './dead-letter';
+import { deadLetterProperties, ensureQueue, fitsHeaderTable } from './dead-letter';
 import { AmqpPublishError } from './errors';
 import { DeliveryLedger, type Delivery, type LedgerEntry } from './ledger';
+import { copyProperties, countedHeaders, type QueueType } from './runs';
 
 /** How to consume. */
 export interface ConsumeOptions {
@@ -14,8 +15,8 @@ export interface ConsumeOptions {
    * See `setPrefetch` for how it counts.
    */
   prefetch: number;
-  /** Deliveries of one message before it goes to the dead-letter queue instead of the handler. Default 3. */
-  maxDeliveries?: number;
+  /** How runs are counted (see {@link QueueType}). Default `classic`. */
+  queueType?: QueueType;
   /** Where `deadLetter` puts messages; declared as a plain durable queue if absent. Default `<queue>_error`. */
   deadLetterQueue?: string;
   /** `x-consumer-timeout` consumer argument in ms (obeyed by RabbitMQ ≥ 3.12). Default: not sent. */
@@ -60,8 +61,8 @@ export interface ConsumerLink {
  * stale acks, poison messages and consumer-timeout redeliveries (see connection.ts).
  */
 export class QueueConsumer {
-  private readonly ledger = new DeliveryLedger();
-  private readonly maxDeliveries: number;
+  private readonly ledger: DeliveryLedger;
+  private readonly queueType: QueueType;
   private readonly deadLetterQueue: string;
   /** Generation in which the dead-letter queue was last checked; a reconnect may follow a broker reset. */
   private deadLetterQueueCheckedIn: number | undefined;
@@ -79,7 +80,8 @@ export class QueueConsumer {
   ) {
     checkPrefetch(options.prefetch);
     this.prefetch = options.prefetch;
-    this.maxDeliveries = options.maxDeliveries ?? 3;
+    this.queueType = options.queueType ?? 'classic';
+    this.ledger = new DeliveryLedger(this.queueType);
     this.deadLetterQueue = options.deadLetterQueue ?? errorQueueName(queue);
   }
 
@@ -127,12 +129,42 @@ export class QueueConsumer {
 
   /** Acknowledges `delivery` and the copies held for it. */
   ack(delivery: Delivery): SettleOutcome {
-    return this.settle(delivery, (raw, m) => raw.ack(m), true);
+    return this.settle(delivery, (raw, m) => raw.ack(m));
   }
 
   /** Rejects `delivery` (and held copies); `requeue: false` dead-letters through the queue's DLX, if any. */
   nack(delivery: Delivery, options: { requeue: boolean }): SettleOutcome {
-    return this.settle(delivery, (raw, m) => raw.nack(m, false, options.requeue), !options.requeue);
+    return this.settle(delivery, (raw, m) => raw.nack(m, false, options.requeue));
+  }
+
+  /**
+   * Returns `delivery` to the queue as a message that ran `runs` times: a copy with its runs in `x-oa-runs`
+   * goes to the back of the queue under a publisher confirm, then the original is acked. A crash between the
+   * two leaves both in the queue, which at-least-once delivery allows. Falls back to a plain requeue when the
+   * copy cannot be published.
+   */
+  async requeueCounted(delivery: Delivery, runs: number): Promise<SettleOutcome> {
+    const source = this.ledger.group(delivery.id).find((entry) => this.isLive(entry));
+    if (!source) return this.settle(delivery, () => undefined);
+    const headers = countedHeaders(source.message, runs);
+    try {
+      if (!fitsHeaderTable(headers)) throw new Error('its headers leave no room for the run count');
+      await this.link.publish(
+        '',
+        this.queue,
+        source.message.content,
+        copyProperties(source.message, headers),
+      );
+    } catch (err) {
+      this.link.log.error('the run count could not be put on the message; requeued without it', { err });
+      return this.nack(delivery, { requeue: true });
+    }
+    return this.settle(delivery, (raw, m) => raw.ack(m));
+  }
+
+  /** Returns `delivery`, which did not run, to the queue without counting a run against it. */
+  release(delivery: Delivery): Promise<SettleOutcome> {
+    return this.requeueCounted(delivery, delivery.deliveryCount - 1);
   }
 
   /**
@@ -142,7 +174,7 @@ export class QueueConsumer {
    */
   async deadLetter(delivery: Delivery, reason: string): Promise<SettleOutcome> {
     const source = this.ledger.group(delivery.id).find((entry) => this.isLive(entry));
-    if (!source) return this.settle(delivery, () => undefined, false);
+    if (!source) return this.settle(delivery, () => undefined);
     await this.ensureDeadLetterQueue();
     const properties = deadLetterProperties(source.message, reason, source.delivery);
     await this.link.publish('', this.deadLetterQueue, source.message.content, properties);
@@ -151,7 +183,7 @@ export class QueueConsumer {
       reason,
       delivery_count: source.delivery.deliveryCount,
     });
-    return this.settle(delivery, (raw, m) => raw.ack(m), true);
+    return this.settle(delivery, (raw, m) => raw.ack(m));
   }
 
   /**
@@ -220,13 +252,13 @@ export class QueueConsumer {
     const delivery = this.ledger.record(message, this.queue, this.link.state.generation);
     if (this.cancelled) {
       // Sent before the broker saw our cancel; another consumer can take it.
-      this.nack(delivery, { requeue: true });
+      this.afterwards(this.release(delivery));
       return;
     }
-    if (delivery.copyOf === undefined && delivery.deliveryCount > this.maxDeliveries) {
-      this.deadLetter(delivery, 'delivery limit').catch((err: unknown) =>
-        this.link.log.error('dead-lettering failed; the message stays unsettled', { err }),
-      );
+    if (this.queueType === 'classic' && message.fields.redelivered && delivery.copyOf === undefined) {
+      // A run ended without settling it (or it never started, which cannot be told apart). The flag would be
+      // all the next replica knows, so the count goes into the message before it runs again.
+      this.afterwards(this.requeueCounted(delivery, delivery.deliveryCount - 1));
       return;
     }
     Promise.resolve()
@@ -242,11 +274,11 @@ export class QueueConsumer {
     return entry.delivery.generation === this.link.state.generation && this.link.state.raw !== undefined;
   }
 
-  private settle(
-    delivery: Delivery,
-    apply: (raw: Channel, m: ConsumeMessage) => void,
-    final: boolean,
-  ): SettleOutcome {
+  private afterwards(settling: Promise<SettleOutcome>): void {
+    settling.catch((err: unknown) => this.link.log.error('returning a message to the queue failed', { err }));
+  }
+
+  private settle(delivery: Delivery, apply: (raw: Channel, m: ConsumeMessage) => void): SettleOutcome {
     const group = this.ledger.group(delivery.id);
     if (group.length === 0) return 'already-settled';
     let settled = 0;
@@ -270,7 +302,7 @@ export class QueueConsumer {
           },
         );
       }
-      this.ledger.settle(entry.delivery.id, final && done);
+      this.ledger.settle(entry.delivery.id);
       settled += done ? 1 : 0;
     }
     return settled > 0 ? 'settled' : 'stale';

@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import type { Delivery } from './ledger';
+import { copyProperties } from './runs';
 
 /** Headers the dead-letter copy carries in addition to the original's. */
 export const deadLetterHeaders = {
@@ -9,20 +10,6 @@ export const deadLetterHeaders = {
   /** True when the original's headers were left off because the copy's would not have fitted. */
   headersDropped: 'x-oa-original-headers-dropped',
 } as const;
-
-// Properties worth keeping on the copy. `expiration` would let it vanish from the dead-letter queue, and a
-// `user_id` other than ours would make the broker refuse the publish.
-const kept = [
-  'contentType',
-  'contentEncoding',
-  'correlationId',
-  'replyTo',
-  'messageId',
-  'timestamp',
-  'type',
-  'appId',
-  'priority',
-] as const;
 
 /**
  * The bytes amqplib encodes a header table into. A larger table throws inside the channel's publish, which then
@@ -63,6 +50,11 @@ function boundedReason(reason: string): string {
   return `${cut}…`;
 }
 
+/** Whether `headers` fit in the field table amqplib can encode (see {@link MAX_HEADER_TABLE_BYTES}). */
+export function fitsHeaderTable(headers: Record<string, unknown>): boolean {
+  return tableBytes(headers) <= MAX_HEADER_TABLE_BYTES;
+}
+
 /**
  * Publish options of the dead-letter copy: the original's properties and headers plus why (at most
  * {@link MAX_REASON_LENGTH} characters of it), from where and after how many deliveries. Original headers too
@@ -73,20 +65,16 @@ export function deadLetterProperties(
   reason: string,
   delivery: Delivery,
 ): Options.Publish {
-  const properties: Options.Publish = { persistent: true };
-  for (const name of kept) {
-    const value: unknown = message.properties[name];
-    if (value !== undefined && value !== null) Object.assign(properties, { [name]: value });
-  }
   const ours = {
     [deadLetterHeaders.reason]: boundedReason(reason),
     [deadLetterHeaders.queue]: delivery.queue,
     [deadLetterHeaders.deliveryCount]: delivery.deliveryCount,
   };
   const all = { ...((message.properties.headers ?? {}) as Record<string, unknown>), ...ours };
-  properties.headers =
-    tableBytes(all) <= MAX_HEADER_TABLE_BYTES ? all : { ...ours, [deadLetterHeaders.headersDropped]: true };
-  return properties;
+  return copyProperties(
+    message,
+    fitsHeaderTable(all) ? all : { ...ours, [deadLetterHeaders.headersDropped]: true },
+  );
 }
 
 function codeOf(err: unknown): unknown {

@@ -18,5 +18,6 @@ export { QueueConsumer, type ConsumeOptions, type DeliveryHandler, type SettleOu
 export { deadLetterHeaders } from './dead-letter';
 export { AmqpConnectError, AmqpError, AmqpPublishError, ResolutionError } from './errors';
 export type { Delivery } from './ledger';
+export { RUNS_HEADER, type QueueType } from './runs';
 export { BrokerResolver, type BrokerLookups, type BrokerResolverOptions } from './resolver';
 export { amqpUrl, defaultAmqpPort, maskUrl } from './url';

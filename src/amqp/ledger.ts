@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
+import { runsBefore, type QueueType } from './runs';
 
 /** One message handed to the consumer's handler, as plain data. Settle it through the connection by `id`. */
 export interface Delivery {
@@ -17,8 +18,8 @@ export interface Delivery {
   /** The broker's flag: an earlier delivery of this message was not acknowledged. */
   readonly redelivered: boolean;
   /**
-   * Deliveries of this message so far, this one included: the larger of what this process has seen, the
-   * quorum queue's `x-delivery-count` + 1, and 2 when the broker says redelivered.
+   * Runs of this message so far, this one included: the runs that ended without settling it (see
+   * {@link runsBefore}) plus one. Read from the message and the broker, so every replica agrees on it.
    */
   readonly deliveryCount: number;
   /** Channel generation it arrived on; acks of older generations are dropped. */
@@ -39,32 +40,18 @@ export interface LedgerEntry {
   readonly held: number[];
 }
 
-function countHeader(headers: Record<string, unknown>): number {
-  const value = headers['x-delivery-count'];
-  return typeof value === 'number' && Number.isFinite(value) ? value + 1 : 1;
-}
-
-/**
- * Bookkeeping of unsettled deliveries and of how often each message was delivered. RabbitMQ 3.10 classic
- * queues do not count deliveries, so counts live here, keyed by message, for at most `maxKeys` messages
- * (oldest forgotten first); a count is forgotten when its message is finally settled.
- */
+/** Bookkeeping of unsettled deliveries, and of which of them are copies of one still worked on. */
 export class DeliveryLedger {
   private readonly entries = new Map<number, LedgerEntry>();
-  private readonly counts = new Map<string, number>();
   private nextId = 1;
 
-  constructor(private readonly maxKeys = 10_000) {}
+  constructor(private readonly queueType: QueueType = 'classic') {}
 
   record(message: ConsumeMessage, queue: string, generation: number): Delivery {
     const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
     const messageId =
       typeof message.properties.messageId === 'string' ? message.properties.messageId : undefined;
     const key = messageId ?? createHash('sha256').update(message.content).digest('hex');
-    const seen = (this.counts.get(key) ?? 0) + 1;
-    this.counts.delete(key);
-    this.counts.set(key, seen);
-    if (this.counts.size > this.maxKeys) this.counts.delete(this.counts.keys().next().value as string);
     const original = [...this.entries.values()].find(
       (e) => e.delivery.key === key && e.delivery.generation < generation,
     );
@@ -76,7 +63,7 @@ export class DeliveryLedger {
       messageId,
       key,
       redelivered: message.fields.redelivered,
-      deliveryCount: Math.max(seen, countHeader(headers), message.fields.redelivered ? 2 : 1),
+      deliveryCount: runsBefore(headers, message.fields.redelivered, this.queueType) + 1,
       generation,
       ...(original ? { copyOf: original.delivery.id } : {}),
     };
@@ -100,12 +87,9 @@ export class DeliveryLedger {
     return [entry, ...copies.filter((c): c is LedgerEntry => c !== undefined)];
   }
 
-  /** Drops entry `id`; `final` also forgets its message's delivery count (it will not come back). */
-  settle(id: number, final: boolean): void {
-    const entry = this.entries.get(id);
-    if (!entry) return;
+  /** Drops entry `id`. */
+  settle(id: number): void {
     this.entries.delete(id);
-    if (final) this.counts.delete(entry.delivery.key);
   }
 
   /** Unsettled deliveries, from every generation. */

@@ -59,7 +59,15 @@ export const settings = {
     minimum: 1,
     default: 3,
     description:
-      'Deliveries of one message before it is dead-lettered instead of retried (stops poison loops).',
+      'Runs of one build request at most: a request whose runs all ended without an answer (its replica died, lost the broker or was stopped) is dead-lettered and answered as failed instead of being run again (stops poison loops).',
+  },
+  queueType: {
+    env: 'QUEUE_TYPE',
+    type: 'enum',
+    values: ['classic', 'quorum'],
+    default: 'classic',
+    description:
+      "Type of QUEUE_NAME, which decides how runs are counted across replicas and restarts: `quorum` reads the broker's own `x-delivery-count`; `classic` makes the builder return a redelivered request to the queue with its run count in the `x-oa-runs` header.",
   },
   amqpUrl: {
     env: 'AMQP_URL',

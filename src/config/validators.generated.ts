@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -240,8 +240,8 @@ errors++;
 }
 }
 }
-if(data.AMQP_URL !== undefined){
-let data5 = data.AMQP_URL;
+if(data.QUEUE_TYPE !== undefined){
+let data5 = data.QUEUE_TYPE;
 if(typeof data5 !== "string"){
 let dataType5 = typeof data5;
 let coerced5 = undefined;
@@ -253,7 +253,7 @@ else if(data5 === null){
 coerced5 = "";
 }
 else {
-const err11 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err11 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -266,13 +266,12 @@ errors++;
 if(coerced5 !== undefined){
 data5 = coerced5;
 if(data !== undefined){
-data["AMQP_URL"] = coerced5;
+data["QUEUE_TYPE"] = coerced5;
 }
 }
 }
-if(typeof data5 === "string"){
-if(!(formats0(data5))){
-const err12 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if(!((data5 === "classic") || (data5 === "quorum"))){
+const err12 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/enum",keyword:"enum",params:{allowedValues: schema11.properties.QUEUE_TYPE.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -282,9 +281,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
-if(data.MANAGER_URL !== undefined){
-let data6 = data.MANAGER_URL;
+if(data.AMQP_URL !== undefined){
+let data6 = data.AMQP_URL;
 if(typeof data6 !== "string"){
 let dataType6 = typeof data6;
 let coerced6 = undefined;
@@ -296,7 +294,7 @@ else if(data6 === null){
 coerced6 = "";
 }
 else {
-const err13 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err13 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -309,13 +307,13 @@ errors++;
 if(coerced6 !== undefined){
 data6 = coerced6;
 if(data !== undefined){
-data["MANAGER_URL"] = coerced6;
+data["AMQP_URL"] = coerced6;
 }
 }
 }
 if(typeof data6 === "string"){
 if(!(formats0(data6))){
-const err14 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err14 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -326,8 +324,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_LOGIN_URL !== undefined){
-let data7 = data.OAUTH_LOGIN_URL;
+if(data.MANAGER_URL !== undefined){
+let data7 = data.MANAGER_URL;
 if(typeof data7 !== "string"){
 let dataType7 = typeof data7;
 let coerced7 = undefined;
@@ -339,7 +337,7 @@ else if(data7 === null){
 coerced7 = "";
 }
 else {
-const err15 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err15 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -352,13 +350,13 @@ errors++;
 if(coerced7 !== undefined){
 data7 = coerced7;
 if(data !== undefined){
-data["OAUTH_LOGIN_URL"] = coerced7;
+data["MANAGER_URL"] = coerced7;
 }
 }
 }
 if(typeof data7 === "string"){
 if(!(formats0(data7))){
-const err16 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err16 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -369,8 +367,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_ID !== undefined){
-let data8 = data.OAUTH_CLIENT_ID;
+if(data.OAUTH_LOGIN_URL !== undefined){
+let data8 = data.OAUTH_LOGIN_URL;
 if(typeof data8 !== "string"){
 let dataType8 = typeof data8;
 let coerced8 = undefined;
@@ -382,7 +380,7 @@ else if(data8 === null){
 coerced8 = "";
 }
 else {
-const err17 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err17 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -395,13 +393,13 @@ errors++;
 if(coerced8 !== undefined){
 data8 = coerced8;
 if(data !== undefined){
-data["OAUTH_CLIENT_ID"] = coerced8;
+data["OAUTH_LOGIN_URL"] = coerced8;
 }
 }
 }
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
-const err18 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data8))){
+const err18 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -412,8 +410,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_SECRET !== undefined){
-let data9 = data.OAUTH_CLIENT_SECRET;
+if(data.OAUTH_CLIENT_ID !== undefined){
+let data9 = data.OAUTH_CLIENT_ID;
 if(typeof data9 !== "string"){
 let dataType9 = typeof data9;
 let coerced9 = undefined;
@@ -425,7 +423,7 @@ else if(data9 === null){
 coerced9 = "";
 }
 else {
-const err19 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -438,13 +436,13 @@ errors++;
 if(coerced9 !== undefined){
 data9 = coerced9;
 if(data !== undefined){
-data["OAUTH_CLIENT_SECRET"] = coerced9;
+data["OAUTH_CLIENT_ID"] = coerced9;
 }
 }
 }
 if(typeof data9 === "string"){
 if(func3(data9) < 1){
-const err20 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err20 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -455,8 +453,8 @@ errors++;
 }
 }
 }
-if(data.HOSTNAME !== undefined){
-let data10 = data.HOSTNAME;
+if(data.OAUTH_CLIENT_SECRET !== undefined){
+let data10 = data.OAUTH_CLIENT_SECRET;
 if(typeof data10 !== "string"){
 let dataType10 = typeof data10;
 let coerced10 = undefined;
@@ -468,7 +466,7 @@ else if(data10 === null){
 coerced10 = "";
 }
 else {
-const err21 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err21 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -481,13 +479,13 @@ errors++;
 if(coerced10 !== undefined){
 data10 = coerced10;
 if(data !== undefined){
-data["HOSTNAME"] = coerced10;
+data["OAUTH_CLIENT_SECRET"] = coerced10;
 }
 }
 }
 if(typeof data10 === "string"){
 if(func3(data10) < 1){
-const err22 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err22 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -498,8 +496,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_URL !== undefined){
-let data11 = data.DOCKER_REGISTRY_URL;
+if(data.HOSTNAME !== undefined){
+let data11 = data.HOSTNAME;
 if(typeof data11 !== "string"){
 let dataType11 = typeof data11;
 let coerced11 = undefined;
@@ -511,7 +509,7 @@ else if(data11 === null){
 coerced11 = "";
 }
 else {
-const err23 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err23 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -524,13 +522,13 @@ errors++;
 if(coerced11 !== undefined){
 data11 = coerced11;
 if(data !== undefined){
-data["DOCKER_REGISTRY_URL"] = coerced11;
+data["HOSTNAME"] = coerced11;
 }
 }
 }
 if(typeof data11 === "string"){
 if(func3(data11) < 1){
-const err24 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err24 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -541,8 +539,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_USERNAME !== undefined){
-let data12 = data.DOCKER_REGISTRY_USERNAME;
+if(data.DOCKER_REGISTRY_URL !== undefined){
+let data12 = data.DOCKER_REGISTRY_URL;
 if(typeof data12 !== "string"){
 let dataType12 = typeof data12;
 let coerced12 = undefined;
@@ -554,7 +552,7 @@ else if(data12 === null){
 coerced12 = "";
 }
 else {
-const err25 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -567,13 +565,13 @@ errors++;
 if(coerced12 !== undefined){
 data12 = coerced12;
 if(data !== undefined){
-data["DOCKER_REGISTRY_USERNAME"] = coerced12;
+data["DOCKER_REGISTRY_URL"] = coerced12;
 }
 }
 }
 if(typeof data12 === "string"){
 if(func3(data12) < 1){
-const err26 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err26 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -584,8 +582,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_EMAIL !== undefined){
-let data13 = data.DOCKER_REGISTRY_EMAIL;
+if(data.DOCKER_REGISTRY_USERNAME !== undefined){
+let data13 = data.DOCKER_REGISTRY_USERNAME;
 if(typeof data13 !== "string"){
 let dataType13 = typeof data13;
 let coerced13 = undefined;
@@ -597,7 +595,7 @@ else if(data13 === null){
 coerced13 = "";
 }
 else {
-const err27 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err27 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -610,13 +608,13 @@ errors++;
 if(coerced13 !== undefined){
 data13 = coerced13;
 if(data !== undefined){
-data["DOCKER_REGISTRY_EMAIL"] = coerced13;
+data["DOCKER_REGISTRY_USERNAME"] = coerced13;
 }
 }
 }
 if(typeof data13 === "string"){
 if(func3(data13) < 1){
-const err28 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err28 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -627,8 +625,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
-let data14 = data.DOCKER_REGISTRY_PASSWORD;
+if(data.DOCKER_REGISTRY_EMAIL !== undefined){
+let data14 = data.DOCKER_REGISTRY_EMAIL;
 if(typeof data14 !== "string"){
 let dataType14 = typeof data14;
 let coerced14 = undefined;
@@ -640,7 +638,7 @@ else if(data14 === null){
 coerced14 = "";
 }
 else {
-const err29 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err29 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -653,13 +651,13 @@ errors++;
 if(coerced14 !== undefined){
 data14 = coerced14;
 if(data !== undefined){
-data["DOCKER_REGISTRY_PASSWORD"] = coerced14;
+data["DOCKER_REGISTRY_EMAIL"] = coerced14;
 }
 }
 }
 if(typeof data14 === "string"){
 if(func3(data14) < 1){
-const err30 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err30 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -670,11 +668,20 @@ errors++;
 }
 }
 }
-if(data.BUILD_HOSTS !== undefined){
-let data15 = data.BUILD_HOSTS;
-if(Array.isArray(data15)){
-if(data15.length < 1){
-const err31 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
+let data15 = data.DOCKER_REGISTRY_PASSWORD;
+if(typeof data15 !== "string"){
+let dataType15 = typeof data15;
+let coerced15 = undefined;
+if(!(coerced15 !== undefined)){
+if(dataType15 == "number" || dataType15 == "boolean"){
+coerced15 = "" + data15;
+}
+else if(data15 === null){
+coerced15 = "";
+}
+else {
+const err31 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -683,21 +690,17 @@ vErrors.push(err31);
 }
 errors++;
 }
-const len0 = data15.length;
-for(let i0=0; i0<len0; i0++){
-let data16 = data15[i0];
-if(typeof data16 !== "string"){
-let dataType15 = typeof data16;
-let coerced15 = undefined;
-if(!(coerced15 !== undefined)){
-if(dataType15 == "number" || dataType15 == "boolean"){
-coerced15 = "" + data16;
 }
-else if(data16 === null){
-coerced15 = "";
+if(coerced15 !== undefined){
+data15 = coerced15;
+if(data !== undefined){
+data["DOCKER_REGISTRY_PASSWORD"] = coerced15;
 }
-else {
-const err32 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err32 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -707,16 +710,12 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(coerced15 !== undefined){
-data16 = coerced15;
-if(data15 !== undefined){
-data15[i0] = coerced15;
 }
-}
-}
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err33 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.BUILD_HOSTS !== undefined){
+let data16 = data.BUILD_HOSTS;
+if(Array.isArray(data16)){
+if(data16.length < 1){
+const err33 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -725,22 +724,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err34 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data.GIT_BASE_URL !== undefined){
-let data17 = data.GIT_BASE_URL;
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
 if(typeof data17 !== "string"){
 let dataType16 = typeof data17;
 let coerced16 = undefined;
@@ -752,7 +738,26 @@ else if(data17 === null){
 coerced16 = "";
 }
 else {
-const err35 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err34 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(coerced16 !== undefined){
+data17 = coerced16;
+if(data16 !== undefined){
+data16[i0] = coerced16;
+}
+}
+}
+if(typeof data17 === "string"){
+if(func3(data17) < 1){
+const err35 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -762,16 +767,10 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(coerced16 !== undefined){
-data17 = coerced16;
-if(data !== undefined){
-data["GIT_BASE_URL"] = coerced16;
 }
 }
-}
-if(typeof data17 === "string"){
-if(!(formats0(data17))){
-const err36 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+else {
+const err36 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -781,9 +780,8 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data18 = data.GITHUB_OAUTH_TOKEN;
+if(data.GIT_BASE_URL !== undefined){
+let data18 = data.GIT_BASE_URL;
 if(typeof data18 !== "string"){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
@@ -795,7 +793,7 @@ else if(data18 === null){
 coerced17 = "";
 }
 else {
-const err37 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err37 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -808,13 +806,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced17;
+data["GIT_BASE_URL"] = coerced17;
 }
 }
 }
 if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err38 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data18))){
+const err38 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -825,8 +823,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data19 = data.GIT_AUTHOR_NAME;
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data19 = data.GITHUB_OAUTH_TOKEN;
 if(typeof data19 !== "string"){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
@@ -838,7 +836,7 @@ else if(data19 === null){
 coerced18 = "";
 }
 else {
-const err39 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -851,13 +849,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced18;
+data["GITHUB_OAUTH_TOKEN"] = coerced18;
 }
 }
 }
 if(typeof data19 === "string"){
 if(func3(data19) < 1){
-const err40 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err40 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -868,8 +866,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data20 = data.GIT_AUTHOR_EMAIL;
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data20 = data.GIT_AUTHOR_NAME;
 if(typeof data20 !== "string"){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
@@ -881,7 +879,7 @@ else if(data20 === null){
 coerced19 = "";
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -894,13 +892,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced19;
+data["GIT_AUTHOR_NAME"] = coerced19;
 }
 }
 }
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err42 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err42 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -911,8 +909,8 @@ errors++;
 }
 }
 }
-if(data.BUILDER_TMPDIR !== undefined){
-let data21 = data.BUILDER_TMPDIR;
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data21 = data.GIT_AUTHOR_EMAIL;
 if(typeof data21 !== "string"){
 let dataType20 = typeof data21;
 let coerced20 = undefined;
@@ -924,7 +922,7 @@ else if(data21 === null){
 coerced20 = "";
 }
 else {
-const err43 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -937,13 +935,13 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced20;
+data["GIT_AUTHOR_EMAIL"] = coerced20;
 }
 }
 }
 if(typeof data21 === "string"){
 if(func3(data21) < 1){
-const err44 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err44 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -954,18 +952,20 @@ errors++;
 }
 }
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data22 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+if(data.BUILDER_TMPDIR !== undefined){
+let data22 = data.BUILDER_TMPDIR;
+if(typeof data22 !== "string"){
 let dataType21 = typeof data22;
 let coerced21 = undefined;
 if(!(coerced21 !== undefined)){
-if(dataType21 === "boolean" || data22 === null
-              || (dataType21 === "string" && data22 && data22 == +data22 && !(data22 % 1))){
-coerced21 = +data22;
+if(dataType21 == "number" || dataType21 == "boolean"){
+coerced21 = "" + data22;
+}
+else if(data22 === null){
+coerced21 = "";
 }
 else {
-const err45 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err45 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -978,13 +978,13 @@ errors++;
 if(coerced21 !== undefined){
 data22 = coerced21;
 if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced21;
+data["BUILDER_TMPDIR"] = coerced21;
 }
 }
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err46 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err46 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -995,8 +995,8 @@ errors++;
 }
 }
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data23 = data.WORKFLOW_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data23 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
 let dataType22 = typeof data23;
 let coerced22 = undefined;
@@ -1006,7 +1006,7 @@ if(dataType22 === "boolean" || data23 === null
 coerced22 = +data23;
 }
 else {
-const err47 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err47 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1019,13 +1019,13 @@ errors++;
 if(coerced22 !== undefined){
 data23 = coerced22;
 if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced22;
+data["BUILDER_CONCURRENCY"] = coerced22;
 }
 }
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 1 || isNaN(data23)){
-const err48 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err48 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1036,8 +1036,8 @@ errors++;
 }
 }
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data24 = data.STEP_TIMEOUT_SECONDS;
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data24 = data.WORKFLOW_TIMEOUT_SECONDS;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 let dataType23 = typeof data24;
 let coerced23 = undefined;
@@ -1047,7 +1047,7 @@ if(dataType23 === "boolean" || data24 === null
 coerced23 = +data24;
 }
 else {
-const err49 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err49 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1060,13 +1060,13 @@ errors++;
 if(coerced23 !== undefined){
 data24 = coerced23;
 if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced23;
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced23;
 }
 }
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 1 || isNaN(data24)){
-const err50 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err50 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1077,8 +1077,8 @@ errors++;
 }
 }
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data25 = data.GIT_TIMEOUT_SECONDS;
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data25 = data.STEP_TIMEOUT_SECONDS;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
 let dataType24 = typeof data25;
 let coerced24 = undefined;
@@ -1088,7 +1088,7 @@ if(dataType24 === "boolean" || data25 === null
 coerced24 = +data25;
 }
 else {
-const err51 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err51 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1101,13 +1101,13 @@ errors++;
 if(coerced24 !== undefined){
 data25 = coerced24;
 if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced24;
+data["STEP_TIMEOUT_SECONDS"] = coerced24;
 }
 }
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err52 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err52 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1118,8 +1118,8 @@ errors++;
 }
 }
 }
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data26 = data.BUILD_TIMEOUT_SECONDS;
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data26 = data.GIT_TIMEOUT_SECONDS;
 if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 let dataType25 = typeof data26;
 let coerced25 = undefined;
@@ -1129,7 +1129,7 @@ if(dataType25 === "boolean" || data26 === null
 coerced25 = +data26;
 }
 else {
-const err53 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err53 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1142,13 +1142,13 @@ errors++;
 if(coerced25 !== undefined){
 data26 = coerced25;
 if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced25;
+data["GIT_TIMEOUT_SECONDS"] = coerced25;
 }
 }
 }
 if((typeof data26 == "number") && (isFinite(data26))){
 if(data26 < 1 || isNaN(data26)){
-const err54 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err54 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1159,20 +1159,18 @@ errors++;
 }
 }
 }
-if(data.BUILD_BACKEND !== undefined){
-let data27 = data.BUILD_BACKEND;
-if(typeof data27 !== "string"){
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data27 = data.BUILD_TIMEOUT_SECONDS;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
 if(!(coerced26 !== undefined)){
-if(dataType26 == "number" || dataType26 == "boolean"){
-coerced26 = "" + data27;
-}
-else if(data27 === null){
-coerced26 = "";
+if(dataType26 === "boolean" || data27 === null
+              || (dataType26 === "string" && data27 && data27 == +data27 && !(data27 % 1))){
+coerced26 = +data27;
 }
 else {
-const err55 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err55 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1185,12 +1183,13 @@ errors++;
 if(coerced26 !== undefined){
 data27 = coerced26;
 if(data !== undefined){
-data["BUILD_BACKEND"] = coerced26;
+data["BUILD_TIMEOUT_SECONDS"] = coerced26;
 }
 }
 }
-if(!(((data27 === "auto") || (data27 === "buildkit")) || (data27 === "classic"))){
-const err56 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err56 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1200,8 +1199,9 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data.BUILD_NETWORK !== undefined){
-let data28 = data.BUILD_NETWORK;
+}
+if(data.BUILD_BACKEND !== undefined){
+let data28 = data.BUILD_BACKEND;
 if(typeof data28 !== "string"){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
@@ -1213,7 +1213,7 @@ else if(data28 === null){
 coerced27 = "";
 }
 else {
-const err57 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err57 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1226,13 +1226,12 @@ errors++;
 if(coerced27 !== undefined){
 data28 = coerced27;
 if(data !== undefined){
-data["BUILD_NETWORK"] = coerced27;
+data["BUILD_BACKEND"] = coerced27;
 }
 }
 }
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
-const err58 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(((data28 === "auto") || (data28 === "buildkit")) || (data28 === "classic"))){
+const err58 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1242,12 +1241,20 @@ vErrors.push(err58);
 errors++;
 }
 }
+if(data.BUILD_NETWORK !== undefined){
+let data29 = data.BUILD_NETWORK;
+if(typeof data29 !== "string"){
+let dataType28 = typeof data29;
+let coerced28 = undefined;
+if(!(coerced28 !== undefined)){
+if(dataType28 == "number" || dataType28 == "boolean"){
+coerced28 = "" + data29;
 }
-if(data.BUILD_SECRETS !== undefined){
-let data29 = data.BUILD_SECRETS;
-if(Array.isArray(data29)){
-if(data29.length < 1){
-const err59 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+else if(data29 === null){
+coerced28 = "";
+}
+else {
+const err59 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1256,11 +1263,17 @@ vErrors.push(err59);
 }
 errors++;
 }
-const len1 = data29.length;
-for(let i1=0; i1<len1; i1++){
-let data30 = data29[i1];
-if(!((data30 === "git_token") || (data30 === "registry_password"))){
-const err60 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
+}
+if(coerced28 !== undefined){
+data29 = coerced28;
+if(data !== undefined){
+data["BUILD_NETWORK"] = coerced28;
+}
+}
+}
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
+const err60 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1271,8 +1284,11 @@ errors++;
 }
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.BUILD_SECRETS !== undefined){
+let data30 = data.BUILD_SECRETS;
+if(Array.isArray(data30)){
+if(data30.length < 1){
+const err61 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1281,19 +1297,11 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data31 = data.PUSH_TIMEOUT_SECONDS;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-let dataType28 = typeof data31;
-let coerced28 = undefined;
-if(!(coerced28 !== undefined)){
-if(dataType28 === "boolean" || data31 === null
-              || (dataType28 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
-coerced28 = +data31;
-}
-else {
-const err62 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const len1 = data30.length;
+for(let i1=0; i1<len1; i1++){
+let data31 = data30[i1];
+if(!((data31 === "git_token") || (data31 === "registry_password"))){
+const err62 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1303,16 +1311,9 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(coerced28 !== undefined){
-data31 = coerced28;
-if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced28;
 }
-}
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err63 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err63 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1322,9 +1323,8 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data32 = data.HTTP_TIMEOUT_SECONDS;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data32 = data.PUSH_TIMEOUT_SECONDS;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 let dataType29 = typeof data32;
 let coerced29 = undefined;
@@ -1334,7 +1334,7 @@ if(dataType29 === "boolean" || data32 === null
 coerced29 = +data32;
 }
 else {
-const err64 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err64 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1347,13 +1347,13 @@ errors++;
 if(coerced29 !== undefined){
 data32 = coerced29;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced29;
+data["PUSH_TIMEOUT_SECONDS"] = coerced29;
 }
 }
 }
 if((typeof data32 == "number") && (isFinite(data32))){
 if(data32 < 1 || isNaN(data32)){
-const err65 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err65 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1364,8 +1364,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data33 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data33 = data.HTTP_TIMEOUT_SECONDS;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
 let dataType30 = typeof data33;
 let coerced30 = undefined;
@@ -1375,7 +1375,7 @@ if(dataType30 === "boolean" || data33 === null
 coerced30 = +data33;
 }
 else {
-const err66 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err66 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1388,13 +1388,13 @@ errors++;
 if(coerced30 !== undefined){
 data33 = coerced30;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced30;
+data["HTTP_TIMEOUT_SECONDS"] = coerced30;
 }
 }
 }
 if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err67 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data33 < 1 || isNaN(data33)){
+const err67 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1405,8 +1405,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data34 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data34 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 let dataType31 = typeof data34;
 let coerced31 = undefined;
@@ -1416,7 +1416,7 @@ if(dataType31 === "boolean" || data34 === null
 coerced31 = +data34;
 }
 else {
-const err68 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err68 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1429,13 +1429,13 @@ errors++;
 if(coerced31 !== undefined){
 data34 = coerced31;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced31;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced31;
 }
 }
 }
 if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 1 || isNaN(data34)){
-const err69 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data34 < 0 || isNaN(data34)){
+const err69 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1446,8 +1446,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data35 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data35 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
 let dataType32 = typeof data35;
 let coerced32 = undefined;
@@ -1457,7 +1457,7 @@ if(dataType32 === "boolean" || data35 === null
 coerced32 = +data35;
 }
 else {
-const err70 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err70 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1470,13 +1470,13 @@ errors++;
 if(coerced32 !== undefined){
 data35 = coerced32;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced32;
+data["HEARTBEAT_SECONDS"] = coerced32;
 }
 }
 }
 if((typeof data35 == "number") && (isFinite(data35))){
 if(data35 < 1 || isNaN(data35)){
-const err71 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err71 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1487,20 +1487,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data36 = data.HEALTH_LISTEN;
-if(typeof data36 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data36 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
 let dataType33 = typeof data36;
 let coerced33 = undefined;
 if(!(coerced33 !== undefined)){
-if(dataType33 == "number" || dataType33 == "boolean"){
-coerced33 = "" + data36;
-}
-else if(data36 === null){
-coerced33 = "";
+if(dataType33 === "boolean" || data36 === null
+              || (dataType33 === "string" && data36 && data36 == +data36 && !(data36 % 1))){
+coerced33 = +data36;
 }
 else {
-const err72 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err72 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1513,13 +1511,13 @@ errors++;
 if(coerced33 !== undefined){
 data36 = coerced33;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced33;
+data["KILL_SWITCH_SECONDS"] = coerced33;
 }
 }
 }
-if(typeof data36 === "string"){
-if(func3(data36) < 1){
-const err73 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err73 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1530,8 +1528,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data37 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data37 = data.HEALTH_LISTEN;
 if(typeof data37 !== "string"){
 let dataType34 = typeof data37;
 let coerced34 = undefined;
@@ -1543,7 +1541,7 @@ else if(data37 === null){
 coerced34 = "";
 }
 else {
-const err74 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1556,12 +1554,13 @@ errors++;
 if(coerced34 !== undefined){
 data37 = coerced34;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced34;
+data["HEALTH_LISTEN"] = coerced34;
 }
 }
 }
-if(!((((data37 === "error") || (data37 === "warn")) || (data37 === "info")) || (data37 === "debug"))){
-const err75 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data37 === "string"){
+if(func3(data37) < 1){
+const err75 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1571,8 +1570,9 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data38 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data38 = data.LOG_LEVEL;
 if(typeof data38 !== "string"){
 let dataType35 = typeof data38;
 let coerced35 = undefined;
@@ -1584,7 +1584,7 @@ else if(data38 === null){
 coerced35 = "";
 }
 else {
-const err76 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err76 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1597,12 +1597,12 @@ errors++;
 if(coerced35 !== undefined){
 data38 = coerced35;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced35;
+data["LOG_LEVEL"] = coerced35;
 }
 }
 }
-if(!(((data38 === "json") || (data38 === "pretty")) || (data38 === "auto"))){
-const err77 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data38 === "error") || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug"))){
+const err77 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1612,9 +1612,20 @@ vErrors.push(err77);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data39 = data.LOG_FORMAT;
+if(typeof data39 !== "string"){
+let dataType36 = typeof data39;
+let coerced36 = undefined;
+if(!(coerced36 !== undefined)){
+if(dataType36 == "number" || dataType36 == "boolean"){
+coerced36 = "" + data39;
+}
+else if(data39 === null){
+coerced36 = "";
 }
 else {
-const err78 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err78 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1623,12 +1634,42 @@ vErrors.push(err78);
 }
 errors++;
 }
+}
+if(coerced36 !== undefined){
+data39 = coerced36;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced36;
+}
+}
+}
+if(!(((data39 === "json") || (data39 === "pretty")) || (data39 === "auto"))){
+const err79 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+else {
+const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1919,8 +1960,8 @@ errors++;
 }
 }
 }
-if(data.AMQP_URL !== undefined){
-let data5 = data.AMQP_URL;
+if(data.QUEUE_TYPE !== undefined){
+let data5 = data.QUEUE_TYPE;
 if(typeof data5 !== "string"){
 let dataType5 = typeof data5;
 let coerced5 = undefined;
@@ -1932,7 +1973,7 @@ else if(data5 === null){
 coerced5 = "";
 }
 else {
-const err17 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err17 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1945,13 +1986,12 @@ errors++;
 if(coerced5 !== undefined){
 data5 = coerced5;
 if(data !== undefined){
-data["AMQP_URL"] = coerced5;
+data["QUEUE_TYPE"] = coerced5;
 }
 }
 }
-if(typeof data5 === "string"){
-if(!(formats0(data5))){
-const err18 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if(!((data5 === "classic") || (data5 === "quorum"))){
+const err18 = {instancePath:instancePath+"/QUEUE_TYPE",schemaPath:"#/properties/QUEUE_TYPE/enum",keyword:"enum",params:{allowedValues: schema12.properties.QUEUE_TYPE.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1961,9 +2001,8 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-if(data.MANAGER_URL !== undefined){
-let data6 = data.MANAGER_URL;
+if(data.AMQP_URL !== undefined){
+let data6 = data.AMQP_URL;
 if(typeof data6 !== "string"){
 let dataType6 = typeof data6;
 let coerced6 = undefined;
@@ -1975,7 +2014,7 @@ else if(data6 === null){
 coerced6 = "";
 }
 else {
-const err19 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1988,13 +2027,13 @@ errors++;
 if(coerced6 !== undefined){
 data6 = coerced6;
 if(data !== undefined){
-data["MANAGER_URL"] = coerced6;
+data["AMQP_URL"] = coerced6;
 }
 }
 }
 if(typeof data6 === "string"){
 if(!(formats0(data6))){
-const err20 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err20 = {instancePath:instancePath+"/AMQP_URL",schemaPath:"#/properties/AMQP_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2005,8 +2044,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_LOGIN_URL !== undefined){
-let data7 = data.OAUTH_LOGIN_URL;
+if(data.MANAGER_URL !== undefined){
+let data7 = data.MANAGER_URL;
 if(typeof data7 !== "string"){
 let dataType7 = typeof data7;
 let coerced7 = undefined;
@@ -2018,7 +2057,7 @@ else if(data7 === null){
 coerced7 = "";
 }
 else {
-const err21 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err21 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2031,13 +2070,13 @@ errors++;
 if(coerced7 !== undefined){
 data7 = coerced7;
 if(data !== undefined){
-data["OAUTH_LOGIN_URL"] = coerced7;
+data["MANAGER_URL"] = coerced7;
 }
 }
 }
 if(typeof data7 === "string"){
 if(!(formats0(data7))){
-const err22 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+const err22 = {instancePath:instancePath+"/MANAGER_URL",schemaPath:"#/properties/MANAGER_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2048,8 +2087,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_ID !== undefined){
-let data8 = data.OAUTH_CLIENT_ID;
+if(data.OAUTH_LOGIN_URL !== undefined){
+let data8 = data.OAUTH_LOGIN_URL;
 if(typeof data8 !== "string"){
 let dataType8 = typeof data8;
 let coerced8 = undefined;
@@ -2061,7 +2100,7 @@ else if(data8 === null){
 coerced8 = "";
 }
 else {
-const err23 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err23 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2074,13 +2113,13 @@ errors++;
 if(coerced8 !== undefined){
 data8 = coerced8;
 if(data !== undefined){
-data["OAUTH_CLIENT_ID"] = coerced8;
+data["OAUTH_LOGIN_URL"] = coerced8;
 }
 }
 }
 if(typeof data8 === "string"){
-if(func3(data8) < 1){
-const err24 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data8))){
+const err24 = {instancePath:instancePath+"/OAUTH_LOGIN_URL",schemaPath:"#/properties/OAUTH_LOGIN_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2091,8 +2130,8 @@ errors++;
 }
 }
 }
-if(data.OAUTH_CLIENT_SECRET !== undefined){
-let data9 = data.OAUTH_CLIENT_SECRET;
+if(data.OAUTH_CLIENT_ID !== undefined){
+let data9 = data.OAUTH_CLIENT_ID;
 if(typeof data9 !== "string"){
 let dataType9 = typeof data9;
 let coerced9 = undefined;
@@ -2104,7 +2143,7 @@ else if(data9 === null){
 coerced9 = "";
 }
 else {
-const err25 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2117,13 +2156,13 @@ errors++;
 if(coerced9 !== undefined){
 data9 = coerced9;
 if(data !== undefined){
-data["OAUTH_CLIENT_SECRET"] = coerced9;
+data["OAUTH_CLIENT_ID"] = coerced9;
 }
 }
 }
 if(typeof data9 === "string"){
 if(func3(data9) < 1){
-const err26 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err26 = {instancePath:instancePath+"/OAUTH_CLIENT_ID",schemaPath:"#/properties/OAUTH_CLIENT_ID/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2134,8 +2173,8 @@ errors++;
 }
 }
 }
-if(data.HOSTNAME !== undefined){
-let data10 = data.HOSTNAME;
+if(data.OAUTH_CLIENT_SECRET !== undefined){
+let data10 = data.OAUTH_CLIENT_SECRET;
 if(typeof data10 !== "string"){
 let dataType10 = typeof data10;
 let coerced10 = undefined;
@@ -2147,7 +2186,7 @@ else if(data10 === null){
 coerced10 = "";
 }
 else {
-const err27 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err27 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2160,13 +2199,13 @@ errors++;
 if(coerced10 !== undefined){
 data10 = coerced10;
 if(data !== undefined){
-data["HOSTNAME"] = coerced10;
+data["OAUTH_CLIENT_SECRET"] = coerced10;
 }
 }
 }
 if(typeof data10 === "string"){
 if(func3(data10) < 1){
-const err28 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err28 = {instancePath:instancePath+"/OAUTH_CLIENT_SECRET",schemaPath:"#/properties/OAUTH_CLIENT_SECRET/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2177,8 +2216,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_URL !== undefined){
-let data11 = data.DOCKER_REGISTRY_URL;
+if(data.HOSTNAME !== undefined){
+let data11 = data.HOSTNAME;
 if(typeof data11 !== "string"){
 let dataType11 = typeof data11;
 let coerced11 = undefined;
@@ -2190,7 +2229,7 @@ else if(data11 === null){
 coerced11 = "";
 }
 else {
-const err29 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err29 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2203,13 +2242,13 @@ errors++;
 if(coerced11 !== undefined){
 data11 = coerced11;
 if(data !== undefined){
-data["DOCKER_REGISTRY_URL"] = coerced11;
+data["HOSTNAME"] = coerced11;
 }
 }
 }
 if(typeof data11 === "string"){
 if(func3(data11) < 1){
-const err30 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err30 = {instancePath:instancePath+"/HOSTNAME",schemaPath:"#/properties/HOSTNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2220,8 +2259,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_USERNAME !== undefined){
-let data12 = data.DOCKER_REGISTRY_USERNAME;
+if(data.DOCKER_REGISTRY_URL !== undefined){
+let data12 = data.DOCKER_REGISTRY_URL;
 if(typeof data12 !== "string"){
 let dataType12 = typeof data12;
 let coerced12 = undefined;
@@ -2233,7 +2272,7 @@ else if(data12 === null){
 coerced12 = "";
 }
 else {
-const err31 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err31 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2246,13 +2285,13 @@ errors++;
 if(coerced12 !== undefined){
 data12 = coerced12;
 if(data !== undefined){
-data["DOCKER_REGISTRY_USERNAME"] = coerced12;
+data["DOCKER_REGISTRY_URL"] = coerced12;
 }
 }
 }
 if(typeof data12 === "string"){
 if(func3(data12) < 1){
-const err32 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err32 = {instancePath:instancePath+"/DOCKER_REGISTRY_URL",schemaPath:"#/properties/DOCKER_REGISTRY_URL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2263,8 +2302,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_EMAIL !== undefined){
-let data13 = data.DOCKER_REGISTRY_EMAIL;
+if(data.DOCKER_REGISTRY_USERNAME !== undefined){
+let data13 = data.DOCKER_REGISTRY_USERNAME;
 if(typeof data13 !== "string"){
 let dataType13 = typeof data13;
 let coerced13 = undefined;
@@ -2276,7 +2315,7 @@ else if(data13 === null){
 coerced13 = "";
 }
 else {
-const err33 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err33 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2289,13 +2328,13 @@ errors++;
 if(coerced13 !== undefined){
 data13 = coerced13;
 if(data !== undefined){
-data["DOCKER_REGISTRY_EMAIL"] = coerced13;
+data["DOCKER_REGISTRY_USERNAME"] = coerced13;
 }
 }
 }
 if(typeof data13 === "string"){
 if(func3(data13) < 1){
-const err34 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err34 = {instancePath:instancePath+"/DOCKER_REGISTRY_USERNAME",schemaPath:"#/properties/DOCKER_REGISTRY_USERNAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2306,8 +2345,8 @@ errors++;
 }
 }
 }
-if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
-let data14 = data.DOCKER_REGISTRY_PASSWORD;
+if(data.DOCKER_REGISTRY_EMAIL !== undefined){
+let data14 = data.DOCKER_REGISTRY_EMAIL;
 if(typeof data14 !== "string"){
 let dataType14 = typeof data14;
 let coerced14 = undefined;
@@ -2319,7 +2358,7 @@ else if(data14 === null){
 coerced14 = "";
 }
 else {
-const err35 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err35 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2332,13 +2371,13 @@ errors++;
 if(coerced14 !== undefined){
 data14 = coerced14;
 if(data !== undefined){
-data["DOCKER_REGISTRY_PASSWORD"] = coerced14;
+data["DOCKER_REGISTRY_EMAIL"] = coerced14;
 }
 }
 }
 if(typeof data14 === "string"){
 if(func3(data14) < 1){
-const err36 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err36 = {instancePath:instancePath+"/DOCKER_REGISTRY_EMAIL",schemaPath:"#/properties/DOCKER_REGISTRY_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2349,11 +2388,20 @@ errors++;
 }
 }
 }
-if(data.BUILD_HOSTS !== undefined){
-let data15 = data.BUILD_HOSTS;
-if(Array.isArray(data15)){
-if(data15.length < 1){
-const err37 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data.DOCKER_REGISTRY_PASSWORD !== undefined){
+let data15 = data.DOCKER_REGISTRY_PASSWORD;
+if(typeof data15 !== "string"){
+let dataType15 = typeof data15;
+let coerced15 = undefined;
+if(!(coerced15 !== undefined)){
+if(dataType15 == "number" || dataType15 == "boolean"){
+coerced15 = "" + data15;
+}
+else if(data15 === null){
+coerced15 = "";
+}
+else {
+const err37 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2362,21 +2410,17 @@ vErrors.push(err37);
 }
 errors++;
 }
-const len0 = data15.length;
-for(let i0=0; i0<len0; i0++){
-let data16 = data15[i0];
-if(typeof data16 !== "string"){
-let dataType15 = typeof data16;
-let coerced15 = undefined;
-if(!(coerced15 !== undefined)){
-if(dataType15 == "number" || dataType15 == "boolean"){
-coerced15 = "" + data16;
 }
-else if(data16 === null){
-coerced15 = "";
+if(coerced15 !== undefined){
+data15 = coerced15;
+if(data !== undefined){
+data["DOCKER_REGISTRY_PASSWORD"] = coerced15;
 }
-else {
-const err38 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err38 = {instancePath:instancePath+"/DOCKER_REGISTRY_PASSWORD",schemaPath:"#/properties/DOCKER_REGISTRY_PASSWORD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2386,16 +2430,12 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(coerced15 !== undefined){
-data16 = coerced15;
-if(data15 !== undefined){
-data15[i0] = coerced15;
 }
-}
-}
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err39 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.BUILD_HOSTS !== undefined){
+let data16 = data.BUILD_HOSTS;
+if(Array.isArray(data16)){
+if(data16.length < 1){
+const err39 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2404,22 +2444,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-if(data.GIT_BASE_URL !== undefined){
-let data17 = data.GIT_BASE_URL;
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
 if(typeof data17 !== "string"){
 let dataType16 = typeof data17;
 let coerced16 = undefined;
@@ -2431,7 +2458,26 @@ else if(data17 === null){
 coerced16 = "";
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err40 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(coerced16 !== undefined){
+data17 = coerced16;
+if(data16 !== undefined){
+data16[i0] = coerced16;
+}
+}
+}
+if(typeof data17 === "string"){
+if(func3(data17) < 1){
+const err41 = {instancePath:instancePath+"/BUILD_HOSTS/" + i0,schemaPath:"#/properties/BUILD_HOSTS/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2441,16 +2487,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(coerced16 !== undefined){
-data17 = coerced16;
-if(data !== undefined){
-data["GIT_BASE_URL"] = coerced16;
 }
 }
-}
-if(typeof data17 === "string"){
-if(!(formats0(data17))){
-const err42 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+else {
+const err42 = {instancePath:instancePath+"/BUILD_HOSTS",schemaPath:"#/properties/BUILD_HOSTS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2460,9 +2500,8 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data18 = data.GITHUB_OAUTH_TOKEN;
+if(data.GIT_BASE_URL !== undefined){
+let data18 = data.GIT_BASE_URL;
 if(typeof data18 !== "string"){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
@@ -2474,7 +2513,7 @@ else if(data18 === null){
 coerced17 = "";
 }
 else {
-const err43 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2487,13 +2526,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced17;
+data["GIT_BASE_URL"] = coerced17;
 }
 }
 }
 if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err44 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(formats0(data18))){
+const err44 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2504,8 +2543,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data19 = data.GIT_AUTHOR_NAME;
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data19 = data.GITHUB_OAUTH_TOKEN;
 if(typeof data19 !== "string"){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
@@ -2517,7 +2556,7 @@ else if(data19 === null){
 coerced18 = "";
 }
 else {
-const err45 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2530,13 +2569,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced18;
+data["GITHUB_OAUTH_TOKEN"] = coerced18;
 }
 }
 }
 if(typeof data19 === "string"){
 if(func3(data19) < 1){
-const err46 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err46 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2547,8 +2586,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data20 = data.GIT_AUTHOR_EMAIL;
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data20 = data.GIT_AUTHOR_NAME;
 if(typeof data20 !== "string"){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
@@ -2560,7 +2599,7 @@ else if(data20 === null){
 coerced19 = "";
 }
 else {
-const err47 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err47 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2573,13 +2612,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced19;
+data["GIT_AUTHOR_NAME"] = coerced19;
 }
 }
 }
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err48 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err48 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2590,8 +2629,8 @@ errors++;
 }
 }
 }
-if(data.BUILDER_TMPDIR !== undefined){
-let data21 = data.BUILDER_TMPDIR;
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data21 = data.GIT_AUTHOR_EMAIL;
 if(typeof data21 !== "string"){
 let dataType20 = typeof data21;
 let coerced20 = undefined;
@@ -2603,7 +2642,7 @@ else if(data21 === null){
 coerced20 = "";
 }
 else {
-const err49 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err49 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2616,13 +2655,13 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced20;
+data["GIT_AUTHOR_EMAIL"] = coerced20;
 }
 }
 }
 if(typeof data21 === "string"){
 if(func3(data21) < 1){
-const err50 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err50 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2633,18 +2672,20 @@ errors++;
 }
 }
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data22 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+if(data.BUILDER_TMPDIR !== undefined){
+let data22 = data.BUILDER_TMPDIR;
+if(typeof data22 !== "string"){
 let dataType21 = typeof data22;
 let coerced21 = undefined;
 if(!(coerced21 !== undefined)){
-if(dataType21 === "boolean" || data22 === null
-              || (dataType21 === "string" && data22 && data22 == +data22 && !(data22 % 1))){
-coerced21 = +data22;
+if(dataType21 == "number" || dataType21 == "boolean"){
+coerced21 = "" + data22;
+}
+else if(data22 === null){
+coerced21 = "";
 }
 else {
-const err51 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err51 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2657,13 +2698,13 @@ errors++;
 if(coerced21 !== undefined){
 data22 = coerced21;
 if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced21;
+data["BUILDER_TMPDIR"] = coerced21;
 }
 }
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err52 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err52 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2674,8 +2715,8 @@ errors++;
 }
 }
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data23 = data.WORKFLOW_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data23 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
 let dataType22 = typeof data23;
 let coerced22 = undefined;
@@ -2685,7 +2726,7 @@ if(dataType22 === "boolean" || data23 === null
 coerced22 = +data23;
 }
 else {
-const err53 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err53 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2698,13 +2739,13 @@ errors++;
 if(coerced22 !== undefined){
 data23 = coerced22;
 if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced22;
+data["BUILDER_CONCURRENCY"] = coerced22;
 }
 }
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 1 || isNaN(data23)){
-const err54 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err54 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2715,8 +2756,8 @@ errors++;
 }
 }
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data24 = data.STEP_TIMEOUT_SECONDS;
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data24 = data.WORKFLOW_TIMEOUT_SECONDS;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 let dataType23 = typeof data24;
 let coerced23 = undefined;
@@ -2726,7 +2767,7 @@ if(dataType23 === "boolean" || data24 === null
 coerced23 = +data24;
 }
 else {
-const err55 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err55 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2739,13 +2780,13 @@ errors++;
 if(coerced23 !== undefined){
 data24 = coerced23;
 if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced23;
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced23;
 }
 }
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 1 || isNaN(data24)){
-const err56 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err56 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2756,8 +2797,8 @@ errors++;
 }
 }
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data25 = data.GIT_TIMEOUT_SECONDS;
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data25 = data.STEP_TIMEOUT_SECONDS;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
 let dataType24 = typeof data25;
 let coerced24 = undefined;
@@ -2767,7 +2808,7 @@ if(dataType24 === "boolean" || data25 === null
 coerced24 = +data25;
 }
 else {
-const err57 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err57 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2780,13 +2821,13 @@ errors++;
 if(coerced24 !== undefined){
 data25 = coerced24;
 if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced24;
+data["STEP_TIMEOUT_SECONDS"] = coerced24;
 }
 }
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err58 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err58 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2797,8 +2838,8 @@ errors++;
 }
 }
 }
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data26 = data.BUILD_TIMEOUT_SECONDS;
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data26 = data.GIT_TIMEOUT_SECONDS;
 if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
 let dataType25 = typeof data26;
 let coerced25 = undefined;
@@ -2808,7 +2849,7 @@ if(dataType25 === "boolean" || data26 === null
 coerced25 = +data26;
 }
 else {
-const err59 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err59 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2821,13 +2862,13 @@ errors++;
 if(coerced25 !== undefined){
 data26 = coerced25;
 if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced25;
+data["GIT_TIMEOUT_SECONDS"] = coerced25;
 }
 }
 }
 if((typeof data26 == "number") && (isFinite(data26))){
 if(data26 < 1 || isNaN(data26)){
-const err60 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err60 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2838,20 +2879,18 @@ errors++;
 }
 }
 }
-if(data.BUILD_BACKEND !== undefined){
-let data27 = data.BUILD_BACKEND;
-if(typeof data27 !== "string"){
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data27 = data.BUILD_TIMEOUT_SECONDS;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
 if(!(coerced26 !== undefined)){
-if(dataType26 == "number" || dataType26 == "boolean"){
-coerced26 = "" + data27;
-}
-else if(data27 === null){
-coerced26 = "";
+if(dataType26 === "boolean" || data27 === null
+              || (dataType26 === "string" && data27 && data27 == +data27 && !(data27 % 1))){
+coerced26 = +data27;
 }
 else {
-const err61 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err61 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2864,12 +2903,13 @@ errors++;
 if(coerced26 !== undefined){
 data27 = coerced26;
 if(data !== undefined){
-data["BUILD_BACKEND"] = coerced26;
+data["BUILD_TIMEOUT_SECONDS"] = coerced26;
 }
 }
 }
-if(!(((data27 === "auto") || (data27 === "buildkit")) || (data27 === "classic"))){
-const err62 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err62 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2879,8 +2919,9 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data.BUILD_NETWORK !== undefined){
-let data28 = data.BUILD_NETWORK;
+}
+if(data.BUILD_BACKEND !== undefined){
+let data28 = data.BUILD_BACKEND;
 if(typeof data28 !== "string"){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
@@ -2892,7 +2933,7 @@ else if(data28 === null){
 coerced27 = "";
 }
 else {
-const err63 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err63 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2905,13 +2946,12 @@ errors++;
 if(coerced27 !== undefined){
 data28 = coerced27;
 if(data !== undefined){
-data["BUILD_NETWORK"] = coerced27;
+data["BUILD_BACKEND"] = coerced27;
 }
 }
 }
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
-const err64 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(((data28 === "auto") || (data28 === "buildkit")) || (data28 === "classic"))){
+const err64 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2921,12 +2961,20 @@ vErrors.push(err64);
 errors++;
 }
 }
+if(data.BUILD_NETWORK !== undefined){
+let data29 = data.BUILD_NETWORK;
+if(typeof data29 !== "string"){
+let dataType28 = typeof data29;
+let coerced28 = undefined;
+if(!(coerced28 !== undefined)){
+if(dataType28 == "number" || dataType28 == "boolean"){
+coerced28 = "" + data29;
 }
-if(data.BUILD_SECRETS !== undefined){
-let data29 = data.BUILD_SECRETS;
-if(Array.isArray(data29)){
-if(data29.length < 1){
-const err65 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+else if(data29 === null){
+coerced28 = "";
+}
+else {
+const err65 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2935,11 +2983,17 @@ vErrors.push(err65);
 }
 errors++;
 }
-const len1 = data29.length;
-for(let i1=0; i1<len1; i1++){
-let data30 = data29[i1];
-if(!((data30 === "git_token") || (data30 === "registry_password"))){
-const err66 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
+}
+if(coerced28 !== undefined){
+data29 = coerced28;
+if(data !== undefined){
+data["BUILD_NETWORK"] = coerced28;
+}
+}
+}
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
+const err66 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2950,8 +3004,11 @@ errors++;
 }
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.BUILD_SECRETS !== undefined){
+let data30 = data.BUILD_SECRETS;
+if(Array.isArray(data30)){
+if(data30.length < 1){
+const err67 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2960,19 +3017,11 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data31 = data.PUSH_TIMEOUT_SECONDS;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-let dataType28 = typeof data31;
-let coerced28 = undefined;
-if(!(coerced28 !== undefined)){
-if(dataType28 === "boolean" || data31 === null
-              || (dataType28 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
-coerced28 = +data31;
-}
-else {
-const err68 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const len1 = data30.length;
+for(let i1=0; i1<len1; i1++){
+let data31 = data30[i1];
+if(!((data31 === "git_token") || (data31 === "registry_password"))){
+const err68 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2982,16 +3031,9 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(coerced28 !== undefined){
-data31 = coerced28;
-if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced28;
 }
-}
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err69 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err69 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3001,9 +3043,8 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data32 = data.HTTP_TIMEOUT_SECONDS;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data32 = data.PUSH_TIMEOUT_SECONDS;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 let dataType29 = typeof data32;
 let coerced29 = undefined;
@@ -3013,7 +3054,7 @@ if(dataType29 === "boolean" || data32 === null
 coerced29 = +data32;
 }
 else {
-const err70 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err70 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3026,13 +3067,13 @@ errors++;
 if(coerced29 !== undefined){
 data32 = coerced29;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced29;
+data["PUSH_TIMEOUT_SECONDS"] = coerced29;
 }
 }
 }
 if((typeof data32 == "number") && (isFinite(data32))){
 if(data32 < 1 || isNaN(data32)){
-const err71 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err71 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3043,8 +3084,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data33 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data33 = data.HTTP_TIMEOUT_SECONDS;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
 let dataType30 = typeof data33;
 let coerced30 = undefined;
@@ -3054,7 +3095,7 @@ if(dataType30 === "boolean" || data33 === null
 coerced30 = +data33;
 }
 else {
-const err72 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err72 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3067,13 +3108,13 @@ errors++;
 if(coerced30 !== undefined){
 data33 = coerced30;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced30;
+data["HTTP_TIMEOUT_SECONDS"] = coerced30;
 }
 }
 }
 if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err73 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data33 < 1 || isNaN(data33)){
+const err73 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3084,8 +3125,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data34 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data34 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 let dataType31 = typeof data34;
 let coerced31 = undefined;
@@ -3095,7 +3136,7 @@ if(dataType31 === "boolean" || data34 === null
 coerced31 = +data34;
 }
 else {
-const err74 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err74 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3108,13 +3149,13 @@ errors++;
 if(coerced31 !== undefined){
 data34 = coerced31;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced31;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced31;
 }
 }
 }
 if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 1 || isNaN(data34)){
-const err75 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data34 < 0 || isNaN(data34)){
+const err75 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3125,8 +3166,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data35 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data35 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
 let dataType32 = typeof data35;
 let coerced32 = undefined;
@@ -3136,7 +3177,7 @@ if(dataType32 === "boolean" || data35 === null
 coerced32 = +data35;
 }
 else {
-const err76 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err76 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3149,13 +3190,13 @@ errors++;
 if(coerced32 !== undefined){
 data35 = coerced32;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced32;
+data["HEARTBEAT_SECONDS"] = coerced32;
 }
 }
 }
 if((typeof data35 == "number") && (isFinite(data35))){
 if(data35 < 1 || isNaN(data35)){
-const err77 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err77 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3166,20 +3207,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data36 = data.HEALTH_LISTEN;
-if(typeof data36 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data36 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
 let dataType33 = typeof data36;
 let coerced33 = undefined;
 if(!(coerced33 !== undefined)){
-if(dataType33 == "number" || dataType33 == "boolean"){
-coerced33 = "" + data36;
-}
-else if(data36 === null){
-coerced33 = "";
+if(dataType33 === "boolean" || data36 === null
+              || (dataType33 === "string" && data36 && data36 == +data36 && !(data36 % 1))){
+coerced33 = +data36;
 }
 else {
-const err78 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err78 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3192,13 +3231,13 @@ errors++;
 if(coerced33 !== undefined){
 data36 = coerced33;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced33;
+data["KILL_SWITCH_SECONDS"] = coerced33;
 }
 }
 }
-if(typeof data36 === "string"){
-if(func3(data36) < 1){
-const err79 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err79 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3209,8 +3248,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data37 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data37 = data.HEALTH_LISTEN;
 if(typeof data37 !== "string"){
 let dataType34 = typeof data37;
 let coerced34 = undefined;
@@ -3222,7 +3261,7 @@ else if(data37 === null){
 coerced34 = "";
 }
 else {
-const err80 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err80 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3235,12 +3274,13 @@ errors++;
 if(coerced34 !== undefined){
 data37 = coerced34;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced34;
+data["HEALTH_LISTEN"] = coerced34;
 }
 }
 }
-if(!((((data37 === "error") || (data37 === "warn")) || (data37 === "info")) || (data37 === "debug"))){
-const err81 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data37 === "string"){
+if(func3(data37) < 1){
+const err81 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3250,8 +3290,9 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data38 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data38 = data.LOG_LEVEL;
 if(typeof data38 !== "string"){
 let dataType35 = typeof data38;
 let coerced35 = undefined;
@@ -3263,7 +3304,7 @@ else if(data38 === null){
 coerced35 = "";
 }
 else {
-const err82 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err82 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3276,12 +3317,12 @@ errors++;
 if(coerced35 !== undefined){
 data38 = coerced35;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced35;
+data["LOG_LEVEL"] = coerced35;
 }
 }
 }
-if(!(((data38 === "json") || (data38 === "pretty")) || (data38 === "auto"))){
-const err83 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data38 === "error") || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug"))){
+const err83 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3291,14 +3332,55 @@ vErrors.push(err83);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data39 = data.LOG_FORMAT;
+if(typeof data39 !== "string"){
+let dataType36 = typeof data39;
+let coerced36 = undefined;
+if(!(coerced36 !== undefined)){
+if(dataType36 == "number" || dataType36 == "boolean"){
+coerced36 = "" + data39;
+}
+else if(data39 === null){
+coerced36 = "";
 }
 else {
-const err84 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err84 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
 else {
 vErrors.push(err84);
+}
+errors++;
+}
+}
+if(coerced36 !== undefined){
+data39 = coerced36;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced36;
+}
+}
+}
+if(!(((data39 === "json") || (data39 === "pretty")) || (data39 === "auto"))){
+const err85 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+}
+else {
+const err86 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
 }
 errors++;
 }

@@ -3,8 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { heartbeatActor } from '../../actors/heartbeat';
 import { httpActor } from '../../actors/http';
-import { deliveryHeld, intakeActor, intakeMemory, workflowEnded } from '../../actors/intake';
-import { send, type ChildReport } from '../../actors/supervision';
+import { intakeActor, intakeMemory, type IntakeMsg } from '../../actors/intake';
+import { ask, send, type ActorRef, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { LookupCache } from '../amqp/cache';
 import { configRedactor, startBuilder, type Builder } from '../app';
@@ -19,7 +19,7 @@ import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
 import { BrokerPublishers, type Destination } from './publisher';
-import { openApertureReporter, replyDestination } from './reporter';
+import { openApertureReporter, replyDestination, type ReplyCommit } from './reporter';
 import { unhandledException } from './system-event';
 import { workloadByStep, type WorkloadStep } from './workload';
 
@@ -52,6 +52,8 @@ export interface ServiceOptions {
   readonly startDeadlineMs?: number;
   /** Masks secrets in every output; learns the OAuth access tokens and broker passwords. Default: the configuration's. */
   readonly redactor?: Redactor;
+  /** How long a workflow's reporter may take to finish, ms (see `WorkflowOptions.finishTimeoutMs`). */
+  readonly finishTimeoutMs?: number;
 }
 
 function required(value: string | undefined, name: string): string {
@@ -60,6 +62,8 @@ function required(value: string | undefined, name: string): string {
 }
 
 const BUILD_LOG_ROUTES_TTL_MS = 300_000;
+/** How long a reply waits for the intake's go-ahead; the intake never waits inside its handler. */
+const CLAIM_TIMEOUT_MS = 10_000;
 
 /** Retries `work` until it succeeds or `deadlineMs` passes, logging each failure: the Manager may start after us. */
 async function untilUp<T>(
@@ -160,8 +164,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     return redactor.redactValue(await started.builder.app.health());
   };
   const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
-  const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
-  const replied = new Set<string>();
   let draining = false;
   /** The workflows in flight and the step each is in: counted by step in the heartbeat, listed on /healthz. */
   const running = new Map<string, WorkloadStep>();
@@ -172,17 +174,37 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       (outcome) => void log.info('system event raised', { workflow_id: workflowId, outcome }),
       (err: unknown) => log.warn('system event failed', { workflow_id: workflowId, err }),
     );
+  // The intake owns every delivery's life; workflows tell it of their reply and their end.
+  const intakeRef = (): ActorRef<IntakeMsg> | undefined =>
+    started.builder?.app.child('intake') as ActorRef<IntakeMsg> | undefined;
+  const commitFor = (workflowId: string): ReplyCommit => ({
+    claim: async (status) => {
+      const ref = intakeRef();
+      if (!ref) return false;
+      return ask(ref, { type: 'claim-reply', workflowId, status }, CLAIM_TIMEOUT_MS).catch((err: unknown) => {
+        log.warn('the intake did not clear the reply; none goes out', { workflow_id: workflowId, err });
+        return false;
+      });
+    },
+    settle: (sent) => {
+      const ref = intakeRef();
+      if (ref) send(ref, { type: 'replied', workflowId, sent });
+    },
+  });
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.set(request.id, 'starting');
-    metrics.workflowStarted();
-    const reporter = openApertureReporter(request, {
-      manager,
-      publisher,
-      buildLogDestinations,
-      raiseEvent,
-      log,
-      onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
-    });
+    const reporter = openApertureReporter(
+      request,
+      {
+        manager,
+        publisher,
+        buildLogDestinations,
+        raiseEvent,
+        log,
+        onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
+      },
+      commitFor(request.id),
+    );
     return {
       ...reporter,
       stepStarted: (step, snapshot) => {
@@ -193,26 +215,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         metrics.stepFinished(step, outcome, durationMs);
         reporter.stepFinished(step, outcome, durationMs);
       },
-      workflowFinished: async (result) => {
-        // A delivery lost with its channel was requeued, maybe to another replica already running it: that
-        // attempt answers, so the orchestrator hears one reply, and this one is left as a stopped attempt.
-        const lost = !result.stopped && !deliveryHeld(intake, result.workflowId);
-        if (lost)
-          log.warn('the delivery went back to the broker; the attempt holding it now will reply', {
-            workflow_id: result.workflowId,
-          });
-        const final = lost ? { ...result, stopped: true } : result;
-        outcomes.set(result.workflowId, final.stopped ? 'stopped' : final.status);
-        await reporter.workflowFinished(final);
-        if (!final.stopped) replied.add(result.workflowId);
-      },
     };
   };
   const onWorkflowExit = (report: ChildReport): void => {
-    if (running.delete(report.id)) metrics.workflowFinished(outcomes.get(report.id) ?? 'failed');
-    outcomes.delete(report.id);
-    const wasReplied = replied.delete(report.id);
-    workflowEnded(intake, report.id, wasReplied);
+    running.delete(report.id);
+    const ref = intakeRef();
+    if (ref) send(ref, { type: 'ended', workflowId: report.id });
   };
 
   // A request that cannot run still names a workflow and a reply route, most of the time: the orchestrator is
@@ -289,6 +297,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     redactor,
     reporterFor,
     killSwitch,
+    ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
     app: {
       onWorkflowExit,
       infrastructure: {
@@ -311,6 +320,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             queue: config.queueName,
             prefetch: config.concurrency,
             maxDeliveries: config.maxDeliveries,
+            queueType: config.queueType,
             deadLetterQueue: config.deadLetterQueue,
             // A workflow may run its whole timeout and then take the grace to stop; a minute more for the reply.
             consumerTimeoutMs: (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000,

@@ -84,7 +84,49 @@ function roomNames(config: unknown): string[] {
  * effort and only logged when it fails; the reply is what the orchestrator waits for, so its failure is thrown
  * to the caller, which then leaves the delivery unacknowledged for another attempt.
  */
-export function openApertureReporter(request: BuildRequest, context: OpenApertureContext): Reporter {
+/**
+ * Runs `apply` on one value at a time, always on the newest offered: while one runs, later values replace each
+ * other and only the last is applied next. A workflow's saves go through it, so a slow or retried older save
+ * can never land after a newer one and overwrite the Manager's record with stale data.
+ */
+export class LatestFirst<T> {
+  private running = false;
+  private next: { value: T } | undefined;
+
+  constructor(private readonly apply: (value: T) => Promise<void>) {}
+
+  push(value: T): void {
+    this.next = { value };
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.next) {
+      const { value } = this.next;
+      this.next = undefined;
+      await this.apply(value);
+    }
+    this.running = false;
+  }
+}
+
+/**
+ * The gate of a workflow's reply, kept by the owner of its delivery: the reply is the commit point, so it may
+ * go out only while the delivery is still held, and the delivery is acked as soon as the reply is confirmed.
+ */
+export interface ReplyCommit {
+  /** Whether the reply may go out now; false once the delivery went back to the broker. */
+  claim(status: 'succeeded' | 'failed'): Promise<boolean>;
+  /** The claimed reply was confirmed by the broker (`true`) or could not be published. */
+  settle(sent: boolean): void;
+}
+
+export function openApertureReporter(
+  request: BuildRequest,
+  context: OpenApertureContext,
+  commit?: ReplyCommit,
+): Reporter {
   const now = context.now ?? Date.now;
   const log = context.log.child({ workflow_id: request.id });
   const notifications: Destination = {
@@ -104,6 +146,11 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
       await Promise.all(destinations.map((to) => context.publisher.publish(to, payload)));
     },
   });
+  const saves = new LatestFirst<WorkflowUpdate>((body) =>
+    context.manager.updateWorkflow(request.id, body).catch((err: unknown) => {
+      log.warn('workflow save failed', { err });
+    }),
+  );
   return {
     stepStarted: () => undefined,
     event(event) {
@@ -118,9 +165,7 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
       bestEffort('notification', () => context.publisher.publish(notifications, payload));
     },
     save(snapshot) {
-      bestEffort('workflow save', () =>
-        context.manager.updateWorkflow(request.id, workflowSaveBody(request, snapshot, now())),
-      );
+      saves.push(workflowSaveBody(request, snapshot, now()));
     },
     logLine: (line) => buildLog.push(line),
     stepFinished: () => undefined,
@@ -133,7 +178,17 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
         log.warn('workflow stopped by the shutdown; left for another attempt', { reason: result.reason });
         return;
       }
-      await context.publisher.publish(replyDestination(request), encodeReply(result.received, result.update));
+      if (commit && !(await commit.claim(result.status))) return;
+      try {
+        await context.publisher.publish(
+          replyDestination(request),
+          encodeReply(result.received, result.update),
+        );
+      } catch (err) {
+        commit?.settle(false);
+        throw err;
+      }
+      commit?.settle(true);
       log.info('reply sent to the orchestrator', { status: result.status });
       // As in the original, a crash during processing is also an event for ops, after the failure reply.
       if (result.crashed) {

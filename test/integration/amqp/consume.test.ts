@@ -135,20 +135,60 @@ describe('consuming', () => {
     expect(await admin.ready(queue)).toBe(1);
   });
 
-  it('returns a message to the queue when the handler fails, until the delivery limit dead-letters it', async () => {
+  it('counts a run that failed in its handler, and dead-letters nothing on its own', async () => {
     const queue = await admin.componentQueue('builder');
     await admin.fill(queue, 'poison');
-    const { deliveries } = await collect(queue, { prefetch: 1, maxDeliveries: 2 }, () => {
-      throw new Error('handler crashed');
+    const { deliveries, consumer } = await collect(queue, { prefetch: 1 }, (d) => {
+      if (d.deliveryCount < 3) throw new Error('handler crashed');
     });
-    await eventually('the message is dead-lettered', async () => (await admin.ready(`${queue}_error`)) === 1);
-    expect(deliveries.map((d) => d.deliveryCount)).toEqual([1, 2]);
-    const dead = await admin.take(`${queue}_error`);
-    expect(dead && dead.properties.headers).toMatchObject({
-      [deadLetterHeaders.reason]: 'delivery limit',
-      [deadLetterHeaders.queue]: queue,
-      [deadLetterHeaders.deliveryCount]: 3,
+    await eventually('a third run', () => deliveries.length === 3);
+    expect(deliveries.map((d) => d.deliveryCount)).toEqual([1, 2, 3]);
+    expect(consumer.ack(deliveries[2] as Delivery)).toBe('settled');
+    await connection.close();
+    expect(await admin.ready(queue)).toBe(0);
+    expect(await admin.ready(`${queue}_error`)).toBe(0);
+  });
+
+  it('returns a message that did not run to the queue without counting a run', async () => {
+    const queue = await admin.componentQueue('builder');
+    await admin.fill(queue, 'waiting');
+    const released: string[] = [];
+    let seen = 0;
+    const { deliveries } = await collect(queue, { prefetch: 1 }, async (d, consumer) => {
+      if (++seen < 3) released.push(await consumer.release(d));
     });
+    await eventually('two releases and a third delivery', () => released.length === 2 && seen === 3);
+    expect(released).toEqual(['settled', 'settled']);
+    expect(deliveries.map((d) => d.deliveryCount)).toEqual([1, 1, 1]);
+  });
+});
+
+describe.each(['classic', 'quorum'] as const)('runs on a %s queue', (queueType) => {
+  /** Takes the next delivery of `queue` on a fresh connection, as a freshly started replica would. */
+  async function deliveredToFreshReplica(queue: string) {
+    const replica = connectionTo(sharedAmqpUrl);
+    await replica.connect({ timeoutMs: 10_000 });
+    const deliveries: Delivery[] = [];
+    const consumer = await replica.consume(queue, (d) => void deliveries.push(d), { prefetch: 1, queueType });
+    await eventually('a delivery', () => deliveries.length === 1);
+    return { delivery: deliveries[0] as Delivery, consumer, replica };
+  }
+
+  it('are counted across replicas that die holding the message, without copying it', async () => {
+    const queue = await admin.componentQueue('builder', queueType);
+    await admin.fill(queue, 'kills its replica');
+    const counts: number[] = [];
+    for (let run = 1; run <= 3; run++) {
+      const { delivery, replica } = await deliveredToFreshReplica(queue);
+      counts.push(delivery.deliveryCount);
+      // Its process dies: the connection goes without a settlement.
+      await replica.close();
+    }
+    const last = await deliveredToFreshReplica(queue);
+    expect([...counts, last.delivery.deliveryCount]).toEqual([1, 2, 3, 4]);
+    expect(last.delivery.content.toString()).toBe('kills its replica');
+    expect(last.consumer.ack(last.delivery)).toBe('settled');
+    await last.replica.close();
     expect(await admin.ready(queue)).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import amqp, { type Channel, type ChannelModel, type GetMessage } from 'amqplib';
-import { queueDefaults } from '../../../src/amqp';
+import { queueDefaults, type QueueType } from '../../../src/amqp';
 import { nopLogger } from '../../../src/log';
 import { BrokerConnection, type BrokerConnectionOptions } from '../../../src/amqp';
 
@@ -29,12 +29,23 @@ export class BrokerAdmin {
     return new BrokerAdmin(connection, await connection.createChannel());
   }
 
-  /** A component queue with QueueBuilder's arguments (durable, DLX to `<queue>_error`). */
-  async componentQueue(label: string): Promise<string> {
+  /**
+   * A component queue with QueueBuilder's arguments (durable, DLX to `<queue>_error`), classic, or quorum with
+   * the broker's own delivery limit `deliveryLimit` when given, as ops would declare it for QUEUE_TYPE=quorum.
+   */
+  async componentQueue(label: string, type: QueueType = 'classic', deliveryLimit?: number): Promise<string> {
     const queue = uniqueName(label);
     this.queues.add(queue);
     this.queues.add(`${queue}_error`);
-    await this.channel.assertQueue(queue, queueDefaults(queue));
+    const options = queueDefaults(queue);
+    const quorum = {
+      'x-queue-type': 'quorum',
+      ...(deliveryLimit ? { 'x-delivery-limit': deliveryLimit } : {}),
+    };
+    await this.channel.assertQueue(queue, {
+      ...options,
+      arguments: { ...options.arguments, ...(type === 'quorum' ? quorum : {}) },
+    });
     return queue;
   }
 

@@ -215,6 +215,8 @@ export interface ServiceOptions extends Omit<Rig, 'admin'> {
   /** Variables added to or replacing the defaults. */
   readonly env?: Record<string, string>;
   readonly startRetryMs?: number;
+  /** The reporter's budget to finish a workflow, ms. Default the service's. */
+  readonly finishTimeoutMs?: number;
 }
 
 /**
@@ -257,6 +259,7 @@ export async function startTestService(options: ServiceOptions): Promise<Service
     log,
     startRetryMs: options.startRetryMs ?? 200,
     startDeadlineMs: 20_000,
+    ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
   });
   running.add(service);
   return { service, hostname, log };

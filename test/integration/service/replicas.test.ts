@@ -329,6 +329,52 @@ describe('builder replicas on one queue', () => {
     expect(await admin.ready(rig.topology.builderQueue)).toBe(0);
   });
 
+  it.each(['classic', 'quorum'] as const)(
+    'dead-letter a request that kills its replica on every run once MAX_DELIVERIES runs ended so, on a %s queue, with one failure reply',
+    async (queueType) => {
+      const maxDeliveries = 2;
+      // QUEUE_NAME as ops would declare it for this QUEUE_TYPE; a quorum queue's own limit lies above ours.
+      const queue = await admin.componentQueue('poisoned', queueType, maxDeliveries + 1);
+      await admin.channel.bindQueue(queue, rig.topology.exchange, `${rig.topology.routingKey}.builder`);
+      const settings = { QUEUE_NAME: queue, QUEUE_TYPE: queueType, MAX_DELIVERIES: String(maxDeliveries) };
+      const id = await (async () => {
+        const [request] = await seedBuilds(1, slowBuild(30));
+        if (!request) throw new Error('no request was seeded');
+        submit(rig, request);
+        return request.id;
+      })();
+
+      for (let run = 1; run <= maxDeliveries; run++) {
+        const replica = await startReplica(`poisoned-${run}`, settings);
+        await eventually(`run ${run} started`, () => savedBy(id) === replica.hostname, BUILD_MS);
+        replica.signal('SIGKILL');
+        expect(await replica.exited).toBe('SIGKILL');
+      }
+      const survivor = await startReplica('survivor', settings);
+      await eventually('the failure reply arrived', () => repliesTo(id).length > 0, BUILD_MS);
+      await eventually(
+        'the request is dead-lettered',
+        async () => (await admin.ready(`${queue}_error`)) === 1,
+      );
+
+      const reason = `the request was run ${maxDeliveries} times without finishing (MAX_DELIVERIES is ${maxDeliveries}); it is not run again`;
+      const [reply, ...more] = repliesTo(id);
+      expect(more).toEqual([]);
+      expect(reply).toMatchObject({ workflow_error: true, workflow_completed: true });
+      expect(reply?.event_log).toEqual(expect.arrayContaining([expect.stringContaining(reason)]));
+      expect(survivor.lines).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ message: 'request dead-lettered', workflow_id: id, reason }),
+        ]),
+      );
+      expect(savedBy(id)).toBe(`poisoned-${maxDeliveries}`);
+      expect((await scrape(survivor.healthUrl)).get('oa_builder_dead_lettered_total')).toBe(1);
+      expect(await admin.ready(queue)).toBe(0);
+      const dead = await admin.take(`${queue}_error`);
+      expect(dead && dead.properties.headers).toMatchObject({ 'x-oa-reject-reason': reason });
+    },
+  );
+
   it('count finished workflows and step durations on /metrics as workflows run', async () => {
     const replica = await startReplica('replica-a', { BUILDER_CONCURRENCY: '2' });
     const finished = (result: string) => `oa_builder_workflows_finished_total{result="${result}"}`;
@@ -345,6 +391,11 @@ describe('builder replicas on one queue', () => {
     submit(rig, built);
     submit(rig, broken);
     await eventually('both were acked', () => ackedIds(replica).length === 2, BUILD_MS);
+    // Acked at the reply, counted once the workflow has ended.
+    await eventually(
+      'both workflows ended',
+      async () => (await scrape(replica.healthUrl)).get('oa_builder_workflows_running') === 0,
+    );
 
     expect(repliesTo(built.id)).toEqual([expect.objectContaining({ workflow_error: false })]);
     expect(repliesTo(broken.id)).toEqual([expect.objectContaining({ workflow_error: true })]);

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
+import { dockerModem } from '../../harness/docker';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { BrokerAdmin, eventually, pause } from '../amqp/topology';
@@ -65,6 +66,19 @@ async function manifestStatus(repos: SeededRepos): Promise<number> {
   return (await lookupManifest(env.registry.url, repos.dockerUrl, await headOf(repos.source))).status;
 }
 
+/** The engine's containers, running or not, whose command contains `marker`. */
+async function containersWith(marker: string): Promise<string[]> {
+  const listed = await new Promise<unknown>((resolve, reject) =>
+    dockerModem().dial(
+      { path: '/containers/json?all=1', method: 'GET', statusCodes: { 200: true } },
+      (err, data) => (err ? reject(err) : resolve(data)),
+    ),
+  );
+  return (listed as { Id: string; Command: string }[])
+    .filter((c) => c.Command.includes(marker))
+    .map((c) => c.Id);
+}
+
 /** The event-log entries a builder added for workflow `id`, without their `[OA][<id>] ` prefix. */
 function builderEntries(reply: Record<string, Term>, id: string): string[] {
   const prefix = `[OA][${id}] `;
@@ -114,8 +128,9 @@ describe('the builder service', () => {
     await manager.close();
   });
 
-  const start = (options: { env?: Record<string, string>; startRetryMs?: number } = {}) =>
-    startTestService({ manager, topology, workRoot, ...options });
+  const start = (
+    options: { env?: Record<string, string>; startRetryMs?: number; finishTimeoutMs?: number } = {},
+  ) => startTestService({ manager, topology, workRoot, ...options });
 
   const repliesTo = (id: string) => withField(published.workflow_orchestration, 'id', id);
 
@@ -241,7 +256,11 @@ describe('the builder service', () => {
   it('stops a build once the Manager marks its workflow errored, reports it failed and cleans up', async () => {
     const { log } = await start({ env: { KILL_SWITCH_SECONDS: '1' } });
     const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
-    const slow = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 30\nRUN ') });
+    // The marker finds the build's container among the engine's, whoever else builds there.
+    const marker = `kill-switch-${process.pid}-${Date.now()}`;
+    const slow = await seedRepos({
+      'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep 30 # ${marker}\nRUN `),
+    });
     const request = serviceRequest(slow);
     manager.setWorkflow(request.id, { id: request.id, workflow_error: false, workflow_completed: false });
     submit(rig, request);
@@ -251,9 +270,13 @@ describe('the builder service', () => {
       () => withField(published.build_logs, 'workflow_id', request.id).length > 0,
       BUILD_MS,
     );
+    await eventually('the build runs its sleep', async () => (await containersWith(marker)).length === 1);
     const started = Date.now();
     manager.setWorkflow(request.id, { id: request.id, workflow_error: true, workflow_completed: true });
 
+    // The reply comes only once the build was stopped and its container removed.
+    await eventually('the reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+    expect(await containersWith(marker)).toEqual([]);
     const [reply] = await settled(log, request.id);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(reply?.workflow_error).toBe(true);
@@ -262,7 +285,66 @@ describe('the builder service', () => {
       'Milestone has failed',
     ]);
     expect(await manifestStatus(slow)).toBe(404);
-    expect(fs.readdirSync(workRoot).filter((name) => name.includes(request.id.slice(0, 8)))).toEqual([]);
+    // The reply is the commit point: the workflow cleans up once it has answered.
+    await eventually(
+      'the work directory is removed',
+      () => fs.readdirSync(workRoot).filter((name) => name.includes(request.id.slice(0, 8))).length === 0,
+    );
+  });
+
+  it('never answers for a delivery that went back to the broker when finishing outlasts its budget: one reply in all', async () => {
+    const { service, log } = await start({ env: { MAX_DELIVERIES: '2' }, finishTimeoutMs: 1 });
+    const request = serviceRequest(await seedRepos());
+    submit(rig, request);
+    const over = (l: RecordingLog['lines'][number]) =>
+      l.fields.workflow_id === request.id &&
+      (l.message === 'delivery acked' || l.message === 'request dead-lettered');
+    await eventually('the request was answered for good', () => log.lines.some(over), BUILD_MS);
+    await eventually('a reply arrived', () => repliesTo(request.id).length > 0);
+    await stopService(service);
+
+    expect(repliesTo(request.id)).toHaveLength(1);
+    // Every run whose delivery went back before its reply was cleared stayed silent; a reply means an ack.
+    expect(
+      log.lines.filter(
+        (l) => l.fields.workflow_id === request.id && l.message === 'reply sent to the orchestrator',
+      ),
+    ).toHaveLength(
+      log.lines.some((l) => l.message === 'delivery acked' && l.fields.workflow_id === request.id) ? 1 : 0,
+    );
+    expect(await admin.ready(topology.builderQueue)).toBe(0);
+  });
+
+  it('answers a request whose workflow cannot start (its work directory is gone) as failed, dead-letters it and leaves nothing running', async () => {
+    const brokenRoot = scratchDir('oa-svc-broken-');
+    const { service, log, hostname } = await start({ env: { BUILDER_TMPDIR: brokenRoot } });
+    // The disk under BUILDER_TMPDIR changed after the start: a file now stands where the directory was.
+    fs.rmSync(brokenRoot, { recursive: true });
+    fs.writeFileSync(brokenRoot, 'not a directory');
+    try {
+      const request = serviceRequest(await seedRepos());
+      submit(rig, request);
+      await eventually('the failure reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+      await eventually('the request is dead-lettered', () =>
+        deadLetters.some((d) => d.fields?.id === request.id),
+      );
+
+      const [reply, ...more] = repliesTo(request.id);
+      expect(more).toEqual([]);
+      expect(reply).toMatchObject({ workflow_error: true, workflow_completed: true });
+      expect(builderEntries(reply ?? {}, request.id)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^the workflow could not start: .*EEXIST/),
+          `Build request rejected by Builder ${hostname}`,
+        ]),
+      );
+      const deadLettered = log.lines.filter((l) => l.message === 'request dead-lettered');
+      expect(deadLettered.map((l) => l.fields.workflow_id)).toEqual([request.id]);
+      expect(service.running()).toEqual([]);
+      expect(await admin.ready(topology.builderQueue)).toBe(0);
+    } finally {
+      fs.rmSync(brokenRoot, { force: true });
+    }
   });
 
   it('dead-letters undecodable and invalid requests with the reason, answers the invalid one, and goes on consuming', async () => {

@@ -28,33 +28,32 @@ describe('DeliveryLedger', () => {
     expect(byHash.key).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('counts the deliveries of a message it has seen before', () => {
-    const ledger = new DeliveryLedger();
-    const first = ledger.record(message('a'), 'q', 1);
-    ledger.settle(first.id, false);
-    const second = ledger.record(message('a', { redelivered: true }), 'q', 2);
-    ledger.settle(second.id, false);
-    expect(ledger.record(message('a', { redelivered: true }), 'q', 3).deliveryCount).toBe(3);
-  });
-
-  it("takes a quorum queue's x-delivery-count and the redelivered flag into account", () => {
-    const ledger = new DeliveryLedger();
-    expect(ledger.record(message('a', { headers: { 'x-delivery-count': 4 } }), 'q', 1).deliveryCount).toBe(5);
+  it('counts the runs a classic queue message carries in x-oa-runs, plus one for a redelivery', () => {
+    const ledger = new DeliveryLedger('classic');
+    expect(ledger.record(message('a'), 'q', 1).deliveryCount).toBe(1);
     expect(ledger.record(message('b', { redelivered: true }), 'q', 1).deliveryCount).toBe(2);
+    expect(ledger.record(message('c', { headers: { 'x-oa-runs': 2 } }), 'q', 1).deliveryCount).toBe(3);
+    const both = message('d', { redelivered: true, headers: { 'x-oa-runs': 2 } });
+    expect(ledger.record(both, 'q', 1).deliveryCount).toBe(4);
   });
 
-  it('forgets the count of a message once it is finally settled', () => {
+  it("counts a quorum queue's x-delivery-count on top of x-oa-runs, not the redelivered flag", () => {
+    const ledger = new DeliveryLedger('quorum');
+    const counted = message('a', { redelivered: true, headers: { 'x-delivery-count': 2, 'x-oa-runs': 1 } });
+    expect(ledger.record(counted, 'q', 1).deliveryCount).toBe(4);
+    expect(ledger.record(message('b', { redelivered: true }), 'q', 1).deliveryCount).toBe(1);
+  });
+
+  it('reads the same count for the same message however often this process saw it', () => {
     const ledger = new DeliveryLedger();
-    const first = ledger.record(message('a'), 'q', 1);
-    ledger.settle(first.id, true);
+    for (let i = 0; i < 3; i++) ledger.settle(ledger.record(message('a'), 'q', 1).id);
     expect(ledger.record(message('a'), 'q', 1).deliveryCount).toBe(1);
   });
 
-  it('remembers at most the configured number of messages, forgetting the oldest', () => {
-    const ledger = new DeliveryLedger(2);
-    for (const content of ['a', 'b', 'c']) ledger.settle(ledger.record(message(content), 'q', 1).id, false);
-    expect(ledger.record(message('a'), 'q', 1).deliveryCount).toBe(1);
-    expect(ledger.record(message('c'), 'q', 1).deliveryCount).toBe(2);
+  it('ignores run counts that are not whole positive numbers', () => {
+    const ledger = new DeliveryLedger('quorum');
+    const odd = message('a', { headers: { 'x-oa-runs': 'many', 'x-delivery-count': -3 } });
+    expect(ledger.record(odd, 'q', 1).deliveryCount).toBe(1);
   });
 
   it('marks a redelivery of a message still unsettled from an older channel as its copy', () => {
@@ -77,7 +76,7 @@ describe('DeliveryLedger', () => {
     const copy = ledger.record(message('a'), 'q', 2);
     expect(ledger.hold(copy.id, original.id)).toBe(true);
     expect(ledger.group(original.id).map((e) => e.delivery.id)).toEqual([original.id, copy.id]);
-    ledger.settle(copy.id, true);
+    ledger.settle(copy.id);
     expect(ledger.group(original.id).map((e) => e.delivery.id)).toEqual([original.id]);
   });
 
@@ -86,7 +85,7 @@ describe('DeliveryLedger', () => {
     const original = ledger.record(message('a'), 'q', 1);
     const copy = ledger.record(message('a'), 'q', 2);
     expect(ledger.hold(copy.id, copy.id)).toBe(false);
-    ledger.settle(original.id, false);
+    ledger.settle(original.id);
     expect(ledger.hold(copy.id, original.id)).toBe(false);
     expect(ledger.size).toBe(1);
   });

@@ -128,6 +128,40 @@ describe('the OpenAperture reporter', () => {
     ]);
   });
 
+  it('sends saves of one workflow one at a time, the newest of those that queued up meanwhile and no older one after it', async () => {
+    const landed: string[][] = [];
+    const pending: (() => void)[] = [];
+    const reporter = openApertureReporter(received.request, {
+      manager: {
+        updateWorkflow: (_id, update) =>
+          new Promise<void>((resolve) =>
+            pending.push(() => {
+              landed.push([...(update.event_log ?? [])]);
+              resolve();
+            }),
+          ),
+      },
+      publisher: { publish: () => Promise.resolve(), close: () => Promise.resolve() },
+      buildLogDestinations: () => Promise.resolve([]),
+      raiseEvent: () => Promise.resolve(),
+      log: nopLogger,
+    });
+    const save = (eventLog: string[]) =>
+      reporter.save({ workflowId: ID, currentStep: 'build', step: 'build', eventLog, stepDurations: {} });
+    save(['1']);
+    save(['1', '2']);
+    save(['1', '2', '3']);
+    await flushed();
+    expect(pending).toHaveLength(1);
+    pending.shift()?.();
+    await flushed();
+    expect(pending).toHaveLength(1);
+    pending.shift()?.();
+    await flushed();
+    expect(pending).toHaveLength(0);
+    expect(landed).toEqual([['1'], ['1', '2', '3']]);
+  });
+
   it('sends the reply to the orchestration queue of the request, with the received atoms kept', async () => {
     const { reporter, published } = harness();
     await reporter.workflowFinished(result());
