@@ -7,6 +7,8 @@
 export class SecretAutomaton {
   // The root's transitions, dense: most characters of a log are read at or near the root.
   private readonly root = new Int32Array(0x10000);
+  /** 1 for the characters that occur in some secret: after any other, the automaton is back at the root. */
+  private readonly used = new Uint8Array(0x10000);
   // Below the root most states have one child (secrets part ways after a few characters): kept inline, and any
   // further children in one open-addressing table keyed by (state, character) rather than a Map per state.
   private readonly onlyChar: Int32Array;
@@ -35,6 +37,7 @@ export class SecretAutomaton {
       let state = 0;
       for (let i = 0; i < secret.length; i++) {
         const c = secret.charCodeAt(i);
+        this.used[c] = 1;
         let next = this.child(state, c);
         if (next === 0) {
           next = states++;
@@ -58,10 +61,14 @@ export class SecretAutomaton {
    * text read is appended to `found` as its start and length, in order of end.
    */
   read(text: string, from: number, state: number, found: number[]): number {
-    const { root, fail, own, dict } = this;
+    const { root, used, fail, own, dict } = this;
     let s = state;
     for (let i = from; i < text.length; i++) {
       const c = text.charCodeAt(i);
+      if (used[c] === 0) {
+        s = 0;
+        continue;
+      }
       for (;;) {
         if (s === 0) {
           s = root[c] ?? 0;
@@ -106,11 +113,10 @@ export class SecretAutomaton {
     this.root.forEach((next) => next !== 0 && (queue[tail++] = next));
     const visit = (state: number, c: number, next: number): void => {
       let f = this.fail[state] ?? 0;
-      let target = 0;
-      for (;;) {
-        target = this.child(f, c);
-        if (target !== 0 || f === 0) break;
+      let target = this.child(f, c);
+      while (target === 0 && f !== 0) {
         f = this.fail[f] ?? 0;
+        target = this.child(f, c);
       }
       this.fail[next] = target;
       this.dict[next] = (this.own[target] ?? 0) > 0 ? target : (this.dict[target] ?? 0);
