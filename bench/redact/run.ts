@@ -36,7 +36,8 @@ const templates = [
   (): string => ` ---> Running in ${g.text(12, hex)}`,
   (): string => ` ---> ${g.text(12, hex)}`,
   (): string => `Removing intermediate container ${g.text(12, hex)}`,
-  (): string => `npm WARN deprecated ${g.text(8, 'abcdefghijklmnop')}@${g.int(9)}.${g.int(20)}.${g.int(9)}: use something else`,
+  (): string =>
+    `npm WARN deprecated ${g.text(8, 'abcdefghijklmnop')}@${g.int(9)}.${g.int(20)}.${g.int(9)}: use something else`,
   (): string => `added ${g.int(900)} packages, and audited ${g.int(900)} packages in ${g.int(30)}s`,
   (): string => `#${g.int(30)} [build ${g.int(9)}/9] COPY . /app sha256:${g.text(64, hex)}`,
   (): string => `curl -H 'Authorization: Bearer ${allSecrets[g.int(5)] ?? ''}' https://127.0.0.1/x`,
@@ -110,7 +111,9 @@ function rate(redact: (input: readonly string[]) => number, input: readonly stri
 // The former redactor slows down with the secrets; it reads a slice sized to take about a second.
 const formerSlice = (count: number): string[] => lines.slice(0, Math.ceil(lines.length / (4 * count)));
 
-console.log(`node ${process.version}, ${(bytes / 1e6).toFixed(1)} MB of build output in ${lines.length} lines`);
+console.log(
+  `node ${process.version}, ${(bytes / 1e6).toFixed(1)} MB of build output in ${lines.length} lines`,
+);
 console.log('secrets   now (MB/s)   former (MB/s)   now / former');
 const figures = new Map<number, number>();
 for (const count of [5, 100, 1000]) {
@@ -124,7 +127,9 @@ for (const count of [5, 100, 1000]) {
 }
 const at1000 = figures.get(1000) ?? 0;
 const at5 = figures.get(5) ?? 0;
-console.log(`\ngoal >= 50 MB/s with 1,000 secrets: ${at1000.toFixed(1)} MB/s, ${at1000 >= 50 ? 'met' : 'NOT met'}`);
+console.log(
+  `\ngoal >= 50 MB/s with 1,000 secrets: ${at1000.toFixed(1)} MB/s, ${at1000 >= 50 ? 'met' : 'NOT met'}`,
+);
 console.log(
   `goal within 2x of 5 secrets: ${(at5 / at1000).toFixed(2)}x slower, ${at5 / at1000 <= 2 ? 'met' : 'NOT met'}`,
 );
