@@ -6,6 +6,8 @@
 // the engine: dockerd and containerd, the container shims, the git server) and the builder's RSS idle and per
 // workflow in flight. Run from the repository root:
 //   npm run build && npx tsc -p bench/tsconfig.json && node dist-bench/bench/scale/run.js [--quick] [--rounds N]
+// --shapes picks the configurations (default 1,2,4,8,2x2; N is one replica of N slots, RxN R replicas of N).
+// --cpu-prof DIR runs the replicas with Node's --cpu-prof, writing one profile per replica into DIR.
 // (--quick: S = 1, 2 and two replicas of 1 slot, one round each, some 2 minutes; full: S = 1, 2, 4, 8 and
 // two replicas of 2 slots against one of 4, 3 rounds of 2S workflows each, some 10 minutes).
 // CPU is read from /proc of the test environment's processes (its pids directory): run it on an environment
@@ -49,6 +51,12 @@ const PAGE = 4096;
 interface Shape {
   readonly replicas: number;
   readonly slots: number;
+}
+/** `N` is one replica of N slots, `RxN` R replicas of N slots each. */
+function parseShape(text: string): Shape {
+  const match = /^(?:(\d+)x)?(\d+)$/.exec(text.trim());
+  if (!match) throw new Error(`a shape is N or RxN, not ${text}`);
+  return { replicas: Number(match[1] ?? 1), slots: Number(match[2]) };
 }
 const label = (s: Shape): string => (s.replicas === 1 ? `S=${s.slots}` : `${s.replicas}x${s.slots}`);
 
@@ -191,6 +199,8 @@ interface Rig {
   readonly replies: Tapped[];
   readonly watch: EngineWatch;
   readonly gitPid: number;
+  /** Where replicas write their CPU profiles, if they are profiled. */
+  readonly cpuProfDir: string | undefined;
 }
 
 async function builderRound(rig: Rig, shape: Shape, pairs: readonly SeededRepos[]): Promise<Round> {
@@ -203,6 +213,10 @@ async function builderRound(rig: Rig, shape: Shape, pairs: readonly SeededRepos[
       new Replica({
         name,
         bin: path.join(rig.repoRoot, 'bin', 'oa-builder.js'),
+        nodeArgs:
+          rig.cpuProfDir === undefined
+            ? []
+            : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(rig.cpuProfDir)}`],
         env: {
           ...(process.env.PATH === undefined ? {} : { PATH: process.env.PATH }),
           HOME: process.env.HOME ?? rig.scratch,
@@ -302,18 +316,16 @@ const perWorkflow = (rounds: readonly Round[], pick: (c: CpuReading) => number):
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      shapes: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+    },
   });
   const quick = values.quick ?? false;
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
-  const shapes: Shape[] = quick
-    ? [
-        { replicas: 1, slots: 1 },
-        { replicas: 1, slots: 2 },
-        { replicas: 2, slots: 1 },
-      ]
-    : [1, 2, 4, 8].map((slots) => ({ replicas: 1, slots })).concat([{ replicas: 2, slots: 2 }]);
-
+  const shapes = (values.shapes ?? (quick ? '1,2,2x1' : '1,2,4,8,2x2')).split(',').map(parseShape);
   const repoRoot = linkRepositoryFiles();
   if (!fs.existsSync(path.join(repoRoot, 'dist', 'oa-builder.js'))) {
     console.error('no dist/oa-builder.js: run `npm run build` first');
@@ -338,6 +350,7 @@ async function main(): Promise<number> {
       replies,
       watch,
       gitPid: pidFile(path.join(env.stateDir, 'pids', 'git-http.pid')),
+      cpuProfDir: values['cpu-prof'],
     };
     const dockerfile = (filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '').replace(
       'RUN ',
