@@ -7,6 +7,7 @@
 // workflow in flight. Run from the repository root:
 //   npm run build && npx tsc -p bench/tsconfig.json && node dist-bench/bench/scale/run.js [--quick] [--rounds N]
 // --shapes picks the configurations (default 1,2,4,8,2x2; N is one replica of N slots, RxN R replicas of N).
+// --bin PATH runs another build of the builder (its bin/oa-builder.js), to compare two in the same conditions.
 // --cpu-prof DIR runs the replicas with Node's --cpu-prof, writing one profile per replica into DIR.
 // (--quick: S = 1, 2 and two replicas of 1 slot, one round each, some 2 minutes; full: S = 1, 2, 4, 8 and
 // two replicas of 2 slots against one of 4, 3 rounds of 2S workflows each, some 10 minutes).
@@ -192,6 +193,8 @@ interface Round {
 interface Rig {
   readonly env: TestEnv;
   readonly repoRoot: string;
+  /** The builder's entry point. */
+  readonly bin: string;
   readonly scratch: string;
   readonly admin: BrokerAdmin;
   readonly topology: ServiceTopology;
@@ -212,7 +215,7 @@ async function builderRound(rig: Rig, shape: Shape, pairs: readonly SeededRepos[
     replicas.push(
       new Replica({
         name,
-        bin: path.join(rig.repoRoot, 'bin', 'oa-builder.js'),
+        bin: rig.bin,
         nodeArgs:
           rig.cpuProfDir === undefined
             ? []
@@ -320,6 +323,7 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       shapes: { type: 'string' },
+      bin: { type: 'string' },
       'cpu-prof': { type: 'string' },
     },
   });
@@ -343,6 +347,7 @@ async function main(): Promise<number> {
     const rig: Rig = {
       env,
       repoRoot,
+      bin: path.resolve(values.bin ?? path.join(repoRoot, 'bin', 'oa-builder.js')),
       scratch,
       admin,
       topology,
