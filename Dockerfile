@@ -16,7 +16,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.build.json ./
 COPY scripts/bundle.js ./scripts/
 # The bundle's code cache is made by the loader that runs it, in this image's Node, as the runtime's.
-COPY bin/load-bundle.js ./bin/
+COPY bin ./bin
 COPY src ./src
 COPY actors ./actors
 RUN npm run build
