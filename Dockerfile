@@ -15,6 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.build.json ./
 COPY scripts/bundle.js ./scripts/
+# The bundle's code cache is made by the loader that runs it, in this image's Node, as the runtime's.
+COPY bin ./bin
 COPY src ./src
 COPY actors ./actors
 RUN npm run build

@@ -5,7 +5,8 @@
 // 200 ms after its work was done. The builder's few requests per workflow need no optimised parser. Set before
 // anything can load undici, since V8 reads the flag when it compiles a module.
 require('node:v8').setFlagsFromString('--liftoff-only');
-require('../dist/oa-builder.js')
+require('./load-bundle')
+  .loadBundle()
   .main(process.argv.slice(2))
   .then(
     (code) => process.exit(code),

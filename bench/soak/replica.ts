@@ -8,6 +8,8 @@ export interface ReplicaOptions {
   readonly name: string;
   /** The compiled CLI's entry point. */
   readonly bin: string;
+  /** Options for Node itself, before the entry point (such as --cpu-prof). Default none. */
+  readonly nodeArgs?: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   /** `host:port` of its health endpoint (HEALTH_LISTEN). */
   readonly healthListen: string;
@@ -55,7 +57,7 @@ export class Replica {
     const err = fs.openSync(this.stderrFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [this.options.bin, 'serve'], {
+      child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), this.options.bin, 'serve'], {
         env: this.options.env,
         stdio: ['ignore', out, err],
       });

@@ -51,6 +51,7 @@ import {
 } from './analyse';
 import { Orchestrator } from './orchestrator';
 import { KINDS, makePlan, type Kind, type Plan, type PlannedFault, type PlannedWorkflow } from './plan';
+import { linkRepositoryFiles, mapLimit } from '../harness';
 import { prng } from './prng';
 import { startFaultyProxy, type FaultyProxy } from './proxy';
 import { Replica } from './replica';
@@ -140,38 +141,6 @@ const seconds = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFix
 let clockStart = Date.now();
 function say(text: string): void {
   process.stdout.write(`[${seconds(Date.now() - clockStart).padStart(6)}s] ${text}\n`);
-}
-
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
-
-/**
- * The test helpers find the example repositories and the seeding script relative to where their compiled
- * code lies; compiled into dist-bench, that is dist-bench itself, so the two folders are linked there.
- */
-function linkRepositoryFiles(): string {
-  const compiledRoot = path.resolve(__dirname, '..', '..');
-  const repoRoot = path.resolve(compiledRoot, '..');
-  for (const name of ['scripts', 'examples']) {
-    const link = path.join(compiledRoot, name);
-    if (fs.existsSync(link)) continue;
-    fs.symlinkSync(path.relative(compiledRoot, path.join(repoRoot, name)), link);
-  }
-  return repoRoot;
 }
 
 async function answers(url: string): Promise<boolean> {

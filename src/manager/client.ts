@@ -42,8 +42,8 @@ export interface ManagerClientOptions {
   now?: () => number;
   /** Default: no logging. */
   logger?: Logger;
-  /** Told every access token issued, for the redactor. Default none. */
-  onToken?: (token: string) => void;
+  /** Told every access token issued and when it expires (ms since the epoch), for the redactor. Default none. */
+  onToken?: (token: string, expiresAt: number) => void;
 }
 
 /** Per-call options. */

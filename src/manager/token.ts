@@ -17,8 +17,11 @@ export interface TokenSourceOptions {
   /** Clock in ms since the epoch. */
   now: () => number;
   log: Logger;
-  /** Told every new access token, so output redaction learns it before anything could print it. */
-  onToken?: ((token: string) => void) | undefined;
+  /**
+   * Told every new access token and when it expires (ms since the epoch), so output redaction learns it before
+   * anything could print it, and can forget it once it is of no use.
+   */
+  onToken?: ((token: string, expiresAt: number) => void) | undefined;
 }
 
 interface CachedToken {
@@ -87,7 +90,7 @@ export class TokenSource {
         log.warn('OAuth login failed, retrying', { detail: failure.detail, delay_ms: delayMs }),
       );
       this.cached = token;
-      this.options.onToken?.(token.value);
+      this.options.onToken?.(token.value, token.expiresAt);
       return token;
     } catch (err) {
       if (err instanceof TransientFailure) {

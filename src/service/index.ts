@@ -102,7 +102,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     oauthClientSecret: required(config.oauthClientSecret, 'OAUTH_CLIENT_SECRET'),
     timeoutMs,
     logger: log.child({ component: 'manager' }),
-    onToken: (token) => redactor.add(token),
+    onToken: (token, expiresAt) => redactor.add(token, expiresAt),
   });
   const resolver = new BrokerResolver({ manager, logger: log });
   // Broker passwords come from the Manager at run time; the redactor learns each before it could be logged.

@@ -149,7 +149,8 @@ describe('Dockerfile', () => {
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     expect(all(runtime, 'ENTRYPOINT')).toEqual(['["node", "bin/oa-builder.js"]']);
     expect(all(runtime, 'CMD')).toEqual(['["serve"]']);
-    expect(read('bin/oa-builder.js')).toContain("require('../dist/oa-builder.js')");
+    expect(read('bin/oa-builder.js')).toContain("require('./load-bundle')");
+    expect(read('bin/load-bundle.js')).toContain("path.join(__dirname, '..', 'dist', 'oa-builder.js')");
   });
 
   it('keeps everything but what it copies out of the build context', () => {

@@ -76,6 +76,19 @@ describe('the OAuth login', () => {
     expect(fake.state.logins).toHaveLength(1);
   });
 
+  it('tells each new token with the time it expires, measured from when its login was sent', async () => {
+    let now = 1_000_000;
+    const told: [string, number][] = [];
+    const manager = client({ now: () => now, onToken: (token, expiresAt) => told.push([token, expiresAt]) });
+    await manager.getWorkflow(workflowId);
+    now += 3600_000;
+    await manager.getWorkflow(workflowId);
+    expect(told).toEqual([
+      [expect.stringMatching(/^token-1-/), 1_000_000 + 3600_000],
+      [expect.stringMatching(/^token-2-/), 1_000_000 + 2 * 3600_000],
+    ]);
+  });
+
   it('logs in again once the token is within 30 s of expiry', async () => {
     let now = 1_000_000;
     const manager = client({ now: () => now });

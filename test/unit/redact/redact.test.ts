@@ -1,4 +1,10 @@
-import { MASK, Redactor, redactUrlCredentials, urlPassword } from '../../../src/redact';
+import {
+  EXPIRED_SECRET_MARGIN_MS,
+  MASK,
+  Redactor,
+  redactUrlCredentials,
+  urlPassword,
+} from '../../../src/redact';
 import { redactingReporter } from '../../../src/workflow/redacting-reporter';
 import { nopReporter, type WorkflowResult } from '../../../src/workflow/reporter';
 
@@ -67,10 +73,13 @@ describe('the redactor', () => {
     expect(emitted).toEqual([`before ${MASK} after`]);
   });
 
-  it('agrees with the reference on random texts, secrets and chunkings', () => {
+  it.each([
+    ['a few secrets', 4],
+    ['hundreds of secrets that share prefixes and suffixes', 300],
+  ])('agrees with the reference on random texts, secrets and chunkings, with %s', (_name, most) => {
     for (let seed = 1; seed <= 400; seed++) {
       const g = generator(seed);
-      const secrets = Array.from({ length: 1 + g.int(4) }, () => g.text(3 + g.int(10), 'abc\n'));
+      const secrets = Array.from({ length: 1 + g.int(most) }, () => g.text(3 + g.int(10), 'abc\n'));
       const pieces = Array.from({ length: 20 }, () =>
         g.int(3) === 0 ? (secrets[g.int(secrets.length)] ?? '') : g.text(g.int(8), 'abcd\n '),
       );
@@ -85,7 +94,58 @@ describe('the redactor', () => {
       }
       out += stream.end();
       expect({ seed, out }).toEqual({ seed, out: reference(text, secrets) });
+      expect({ seed, whole: redactor.redact(text) }).toEqual({ seed, whole: reference(text, secrets) });
     }
+  });
+
+  it('gives text out as soon as nothing in it can still begin a secret', () => {
+    const stream = new Redactor(['a-rather-long-registry-password']).stream();
+    expect(stream.write('Step 1/3 : FROM base\n')).toBe('Step 1/3 : FROM base\n');
+    expect(stream.write('login a-rather')).toBe('login ');
+    expect(stream.write('-long-registry-password ok')).toBe(`${MASK} ok`);
+    expect(stream.end()).toBe('');
+  });
+
+  it('masks a secret learnt while part of it is already held back by a stream', () => {
+    const redactor = new Redactor(['first-secret']);
+    const stream = redactor.stream();
+    const before = stream.write('x first-sec');
+    redactor.add('token-learnt-now');
+    const out = before + stream.write('ret y token-learnt') + stream.write('-now z') + stream.end();
+    expect(out).toBe(`x ${MASK} y ${MASK} z`);
+  });
+
+  it('forgets a secret learnt at run time once its lifetime and the margin have passed', () => {
+    let now = 1_000_000;
+    const redactor = new Redactor(['configured-secret'], { now: () => now });
+    redactor.add('token-expiring-soon', now + 3600_000);
+    now += 3600_000 + EXPIRED_SECRET_MARGIN_MS;
+    expect(redactor.redact('token-expiring-soon configured-secret')).toBe(`${MASK} ${MASK}`);
+    now += 1;
+    expect(redactor.redact('token-expiring-soon configured-secret')).toBe(`token-expiring-soon ${MASK}`);
+    expect(redactor.size).toBe(1);
+  });
+
+  it('keeps the set of secrets bounded over a long uptime with a new token every hour', () => {
+    let now = 0;
+    const redactor = new Redactor(['configured-secret'], { now: () => now });
+    for (let hour = 0; hour < 24 * 365; hour++) {
+      redactor.add(`token-of-hour-${hour}`, now + 3600_000);
+      now += 3600_000;
+    }
+    // The configured one, and the tokens of the last hour and of the margin.
+    expect(redactor.size).toBeLessThanOrEqual(2 + EXPIRED_SECRET_MARGIN_MS / 3600_000);
+    expect(redactor.redact('configured-secret token-of-hour-8759')).toBe(`${MASK} ${MASK}`);
+  });
+
+  it('keeps a secret learnt again with a later expiry until the later one', () => {
+    let now = 0;
+    const redactor = new Redactor([], { now: () => now });
+    redactor.add('renewed-token', 1000);
+    redactor.add('renewed-token', 5000_000);
+    redactor.add('renewed-token', 2000);
+    now = 1000 + EXPIRED_SECRET_MARGIN_MS + 1;
+    expect(redactor.redact('renewed-token')).toBe(MASK);
   });
 
   it('redacts values inside nested data but not the keys', () => {
