@@ -104,9 +104,19 @@ async function commitAndPush(
   const dir = input.checkout.dir;
   for (const filepath of changed) await git.add({ fs, dir, filepath });
   const commit = await git.commit({ fs, dir, message: deploymentCommitMessage(input.sourceCommit), author });
-  await withRemote('push', remote, ctx, (io) =>
-    git.push({ fs, ...io, dir, url: remote.url, ref: branch, remoteRef: branch }),
-  );
+  await withRemote('push', remote, ctx, async (io, attempt) => {
+    // A push cut off mid-way may have updated the branch before the answer was lost: repeating it then
+    // would be refused as non-fast-forward by our own commit, so the server is asked first.
+    if (attempt > 1) {
+      const ref = `refs/heads/${branch}`;
+      const refs = await git.listServerRefs({ ...io, url: remote.url, prefix: ref });
+      if (refs.some((r) => r.ref === ref && r.oid === commit)) {
+        ctx.log.info('the interrupted push had reached the server; not pushing again', { url: remote.url });
+        return;
+      }
+    }
+    await git.push({ fs, ...io, dir, url: remote.url, ref: branch, remoteRef: branch });
+  });
   return commit;
 }
 
