@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OutageError, seconds, type Dependency } from './errors';
 import { isTransient } from './transient';
-
-/** What the builder depends on, as messages and the `/metrics` label name it. */
-export type Dependency = 'git server' | 'registry' | 'Manager' | 'Docker engine';
 
 /** How patiently a transient failure is retried. */
 export interface RetryPolicy {
@@ -47,30 +45,6 @@ export interface RetryOptions {
 }
 
 export const DEFAULT_OUTAGE_BUDGET_MS = 60_000;
-
-/** A dependency stayed unavailable for longer than the outage budget (or the step's remaining time). */
-export class OutageError extends Error {
-  override readonly name = 'OutageError';
-  constructor(
-    readonly dependency: Dependency,
-    /** From the start of the first failed attempt to giving up, in milliseconds. */
-    readonly waitedMs: number,
-    readonly attempts: number,
-    /** What the last attempt met. */
-    readonly last: unknown,
-  ) {
-    super(
-      `${dependency} unavailable for ${seconds(waitedMs)} s (${attempts} attempts), giving up: ${
-        last instanceof Error ? last.message : String(last)
-      }`,
-      { cause: last },
-    );
-  }
-}
-
-function seconds(ms: number): string {
-  return String(Math.round(ms / 100) / 10);
-}
 
 /** The words of one retry notice, as the event log and the process log print them. */
 export function retryText(dependency: Dependency, delayMs: number, attempt: number): string {

@@ -10,6 +10,7 @@ import { GitRemoteError, GitTimeoutError, GitUnreachableError } from '../git/err
 import { TransientFailure } from '../manager/http';
 import { ManagerUnavailableError } from '../manager/errors';
 import { RegistryUnavailableError } from '../registry/errors';
+import { OutageError } from './errors';
 
 // Socket and DNS failures of Node and undici: nobody answered, or the connection broke under the request.
 const TRANSIENT_CODES = new Set([
@@ -57,7 +58,8 @@ function transientShape(err: object): boolean {
   };
   if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
   if (name === 'TimeoutError') return true;
-  const answered = typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : undefined;
+  const answered =
+    typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : undefined;
   return transientStatus(answered);
 }
 
@@ -65,14 +67,15 @@ function transientShape(err: object): boolean {
  * Whether `err` is worth another attempt after a wait. The adapters' typed errors are judged by what they
  * record (a registry or Manager that was unavailable, a git server unreachable, timed out or answering 5xx, an
  * engine that broke the connection or answered 5xx); anything else by its system code, HTTP status or cause.
- * An abort is never transient: the caller wants the work to end.
+ * An abort is never transient: the caller wants the work to end; nor is a failure that retries already met.
  */
 export function isTransient(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   if ((err as { name?: unknown }).name === 'AbortError') return false;
+  // Already waited out by the retries below the caller: waiting again would only double the wait.
+  if (err instanceof OutageError || err instanceof ManagerUnavailableError) return false;
   if (
     err instanceof RegistryUnavailableError ||
-    err instanceof ManagerUnavailableError ||
     err instanceof TransientFailure ||
     err instanceof GitUnreachableError ||
     err instanceof GitTimeoutError ||

@@ -34,7 +34,7 @@ function client(overrides: Partial<ManagerClientOptions> = {}): ManagerClient {
     oauthLoginUrl: fake.oauthUrl,
     oauthClientId: fake.clientId,
     oauthClientSecret: fake.clientSecret,
-    retry: { retries: 2, baseDelayMs: 40, maxDelayMs: 1000 },
+    retry: { attempts: 3, initialDelayMs: 40, maxDelayMs: 1000 },
     ...overrides,
   });
 }
@@ -196,7 +196,7 @@ describe('ManagerClient retries', () => {
   it('gives up on a request that does not answer within the timeout', async () => {
     fake.delayNext(`/workflows/${workflowId}`, 500, 2);
     const err = await failure(
-      client({ timeoutMs: 100, retry: { retries: 1, baseDelayMs: 1 } }).getWorkflow(workflowId),
+      client({ timeoutMs: 100, retry: { attempts: 2, initialDelayMs: 1 } }).getWorkflow(workflowId),
     );
     expect(err).toBeInstanceOf(ManagerUnavailableError);
     expect(err.message).toBe(`GET /workflows/${workflowId}: no answer within 100 ms`);
@@ -205,7 +205,7 @@ describe('ManagerClient retries', () => {
   it('reports an unreachable Manager as unavailable', async () => {
     const closed = await startFakeManager();
     await closed.close();
-    const manager = client({ managerUrl: closed.url, retry: { retries: 0 } });
+    const manager = client({ managerUrl: closed.url, retry: { attempts: 1 } });
     const err = await failure(manager.getWorkflow(workflowId));
     expect(err).toBeInstanceOf(ManagerUnavailableError);
     expect(err.message).toBe(`GET /workflows/${workflowId}: network error ECONNREFUSED`);
@@ -214,7 +214,7 @@ describe('ManagerClient retries', () => {
   it('stops at once, without retrying, when the caller aborts', async () => {
     fake.failNext(`/workflows/${workflowId}`, 503, 3);
     const controller = new AbortController();
-    const call = client({ retry: { retries: 3, baseDelayMs: 5000 } }).getWorkflow(workflowId, {
+    const call = client({ retry: { attempts: 4, initialDelayMs: 5000 } }).getWorkflow(workflowId, {
       signal: controller.signal,
     });
     setTimeout(() => controller.abort(), 100);
@@ -226,7 +226,7 @@ describe('ManagerClient retries', () => {
 
 describe('ManagerClient error messages', () => {
   it('never contain the client secret or a token', async () => {
-    const manager = client({ retry: { retries: 0 } });
+    const manager = client({ retry: { attempts: 1 } });
     await manager.getBroker(1);
     const token = String(fake.state.requests[0]?.headers.authorization).replace('Bearer access_token=', '');
     fake.failNext('/messaging/brokers/1', 500, 1);
