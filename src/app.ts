@@ -37,6 +37,7 @@ export function stepDeps(config: BuilderConfig): StepDeps {
     build: { timeoutMs: config.buildTimeoutSeconds * 1000 },
     push: { timeoutMs: config.pushTimeoutSeconds * 1000 },
     registryTimeoutMs: config.httpTimeoutSeconds * 1000,
+    outageBudgetMs: config.outageBudgetSeconds * 1000,
   };
 }
 
@@ -55,6 +56,8 @@ export interface BuilderOptions {
   readonly redactor?: Redactor;
   /** See `WorkflowOptions.killSwitch`. Default none. */
   readonly killSwitch?: WorkflowOptions['killSwitch'];
+  /** See `WorkflowOptions.onRetry`. Default none. */
+  readonly onRetry?: WorkflowOptions['onRetry'];
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
   readonly app?: Pick<AppOptions<WorkflowInput, never>, 'infrastructure' | 'onExit' | 'onWorkflowExit'>;
 }
@@ -70,7 +73,7 @@ export interface Builder {
 function workflowOptions(
   config: BuilderConfig,
   reporterFor: (request: BuildRequest) => Reporter,
-  options: Pick<BuilderOptions, 'steps' | 'killSwitch'>,
+  options: Pick<BuilderOptions, 'steps' | 'killSwitch' | 'onRetry'>,
 ): WorkflowOptions {
   return {
     deps: stepDeps(config),
@@ -81,6 +84,7 @@ function workflowOptions(
     reporterFor,
     ...(options.steps ? { steps: options.steps } : {}),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -1241,8 +1241,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data29 = data.OUTAGE_BUDGET_SECONDS;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
 let dataType28 = typeof data29;
 let coerced28 = undefined;
@@ -1252,7 +1252,7 @@ if(dataType28 === "boolean" || data29 === null
 coerced28 = +data29;
 }
 else {
-const err59 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err59 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1265,13 +1265,13 @@ errors++;
 if(coerced28 !== undefined){
 data29 = coerced28;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
+data["OUTAGE_BUDGET_SECONDS"] = coerced28;
 }
 }
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 < 0 || isNaN(data29)){
-const err60 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err60 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1282,8 +1282,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data30 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
 let dataType29 = typeof data30;
 let coerced29 = undefined;
@@ -1293,7 +1293,7 @@ if(dataType29 === "boolean" || data30 === null
 coerced29 = +data30;
 }
 else {
-const err61 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err61 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1306,13 +1306,13 @@ errors++;
 if(coerced29 !== undefined){
 data30 = coerced29;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced29;
 }
 }
 }
 if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err62 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data30 < 0 || isNaN(data30)){
+const err62 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1323,8 +1323,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data31 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 let dataType30 = typeof data31;
 let coerced30 = undefined;
@@ -1334,7 +1334,7 @@ if(dataType30 === "boolean" || data31 === null
 coerced30 = +data31;
 }
 else {
-const err63 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err63 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1347,13 +1347,13 @@ errors++;
 if(coerced30 !== undefined){
 data31 = coerced30;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
+data["HEARTBEAT_SECONDS"] = coerced30;
 }
 }
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 1 || isNaN(data31)){
-const err64 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err64 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1364,20 +1364,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data32 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 let dataType31 = typeof data32;
 let coerced31 = undefined;
 if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
-}
-else if(data32 === null){
-coerced31 = "";
+if(dataType31 === "boolean" || data32 === null
+              || (dataType31 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced31 = +data32;
 }
 else {
-const err65 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err65 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1390,13 +1388,13 @@ errors++;
 if(coerced31 !== undefined){
 data32 = coerced31;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
+data["KILL_SWITCH_SECONDS"] = coerced31;
 }
 }
 }
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err66 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err66 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1407,8 +1405,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data33 = data.HEALTH_LISTEN;
 if(typeof data33 !== "string"){
 let dataType32 = typeof data33;
 let coerced32 = undefined;
@@ -1420,7 +1418,7 @@ else if(data33 === null){
 coerced32 = "";
 }
 else {
-const err67 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err67 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1433,12 +1431,13 @@ errors++;
 if(coerced32 !== undefined){
 data33 = coerced32;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
+data["HEALTH_LISTEN"] = coerced32;
 }
 }
 }
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err68 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err68 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1448,8 +1447,9 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data34 = data.LOG_LEVEL;
 if(typeof data34 !== "string"){
 let dataType33 = typeof data34;
 let coerced33 = undefined;
@@ -1461,7 +1461,7 @@ else if(data34 === null){
 coerced33 = "";
 }
 else {
-const err69 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err69 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1474,12 +1474,12 @@ errors++;
 if(coerced33 !== undefined){
 data34 = coerced33;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
+data["LOG_LEVEL"] = coerced33;
 }
 }
 }
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err70 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data34 === "error") || (data34 === "warn")) || (data34 === "info")) || (data34 === "debug"))){
+const err70 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1489,9 +1489,20 @@ vErrors.push(err70);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data35 = data.LOG_FORMAT;
+if(typeof data35 !== "string"){
+let dataType34 = typeof data35;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 == "number" || dataType34 == "boolean"){
+coerced34 = "" + data35;
+}
+else if(data35 === null){
+coerced34 = "";
 }
 else {
-const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err71 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1500,12 +1511,42 @@ vErrors.push(err71);
 }
 errors++;
 }
+}
+if(coerced34 !== undefined){
+data35 = coerced34;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced34;
+}
+}
+}
+if(!(((data35 === "json") || (data35 === "pretty")) || (data35 === "auto"))){
+const err72 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2797,8 +2838,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data29 = data.OUTAGE_BUDGET_SECONDS;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
 let dataType28 = typeof data29;
 let coerced28 = undefined;
@@ -2808,7 +2849,7 @@ if(dataType28 === "boolean" || data29 === null
 coerced28 = +data29;
 }
 else {
-const err65 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err65 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2821,13 +2862,13 @@ errors++;
 if(coerced28 !== undefined){
 data29 = coerced28;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
+data["OUTAGE_BUDGET_SECONDS"] = coerced28;
 }
 }
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 < 0 || isNaN(data29)){
-const err66 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err66 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -2838,8 +2879,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data30 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
 let dataType29 = typeof data30;
 let coerced29 = undefined;
@@ -2849,7 +2890,7 @@ if(dataType29 === "boolean" || data30 === null
 coerced29 = +data30;
 }
 else {
-const err67 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err67 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2862,13 +2903,13 @@ errors++;
 if(coerced29 !== undefined){
 data30 = coerced29;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced29;
 }
 }
 }
 if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err68 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data30 < 0 || isNaN(data30)){
+const err68 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -2879,8 +2920,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data31 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 let dataType30 = typeof data31;
 let coerced30 = undefined;
@@ -2890,7 +2931,7 @@ if(dataType30 === "boolean" || data31 === null
 coerced30 = +data31;
 }
 else {
-const err69 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err69 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2903,13 +2944,13 @@ errors++;
 if(coerced30 !== undefined){
 data31 = coerced30;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
+data["HEARTBEAT_SECONDS"] = coerced30;
 }
 }
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 1 || isNaN(data31)){
-const err70 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err70 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -2920,20 +2961,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data32 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 let dataType31 = typeof data32;
 let coerced31 = undefined;
 if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
-}
-else if(data32 === null){
-coerced31 = "";
+if(dataType31 === "boolean" || data32 === null
+              || (dataType31 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced31 = +data32;
 }
 else {
-const err71 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err71 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -2946,13 +2985,13 @@ errors++;
 if(coerced31 !== undefined){
 data32 = coerced31;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
+data["KILL_SWITCH_SECONDS"] = coerced31;
 }
 }
 }
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err72 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err72 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -2963,8 +3002,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data33 = data.HEALTH_LISTEN;
 if(typeof data33 !== "string"){
 let dataType32 = typeof data33;
 let coerced32 = undefined;
@@ -2976,7 +3015,7 @@ else if(data33 === null){
 coerced32 = "";
 }
 else {
-const err73 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err73 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -2989,12 +3028,13 @@ errors++;
 if(coerced32 !== undefined){
 data33 = coerced32;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
+data["HEALTH_LISTEN"] = coerced32;
 }
 }
 }
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err74 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err74 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3004,8 +3044,9 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data34 = data.LOG_LEVEL;
 if(typeof data34 !== "string"){
 let dataType33 = typeof data34;
 let coerced33 = undefined;
@@ -3017,7 +3058,7 @@ else if(data34 === null){
 coerced33 = "";
 }
 else {
-const err75 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err75 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3030,12 +3071,12 @@ errors++;
 if(coerced33 !== undefined){
 data34 = coerced33;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
+data["LOG_LEVEL"] = coerced33;
 }
 }
 }
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err76 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data34 === "error") || (data34 === "warn")) || (data34 === "info")) || (data34 === "debug"))){
+const err76 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3045,14 +3086,55 @@ vErrors.push(err76);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data35 = data.LOG_FORMAT;
+if(typeof data35 !== "string"){
+let dataType34 = typeof data35;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 == "number" || dataType34 == "boolean"){
+coerced34 = "" + data35;
+}
+else if(data35 === null){
+coerced34 = "";
 }
 else {
-const err77 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err77 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
 else {
 vErrors.push(err77);
+}
+errors++;
+}
+}
+if(coerced34 !== undefined){
+data35 = coerced34;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced34;
+}
+}
+}
+if(!(((data35 === "json") || (data35 === "pretty")) || (data35 === "auto"))){
+const err78 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+else {
+const err79 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
 }
 errors++;
 }

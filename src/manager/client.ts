@@ -1,7 +1,6 @@
 import { nopLogger, type Logger } from '../log';
 import { ManagerError } from './errors';
 import type { OutageWatch } from '../outage/retry';
-import { defaultRetryPolicy } from './http';
 import {
   checker,
   type Broker,
@@ -30,8 +29,8 @@ export interface ManagerClientOptions {
   /** Deadline of one HTTP request in ms, reading the body included. Default 30 000 (HTTP_TIMEOUT_SECONDS). */
   timeoutMs?: number;
   /**
-   * Retries of idempotent calls and of the login, and who hears each retry. Default 4 attempts, 200 ms
-   * doubling, at most 5 000 ms; the service gives the outage budget instead.
+   * Retries of idempotent calls and of the login when the Manager does not answer or answers 5xx, and who
+   * hears each retry. Default: the outage budget's defaults (60 s).
    */
   retry?: OutageWatch;
   /** A token is renewed once less than this remains of its life, in ms. Default 30 000. */
@@ -75,7 +74,7 @@ export class ManagerClient {
   constructor(options: ManagerClientOptions) {
     const log = options.logger ?? nopLogger;
     const timeoutMs = options.timeoutMs ?? 30_000;
-    const retry = { ...defaultRetryPolicy, ...options.retry };
+    const retry = options.retry ?? {};
     const tokens = new TokenSource({
       loginUrl: options.oauthLoginUrl,
       clientId: options.oauthClientId,

@@ -1,11 +1,3 @@
-import type { OutageWatch } from '../outage/retry';
-
-/**
- * Retries of idempotent calls and of the login when the Manager does not answer or answers 5xx: 4 attempts,
- * 200 ms doubling, unless the caller gives its own policy (the service waits out the outage budget).
- */
-export const defaultRetryPolicy: OutageWatch = { attempts: 4, initialDelayMs: 200, maxDelayMs: 5000 };
-
 /** What one HTTP exchange produced; the body is read inside the same deadline as the headers. */
 export interface HttpResult {
   status: number;

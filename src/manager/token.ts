@@ -90,7 +90,11 @@ export class TokenSource {
         policy,
         signal: new AbortController().signal,
         onRetry: (notice) => {
-          log.warn(notice.text, { call: loginPath, detail: detailOf(notice.error), delay_ms: notice.delayMs });
+          log.warn(notice.text, {
+            call: loginPath,
+            detail: detailOf(notice.error),
+            delay_ms: notice.delayMs,
+          });
           policy.onRetry?.(notice);
         },
       });

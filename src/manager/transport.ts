@@ -119,7 +119,8 @@ export function detailOf(err: unknown): string {
  * Manager was waited for when the outage budget ran out.
  */
 export function unavailable(err: unknown, method: HttpMethod, shown: string): unknown {
-  if (err instanceof TransientFailure) return new ManagerUnavailableError(method, shown, err.status, err.detail);
+  if (err instanceof TransientFailure)
+    return new ManagerUnavailableError(method, shown, err.status, err.detail);
   if (err instanceof OutageError && err.last instanceof TransientFailure) {
     return new ManagerUnavailableError(method, shown, err.last.status, `${err.last.detail}; ${err.summary}`);
   }

@@ -70,7 +70,7 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
     try {
       return await work(attempt);
     } catch (err) {
-      if (options.signal.aborted || attempt >= attempts || !isTransient(err)) throw err;
+      if (options.signal.aborted || attempt >= attempts || budget <= 0 || !isTransient(err)) throw err;
       firstFailure ??= started;
       const ceiling = Math.min(max, initial * 2 ** (attempt - 1));
       const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);

@@ -91,6 +91,7 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
     queue: 'notifications_hipchat',
   };
   const rooms = roomNames(request.notifications_config);
+  let saving = Promise.resolve();
   const bestEffort = (what: string, work: () => Promise<void>): void => {
     work().catch((err: unknown) => log.warn(`${what} failed`, { err }));
   };
@@ -116,9 +117,11 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
       bestEffort('notification', () => context.publisher.publish(notifications, payload));
     },
     save(snapshot) {
-      bestEffort('workflow save', () =>
-        context.manager.updateWorkflow(request.id, workflowSaveBody(request, snapshot, now())),
-      );
+      // One save at a time: a save that waits out a Manager outage must not land after a newer one.
+      const body = workflowSaveBody(request, snapshot, now());
+      saving = saving
+        .then(() => context.manager.updateWorkflow(request.id, body))
+        .catch((err: unknown) => log.warn('workflow save failed', { err }));
     },
     logLine: (line) => buildLog.push(line),
     stepFinished: () => undefined,
