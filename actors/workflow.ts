@@ -188,7 +188,6 @@ export function workflowActor(
   options: WorkflowOptions,
 ): ActorBehaviour<WorkflowMsg, WorkflowState> {
   const steps = options.steps ?? realSteps;
-  const { deps } = options;
   return defineActor<WorkflowMsg, WorkflowState>({
     async init(ctx) {
       const workDir = await createWorkDir(options.workRoot, id);
