@@ -211,6 +211,29 @@ describe('ManagerClient retries', () => {
     expect(err.message).toBe(`GET /workflows/${workflowId}: network error ECONNREFUSED`);
   });
 
+  it('rides out an outage of any number of failures within the outage budget, telling each retry', async () => {
+    fake.failNext(`/workflows/${workflowId}`, 503, 6);
+    const notices: string[] = [];
+    const manager = client({
+      retry: { budgetMs: 10_000, initialDelayMs: 10, maxDelayMs: 40, onRetry: (n) => notices.push(n.text) },
+    });
+    await expect(manager.getWorkflow(workflowId)).resolves.toMatchObject({ id: workflowId });
+    expect(notices).toHaveLength(6);
+    expect(notices[5]).toMatch(/^Manager unavailable, retrying in [0-9.]+ s \(attempt 7\)$/);
+  });
+
+  it('gives up once the outage outlasts the budget, saying how long it waited', async () => {
+    fake.failNext(`/workflows/${workflowId}`, 503, 1000);
+    const manager = client({ retry: { budgetMs: 300, initialDelayMs: 20, maxDelayMs: 40 } });
+    const err = await failure(manager.getWorkflow(workflowId));
+    expect(err).toBeInstanceOf(ManagerUnavailableError);
+    expect(err.message).toMatch(
+      new RegExp(
+        `^GET /workflows/${workflowId}: status 503 \\(.*injected failure.*\\); Manager unavailable for [0-9.]+ s \\([0-9]+ attempts\\)$`,
+      ),
+    );
+  });
+
   it('stops at once, without retrying, when the caller aborts', async () => {
     fake.failNext(`/workflows/${workflowId}`, 503, 3);
     const controller = new AbortController();
