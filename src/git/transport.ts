@@ -71,6 +71,10 @@ function translate(err: unknown, operation: GitOperation, remote: Remote, auth: 
   }
   const code = systemCode(err);
   if (code !== undefined) return new GitUnreachableError(operation, hostOf(remote.url), code);
+  // The HTTP client's words when the socket stayed silent past the agent's idle timeout (5 s by default).
+  if (err instanceof Error && err.message === 'Request timed out') {
+    return new GitUnreachableError(operation, hostOf(remote.url), 'ETIMEDOUT');
+  }
   return err;
 }
 

@@ -1,4 +1,4 @@
-import { OutageError, retry, retryText } from '../../../src/outage';
+import { OutageError, retry, retryText, type RetryNotice } from '../../../src/outage';
 import { RegistryAuthError, RegistryUnavailableError } from '../../../src/registry';
 
 const fast = { attempts: 3, initialDelayMs: 1, maxDelayMs: 2 };
@@ -13,12 +13,13 @@ describe('retry', () => {
       .mockRejectedValueOnce(transient)
       .mockRejectedValueOnce(transient)
       .mockResolvedValue('ok');
-    const onRetry = jest.fn();
+    const notices: RetryNotice[] = [];
+    const onRetry = (notice: RetryNotice) => notices.push(notice);
     await expect(retry(work, { ...options, policy: fast, onRetry })).resolves.toBe('ok');
     expect(work).toHaveBeenCalledTimes(3);
     expect(work.mock.calls.map(([attempt]: unknown[]) => attempt)).toEqual([1, 2, 3]);
-    expect(onRetry.mock.calls.map(([notice]: [{ attempt: number }]) => notice.attempt)).toEqual([2, 3]);
-    expect(onRetry.mock.calls[0]?.[0]).toMatchObject({ dependency: 'registry', error: transient });
+    expect(notices.map((notice) => notice.attempt)).toEqual([2, 3]);
+    expect(notices[0]).toMatchObject({ dependency: 'registry', error: transient });
   });
 
   it('throws the last failure once the attempts are used up', async () => {
