@@ -51,6 +51,12 @@ export function retryText(dependency: Dependency, delayMs: number, attempt: numb
   return `${dependency} unavailable, retrying in ${seconds(delayMs)} s (attempt ${attempt})`;
 }
 
+/** The wait before retry number `retry` (0-based): exponential and capped, between half and all of it at random. */
+export function backoffDelay(policy: RetryPolicy, retry: number): number {
+  const ceiling = Math.min(policy.maxDelayMs ?? 8000, (policy.initialDelayMs ?? 1000) * 2 ** retry);
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
 /**
  * Calls `work` until it succeeds or fails with an error that is not transient ({@link isTransient}), which is
  * thrown at once. Transient failures are retried after delays that grow exponentially, each drawn between half
@@ -62,8 +68,6 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
   const policy = options.policy ?? {};
   const attempts = Math.max(1, policy.attempts ?? Number.POSITIVE_INFINITY);
   const budget = policy.budgetMs ?? DEFAULT_OUTAGE_BUDGET_MS;
-  const initial = policy.initialDelayMs ?? 1000;
-  const max = policy.maxDelayMs ?? 8000;
   let firstFailure: number | undefined;
   for (let attempt = 1; ; attempt++) {
     const started = Date.now();
@@ -72,8 +76,7 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
     } catch (err) {
       if (options.signal.aborted || attempt >= attempts || budget <= 0 || !isTransient(err)) throw err;
       firstFailure ??= started;
-      const ceiling = Math.min(max, initial * 2 ** (attempt - 1));
-      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      const delay = backoffDelay(policy, attempt - 1);
       const next = Date.now() + delay;
       if (next - firstFailure > budget || (policy.deadline !== undefined && next >= policy.deadline)) {
         throw new OutageError(options.dependency, Date.now() - firstFailure, attempt, err);

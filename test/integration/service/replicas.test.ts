@@ -88,9 +88,11 @@ async function scrape(url: string): Promise<Map<string, number>> {
 const statusName = ({ status }: Record<string, Term>): string | undefined =>
   status !== undefined && isAtom(status) ? status.name : undefined;
 
-/** The workflow ids a heartbeat reports in flight. */
-const workloadIds = (beat: Record<string, Term>): string[] =>
-  (toJson(beat.workload ?? []) as { workflow_id: string }[]).map((w) => w.workflow_id);
+/** A heartbeat's workload: how many workflows are in each step. */
+const workloadOf = (beat: Record<string, Term>): { step: string; workflows: number }[] =>
+  toJson(beat.workload ?? []) as { step: string; workflows: number }[];
+const inFlight = (beat: Record<string, Term>): number =>
+  workloadOf(beat).reduce((sum, w) => sum + w.workflows, 0);
 
 let workRoot: string;
 let admin: BrokerAdmin;
@@ -262,11 +264,11 @@ describe('builder replicas on one queue', () => {
       const taken = [...ackedBy].flatMap(([id, by]) => (by === hostname ? [id] : []));
       const beats = beatsOf(hostname);
       expect(beats.every((b) => statusName(b) === 'active')).toBe(true);
-      const busy = beats.map(workloadIds).filter((w) => w.length > 0);
+      const busy = beats.map(inFlight).filter((n) => n > 0);
       expect({ hostname, busyBeats: busy.length > 0 }).toEqual({ hostname, busyBeats: true });
-      // A replica reports only the workflows it runs itself, each with the step it is in.
-      for (const workload of busy) expect(taken).toEqual(expect.arrayContaining(workload));
-      const steps = beats.flatMap((b) => toJson(b.workload ?? []) as { step?: unknown }[]).map((w) => w.step);
+      // A replica counts only the workflows it runs itself, by the step each is in.
+      expect(Math.max(...busy)).toBeLessThanOrEqual(taken.length);
+      const steps = beats.flatMap(workloadOf).map((w) => w.step);
       expect(
         steps.every((step) => ['starting', 'checkout', 'config', 'build', 'verify'].includes(String(step))),
       ).toBe(true);
