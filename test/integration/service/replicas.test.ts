@@ -12,19 +12,14 @@ import { buildIfStale } from '../../harness/build';
 import { REPO_ROOT, testEnv } from '../../harness/env';
 import { freeLoopbackPort } from '../../harness/ports';
 import { BrokerAdmin, eventually } from '../amqp/topology';
-import {
-  DEPLOYMENT_EXAMPLE,
-  filesOf,
-  removeSeededRepos,
-  scratchDir,
-  seedRepos,
-  type RequestJson,
-} from '../workflow/helpers';
+import { removeSeededRepos, scratchDir, seedRepos, type RequestJson } from '../workflow/helpers';
 import {
   managerSeed,
+  processedBy,
   provisionTopology,
   serviceEnv,
   serviceRequest,
+  slowBuild,
   startTestService,
   stopServices,
   submit,
@@ -40,13 +35,6 @@ const BIN = path.join(REPO_ROOT, 'bin', 'oa-builder.js');
 /** Long enough for a few builds from scratch on a busy two-core machine. */
 const BUILD_MS = 60_000;
 const HOSTNAMES = ['replica-a', 'replica-b'];
-
-/** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
-function slowBuild(seconds: number): Record<string, string> {
-  const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
-  expect(dockerfile).toContain('RUN ');
-  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}\nRUN `) };
-}
 
 type JsonLine = Record<string, unknown>;
 
@@ -194,14 +182,6 @@ describe('builder replicas on one queue', () => {
   const repliesTo = (id: string) => withField(published.workflow_orchestration, 'id', id);
   const beatsOf = (hostname: string) => withField(published.system_modules, 'hostname', hostname);
 
-  /** The builder that took workflow `id` last, as its event log (a reply's, or else the Manager's) names it. */
-  function processedBy(eventLog: Term | undefined): string | undefined {
-    const entries = Array.isArray(eventLog) ? eventLog : [];
-    return entries
-      .flatMap((e) => (typeof e === 'string' ? [/processed by Builder (\S+)$/.exec(e)?.[1]] : []))
-      .filter((host) => host !== undefined)
-      .at(-1);
-  }
   const savedBy = (id: string): string | undefined =>
     processedBy(manager.state.workflowPuts.filter((p) => p.id === id).at(-1)?.body.event_log as Term);
 
