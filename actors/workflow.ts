@@ -1,5 +1,6 @@
 import type { ErlMap } from '../src/etf';
 import type { BuildRequest, ReplyUpdate } from '../src/messages';
+import type { RetryNotice } from '../src/outage';
 import { createWorkDir, type WorkDir } from '../src/repo';
 import type { Reporter, StepName, WorkflowResult } from '../src/workflow/reporter';
 import {
@@ -15,6 +16,7 @@ import {
   type ImageStepInput,
   type StepContext,
   type StepDeps,
+  type StepReport,
 } from '../src/workflow/steps';
 import { reporterActor, SHUTDOWN_REASON, type ReporterMsg } from './reporter';
 import {
@@ -89,6 +91,8 @@ export interface WorkflowOptions {
    * it, in milliseconds. Default 60000.
    */
   readonly finishTimeoutMs?: number;
+  /** Hears every retry of a dependency a step waits out (for `/metrics`); the step logs it itself. */
+  readonly onRetry?: (notice: RetryNotice) => void;
 }
 
 type DockerMsg =
@@ -142,18 +146,30 @@ const PROGRAMMING_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError, 
 
 function stepActor<I, O>(
   run: (input: I, deps: StepDeps, ctx: StepContext) => Promise<O>,
-  deps: StepDeps,
+  options: Pick<WorkflowOptions, 'deps' | 'stepTimeoutMs' | 'onRetry'>,
   reporter: ActorRef<ReporterMsg>,
 ): ActorBehaviour<StepMsg<I, StepReply<O>>, void> {
+  const { deps } = options;
   return defineStep<I, StepReply<O>>(async (input, ctx) => {
     try {
+      const report: StepReport = {
+        event: (kind, message) => send(reporter, { type: 'event', kind, message }),
+        save: () => send(reporter, { type: 'save' }),
+        line: (text) => send(reporter, { type: 'line', text }),
+      };
       const output = await run(input, deps, {
         signal: ctx.signal,
         log: ctx.log,
-        report: {
-          event: (kind, message) => send(reporter, { type: 'event', kind, message }),
-          save: () => send(reporter, { type: 'save' }),
-          line: (text) => send(reporter, { type: 'line', text }),
+        report,
+        // Waiting out an outage must leave the step time to fail with the outage's own reason.
+        outage: {
+          budgetMs: deps.outageBudgetMs,
+          deadline: Date.now() + options.stepTimeoutMs,
+          onRetry: (notice) => {
+            ctx.log.warn(notice.text, { dependency: notice.dependency, err: notice.error });
+            report.event('log', notice.text);
+            options.onRetry?.(notice);
+          },
         },
       });
       return { ok: true, output };
@@ -179,7 +195,6 @@ export function workflowActor(
   options: WorkflowOptions,
 ): ActorBehaviour<WorkflowMsg, WorkflowState> {
   const steps = options.steps ?? realSteps;
-  const { deps } = options;
   return defineActor<WorkflowMsg, WorkflowState>({
     async init(ctx) {
       const workDir = await createWorkDir(options.workRoot, id);
@@ -198,14 +213,14 @@ export function workflowActor(
         );
         const children: Children = {
           reporter,
-          checkout: await ctx.spawnChild('checkout', stepActor(steps.checkout, deps, reporter)),
-          render: await ctx.spawnChild('render', stepActor(steps.config, deps, reporter)),
+          checkout: await ctx.spawnChild('checkout', stepActor(steps.checkout, options, reporter)),
+          render: await ctx.spawnChild('render', stepActor(steps.config, options, reporter)),
           docker: await ctx.spawnChild(
             'docker',
             stepActor<DockerMsg, unknown>(
               (msg, d, c) =>
                 msg.op === 'build' ? steps.build(msg.input, d, c) : steps.verify(msg.input, d, c),
-              deps,
+              options,
               reporter,
             ),
           ),

@@ -56,6 +56,7 @@ export function stepDeps(config: BuilderConfig): StepDeps {
     },
     push: { timeoutMs: config.pushTimeoutSeconds * 1000 },
     registryTimeoutMs: config.httpTimeoutSeconds * 1000,
+    outageBudgetMs: config.outageBudgetSeconds * 1000,
   };
 }
 
@@ -76,6 +77,8 @@ export interface BuilderOptions {
   readonly killSwitch?: WorkflowOptions['killSwitch'];
   /** See `WorkflowOptions.finishTimeoutMs`. */
   readonly finishTimeoutMs?: number;
+  /** See `WorkflowOptions.onRetry`. Default none. */
+  readonly onRetry?: WorkflowOptions['onRetry'];
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
   readonly app?: Pick<AppOptions<WorkflowInput, never>, 'infrastructure' | 'onExit' | 'onWorkflowExit'>;
 }
@@ -91,7 +94,7 @@ export interface Builder {
 function workflowOptions(
   config: BuilderConfig,
   reporterFor: (request: BuildRequest) => Reporter,
-  options: Pick<BuilderOptions, 'steps' | 'killSwitch' | 'finishTimeoutMs'>,
+  options: Pick<BuilderOptions, 'steps' | 'killSwitch' | 'finishTimeoutMs' | 'onRetry'>,
 ): WorkflowOptions {
   return {
     deps: stepDeps(config),
@@ -103,6 +106,7 @@ function workflowOptions(
     ...(options.steps ? { steps: options.steps } : {}),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
     ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
 }
 

@@ -127,3 +127,45 @@ export function median(values: readonly number[]): number {
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
+
+/** One workflow that should have succeeded: from its publish to its first reply. */
+export interface GoodRun {
+  readonly from: number;
+  readonly to: number;
+  readonly failed: boolean;
+}
+
+/** When one fault struck and how long it lasted. */
+export interface FaultWindow {
+  readonly kind: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface FaultShare {
+  readonly kind: string;
+  /** Workflows in flight during a window of this kind that failed. */
+  readonly failed: number;
+  /** Workflows in flight during a window of this kind. */
+  readonly overlapped: number;
+}
+
+/**
+ * Which faults the failures of good workflows go back to: a workflow counts for every fault kind whose window
+ * overlapped its time in flight (so `failed by a fault: N of M` per kind), and a failure that overlapped no
+ * window at all is counted apart, as it has no fault to blame.
+ */
+export function faultShares(
+  runs: readonly GoodRun[],
+  windows: readonly FaultWindow[],
+): { readonly shares: FaultShare[]; readonly failedOutsideFaults: number } {
+  const kinds = [...new Set(windows.map((w) => w.kind))];
+  const overlaps = (run: GoodRun, kind: string): boolean =>
+    windows.some((w) => w.kind === kind && w.from <= run.to && run.from <= w.to);
+  const shares = kinds.map((kind) => {
+    const hit = runs.filter((run) => overlaps(run, kind));
+    return { kind, failed: hit.filter((run) => run.failed).length, overlapped: hit.length };
+  });
+  const failedOutsideFaults = runs.filter((run) => run.failed && !kinds.some((k) => overlaps(run, k))).length;
+  return { shares, failedOutsideFaults };
+}

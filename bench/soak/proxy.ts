@@ -9,7 +9,9 @@ export type ProxyFault =
   /** Every request is answered with `status` (the request body is read and dropped). */
   | { readonly kind: 'status'; readonly status: number }
   /** Every new connection and every request on a kept-alive one is cut at once. */
-  | { readonly kind: 'refuse' };
+  | { readonly kind: 'refuse' }
+  /** The request reaches the service, but the connection is cut as its answer arrives: work done, answer lost. */
+  | { readonly kind: 'cut-answer' };
 
 export interface FaultyProxy {
   /** `http://127.0.0.1:<port>`. */
@@ -24,14 +26,22 @@ export interface FaultyProxy {
 // Hop-by-hop, or (expect) a handshake the proxy would otherwise have to play both sides of.
 const DROPPED_REQUEST_HEADERS = new Set(['expect', 'proxy-connection', 'keep-alive', 'upgrade']);
 
-export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
+/**
+ * `target` is the service's URL. `faultFor`, when given, may decide one request's fault (a test making an outage
+ * start at one particular request); when it returns nothing, the fault set with `setFault` applies.
+ */
+export async function startFaultyProxy(
+  target: string,
+  faultFor?: (request: http.IncomingMessage) => ProxyFault | undefined,
+): Promise<FaultyProxy> {
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let fault: ProxyFault = { kind: 'none' };
+  let current: ProxyFault = { kind: 'none' };
   const counts = { passed: 0, faulted: 0, upstreamErrors: 0 };
   const sockets = new Set<Socket>();
 
   const server = http.createServer((req, res) => {
+    const fault = faultFor?.(req) ?? current;
     if (fault.kind === 'refuse') {
       counts.faulted++;
       req.socket.destroy();
@@ -61,6 +71,13 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
         agent,
       },
       (answer) => {
+        if (fault.kind === 'cut-answer') {
+          // The whole answer is read first, so the service finishes its work before the client is cut off.
+          counts.faulted++;
+          answer.on('end', () => res.destroy());
+          answer.resume();
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
         answer.on('error', () => res.destroy());
@@ -79,7 +96,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     });
   });
   server.on('connection', (socket: Socket) => {
-    if (fault.kind === 'refuse') {
+    if (current.kind === 'refuse') {
       counts.faulted++;
       socket.destroy();
       return;
@@ -96,7 +113,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     host: `127.0.0.1:${port}`,
     counts,
     setFault(next) {
-      fault = next;
+      current = next;
       if (next.kind === 'refuse') for (const socket of sockets) socket.destroy();
     },
     close: () =>

@@ -39,6 +39,7 @@ import {
   type SeededRepos,
 } from '../../test/integration/workflow/helpers';
 import {
+  faultShares,
   idOf,
   median,
   percentile,
@@ -52,6 +53,9 @@ import {
 import { Orchestrator } from './orchestrator';
 import { KINDS, makePlan, type Kind, type Plan, type PlannedFault, type PlannedWorkflow } from './plan';
 import { linkRepositoryFiles, mapLimit } from '../harness';
+
+/** The kinds of workflow that should succeed whatever fault strikes them. */
+const GOOD_KINDS: readonly Kind[] = ['build', 'exists', 'config'];
 import { prng } from './prng';
 import { startFaultyProxy, type FaultyProxy } from './proxy';
 import { Replica } from './replica';
@@ -1048,6 +1052,19 @@ function report(input: ReportInput): number {
     for (const [reason, n] of [...row.reasons.entries()].sort((a, b) => b[1] - a[1]))
       out(`        ${String(n).padStart(3)} x ${reason}`);
   }
+  // Every good workflow that failed, set against the fault windows it was in flight during.
+  const good = outcomes.flatMap((o) => {
+    const first = o.replies[0];
+    return first && GOOD_KINDS.includes(o.sent.planned.kind)
+      ? [{ from: o.sent.sentAt, to: first.at, failed: first.summary.failed }]
+      : [];
+  });
+  const windows = input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt }));
+  const { shares, failedOutsideFaults } = faultShares(good, windows);
+  out(`  good workflows (${GOOD_KINDS.join(', ')}) in flight during a fault, by fault kind:`);
+  for (const share of shares)
+    out(`    ${share.kind.padEnd(8)} failed by a fault: ${share.failed} of ${share.overlapped}`);
+  out(`    failed outside any fault window: ${failedOutsideFaults}`);
   out('  faults:');
   for (const f of input.faultLog) {
     const at = seconds(f.startedAt - input.streamStart);

@@ -245,6 +245,14 @@ export const settings = {
     default: 30,
     description: 'Seconds one Manager or registry HTTP request may take.',
   },
+  outageBudgetSeconds: {
+    env: 'OUTAGE_BUDGET_SECONDS',
+    type: 'integer',
+    minimum: 0,
+    default: 60,
+    description:
+      'Seconds a git server, registry or Manager that is unreachable, timing out or answering 5xx is waited for, retrying with backoff, before the call fails (never past the step timeout). 0: no retries.',
+  },
   shutdownGraceSeconds: {
     env: 'SHUTDOWN_GRACE_SECONDS',
     type: 'integer',

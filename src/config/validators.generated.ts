@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -1405,8 +1405,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data34 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data34 = data.OUTAGE_BUDGET_SECONDS;
 if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 let dataType31 = typeof data34;
 let coerced31 = undefined;
@@ -1416,7 +1416,7 @@ if(dataType31 === "boolean" || data34 === null
 coerced31 = +data34;
 }
 else {
-const err68 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err68 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1429,13 +1429,13 @@ errors++;
 if(coerced31 !== undefined){
 data34 = coerced31;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced31;
+data["OUTAGE_BUDGET_SECONDS"] = coerced31;
 }
 }
 }
 if((typeof data34 == "number") && (isFinite(data34))){
 if(data34 < 0 || isNaN(data34)){
-const err69 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err69 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1446,8 +1446,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data35 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data35 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
 let dataType32 = typeof data35;
 let coerced32 = undefined;
@@ -1457,7 +1457,7 @@ if(dataType32 === "boolean" || data35 === null
 coerced32 = +data35;
 }
 else {
-const err70 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err70 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1470,13 +1470,13 @@ errors++;
 if(coerced32 !== undefined){
 data35 = coerced32;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced32;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced32;
 }
 }
 }
 if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 1 || isNaN(data35)){
-const err71 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data35 < 0 || isNaN(data35)){
+const err71 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1487,8 +1487,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data36 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data36 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
 let dataType33 = typeof data36;
 let coerced33 = undefined;
@@ -1498,7 +1498,7 @@ if(dataType33 === "boolean" || data36 === null
 coerced33 = +data36;
 }
 else {
-const err72 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err72 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1511,13 +1511,13 @@ errors++;
 if(coerced33 !== undefined){
 data36 = coerced33;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced33;
+data["HEARTBEAT_SECONDS"] = coerced33;
 }
 }
 }
 if((typeof data36 == "number") && (isFinite(data36))){
 if(data36 < 1 || isNaN(data36)){
-const err73 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err73 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1528,20 +1528,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data37 = data.HEALTH_LISTEN;
-if(typeof data37 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data37 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
 let dataType34 = typeof data37;
 let coerced34 = undefined;
 if(!(coerced34 !== undefined)){
-if(dataType34 == "number" || dataType34 == "boolean"){
-coerced34 = "" + data37;
-}
-else if(data37 === null){
-coerced34 = "";
+if(dataType34 === "boolean" || data37 === null
+              || (dataType34 === "string" && data37 && data37 == +data37 && !(data37 % 1))){
+coerced34 = +data37;
 }
 else {
-const err74 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1554,13 +1552,13 @@ errors++;
 if(coerced34 !== undefined){
 data37 = coerced34;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced34;
+data["KILL_SWITCH_SECONDS"] = coerced34;
 }
 }
 }
-if(typeof data37 === "string"){
-if(func3(data37) < 1){
-const err75 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err75 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1571,8 +1569,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data38 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data38 = data.HEALTH_LISTEN;
 if(typeof data38 !== "string"){
 let dataType35 = typeof data38;
 let coerced35 = undefined;
@@ -1584,7 +1582,7 @@ else if(data38 === null){
 coerced35 = "";
 }
 else {
-const err76 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err76 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1597,12 +1595,13 @@ errors++;
 if(coerced35 !== undefined){
 data38 = coerced35;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced35;
+data["HEALTH_LISTEN"] = coerced35;
 }
 }
 }
-if(!((((data38 === "error") || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug"))){
-const err77 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data38 === "string"){
+if(func3(data38) < 1){
+const err77 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1612,8 +1611,9 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data39 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data39 = data.LOG_LEVEL;
 if(typeof data39 !== "string"){
 let dataType36 = typeof data39;
 let coerced36 = undefined;
@@ -1625,7 +1625,7 @@ else if(data39 === null){
 coerced36 = "";
 }
 else {
-const err78 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err78 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1638,12 +1638,12 @@ errors++;
 if(coerced36 !== undefined){
 data39 = coerced36;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced36;
+data["LOG_LEVEL"] = coerced36;
 }
 }
 }
-if(!(((data39 === "json") || (data39 === "pretty")) || (data39 === "auto"))){
-const err79 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data39 === "error") || (data39 === "warn")) || (data39 === "info")) || (data39 === "debug"))){
+const err79 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1653,9 +1653,20 @@ vErrors.push(err79);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data40 = data.LOG_FORMAT;
+if(typeof data40 !== "string"){
+let dataType37 = typeof data40;
+let coerced37 = undefined;
+if(!(coerced37 !== undefined)){
+if(dataType37 == "number" || dataType37 == "boolean"){
+coerced37 = "" + data40;
+}
+else if(data40 === null){
+coerced37 = "";
 }
 else {
-const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err80 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1664,12 +1675,42 @@ vErrors.push(err80);
 }
 errors++;
 }
+}
+if(coerced37 !== undefined){
+data40 = coerced37;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced37;
+}
+}
+}
+if(!(((data40 === "json") || (data40 === "pretty")) || (data40 === "auto"))){
+const err81 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3125,8 +3166,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data34 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data34 = data.OUTAGE_BUDGET_SECONDS;
 if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 let dataType31 = typeof data34;
 let coerced31 = undefined;
@@ -3136,7 +3177,7 @@ if(dataType31 === "boolean" || data34 === null
 coerced31 = +data34;
 }
 else {
-const err74 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err74 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3149,13 +3190,13 @@ errors++;
 if(coerced31 !== undefined){
 data34 = coerced31;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced31;
+data["OUTAGE_BUDGET_SECONDS"] = coerced31;
 }
 }
 }
 if((typeof data34 == "number") && (isFinite(data34))){
 if(data34 < 0 || isNaN(data34)){
-const err75 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err75 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3166,8 +3207,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data35 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data35 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
 let dataType32 = typeof data35;
 let coerced32 = undefined;
@@ -3177,7 +3218,7 @@ if(dataType32 === "boolean" || data35 === null
 coerced32 = +data35;
 }
 else {
-const err76 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err76 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3190,13 +3231,13 @@ errors++;
 if(coerced32 !== undefined){
 data35 = coerced32;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced32;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced32;
 }
 }
 }
 if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 1 || isNaN(data35)){
-const err77 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data35 < 0 || isNaN(data35)){
+const err77 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3207,8 +3248,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data36 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data36 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
 let dataType33 = typeof data36;
 let coerced33 = undefined;
@@ -3218,7 +3259,7 @@ if(dataType33 === "boolean" || data36 === null
 coerced33 = +data36;
 }
 else {
-const err78 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err78 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3231,13 +3272,13 @@ errors++;
 if(coerced33 !== undefined){
 data36 = coerced33;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced33;
+data["HEARTBEAT_SECONDS"] = coerced33;
 }
 }
 }
 if((typeof data36 == "number") && (isFinite(data36))){
 if(data36 < 1 || isNaN(data36)){
-const err79 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err79 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3248,20 +3289,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data37 = data.HEALTH_LISTEN;
-if(typeof data37 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data37 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
 let dataType34 = typeof data37;
 let coerced34 = undefined;
 if(!(coerced34 !== undefined)){
-if(dataType34 == "number" || dataType34 == "boolean"){
-coerced34 = "" + data37;
-}
-else if(data37 === null){
-coerced34 = "";
+if(dataType34 === "boolean" || data37 === null
+              || (dataType34 === "string" && data37 && data37 == +data37 && !(data37 % 1))){
+coerced34 = +data37;
 }
 else {
-const err80 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err80 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3274,13 +3313,13 @@ errors++;
 if(coerced34 !== undefined){
 data37 = coerced34;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced34;
+data["KILL_SWITCH_SECONDS"] = coerced34;
 }
 }
 }
-if(typeof data37 === "string"){
-if(func3(data37) < 1){
-const err81 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err81 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3291,8 +3330,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data38 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data38 = data.HEALTH_LISTEN;
 if(typeof data38 !== "string"){
 let dataType35 = typeof data38;
 let coerced35 = undefined;
@@ -3304,7 +3343,7 @@ else if(data38 === null){
 coerced35 = "";
 }
 else {
-const err82 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err82 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3317,12 +3356,13 @@ errors++;
 if(coerced35 !== undefined){
 data38 = coerced35;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced35;
+data["HEALTH_LISTEN"] = coerced35;
 }
 }
 }
-if(!((((data38 === "error") || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug"))){
-const err83 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data38 === "string"){
+if(func3(data38) < 1){
+const err83 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3332,8 +3372,9 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data39 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data39 = data.LOG_LEVEL;
 if(typeof data39 !== "string"){
 let dataType36 = typeof data39;
 let coerced36 = undefined;
@@ -3345,7 +3386,7 @@ else if(data39 === null){
 coerced36 = "";
 }
 else {
-const err84 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err84 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -3358,12 +3399,12 @@ errors++;
 if(coerced36 !== undefined){
 data39 = coerced36;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced36;
+data["LOG_LEVEL"] = coerced36;
 }
 }
 }
-if(!(((data39 === "json") || (data39 === "pretty")) || (data39 === "auto"))){
-const err85 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data39 === "error") || (data39 === "warn")) || (data39 === "info")) || (data39 === "debug"))){
+const err85 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -3373,14 +3414,55 @@ vErrors.push(err85);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data40 = data.LOG_FORMAT;
+if(typeof data40 !== "string"){
+let dataType37 = typeof data40;
+let coerced37 = undefined;
+if(!(coerced37 !== undefined)){
+if(dataType37 == "number" || dataType37 == "boolean"){
+coerced37 = "" + data40;
+}
+else if(data40 === null){
+coerced37 = "";
 }
 else {
-const err86 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err86 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err86];
 }
 else {
 vErrors.push(err86);
+}
+errors++;
+}
+}
+if(coerced37 !== undefined){
+data40 = coerced37;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced37;
+}
+}
+}
+if(!(((data40 === "json") || (data40 === "pretty")) || (data40 === "auto"))){
+const err87 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+}
+else {
+const err88 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
 }
 errors++;
 }

@@ -1,7 +1,7 @@
 import type { RegistryAccess } from '../registry/access';
 import { imageReference, type ImageName } from '../registry/image-name';
 import { manifestExists } from '../registry/manifest';
-import type { RetryPolicy } from '../registry/retry';
+import type { RetryPolicy } from '../outage/retry';
 import { buildImage, type BuildOptions, type BuiltImage } from './build';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
@@ -28,7 +28,7 @@ export interface CreateImageInput {
   readonly push?: PushOptions;
   /** Deadline of one registry lookup, in milliseconds. Default 30000 (HTTP_TIMEOUT_SECONDS). */
   readonly registryTimeoutMs?: number;
-  /** Retries of registry lookups. Default: the {@link RetryPolicy} defaults. */
+  /** Retries of registry lookups, over the caller's outage policy. */
   readonly registryRetry?: RetryPolicy;
 }
 

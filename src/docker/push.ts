@@ -1,20 +1,21 @@
+import { retry, type RetryPolicy } from '../outage/retry';
+import { transientText } from '../outage/transient';
 import { credentialsFor, type RegistryAccess } from '../registry/access';
 import { withDeadline } from '../registry/deadline';
 import { ImageNotFoundError, RegistryAuthError, RegistryUnavailableError } from '../registry/errors';
 import { imageReference, type ImageName } from '../registry/image-name';
-import { retry, type RetryPolicy } from '../registry/retry';
 import { authConfig } from './auth-config';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
 import { dial, errorMessage, readText } from './engine-call';
-import { DockerEngineError, DockerPushError, DockerTimeoutError, DockerUnreachableError } from './errors';
+import { DockerEngineError, DockerPushError, DockerTimeoutError } from './errors';
 import { followStream } from './progress';
 
 /** How patiently images are pushed. */
 export interface PushOptions {
   /** Deadline of one attempt to push one tag, in milliseconds. Default 600000 (PUSH_TIMEOUT_SECONDS). */
   readonly timeoutMs?: number;
-  /** Retries of a tag whose push met an unavailable registry or engine. Default: the {@link RetryPolicy} defaults. */
+  /** Retries of a tag whose push met an unavailable registry or engine, over the caller's outage policy. */
   readonly retry?: RetryPolicy;
 }
 
@@ -35,23 +36,13 @@ export interface PushedTag {
 
 const AUTH_FAILURE = /unauthorized|authentication required|no basic auth credentials|denied|\b401\b/i;
 const NOT_LOCAL = /does not exist locally|no such image/i;
-const TRANSIENT =
-  /\b5\d\d\b|connection refused|connection reset|broken pipe|i\/o timeout|timed? ?out|\bEOF\b|too ?many ?requests|\b429\b/i;
 
 /** Sorts a push failure the daemon reported by its message (the daemon gives no code for these). */
 export function pushFailure(image: ImageName, tag: string, message: string): Error {
   if (AUTH_FAILURE.test(message)) return new RegistryAuthError(image.registry, message);
   if (NOT_LOCAL.test(message)) return new ImageNotFoundError(imageReference(image, tag), 'build host');
-  if (TRANSIENT.test(message)) return new RegistryUnavailableError(image.registry, message);
+  if (transientText(message)) return new RegistryUnavailableError(image.registry, message);
   return new DockerPushError(message);
-}
-
-function retryable(err: unknown): boolean {
-  return (
-    err instanceof RegistryUnavailableError ||
-    err instanceof DockerUnreachableError ||
-    (err instanceof DockerEngineError && err.status >= 500)
-  );
 }
 
 async function pushTag(
@@ -91,7 +82,8 @@ async function pushTag(
  * Pushes each tag of `image` explicitly (modern daemons push only the tag they are given). `X-Registry-Auth`
  * goes with every request: the configured credentials when the image lives in the configured registry, `{}`
  * otherwise. A push that meets an unavailable registry (5xx, refused or reset connections, in the stream or
- * as an HTTP status) or engine is retried with backoff, bounded by `retry`; an auth failure is not retried
+ * as an HTTP status, or a blob the registry lost) or engine is retried with backoff within the outage budget;
+ * pushing a tag again is harmless, as the registry keeps the layers it already has. An auth failure is not retried
  * and throws {@link RegistryAuthError}.
  */
 export async function pushImage(input: PushInput, ctx: DockerCallContext): Promise<PushedTag[]> {
@@ -108,11 +100,18 @@ export async function pushImage(input: PushInput, ctx: DockerCallContext): Promi
       );
     pushed.push(
       await retry(attempt, {
-        policy: input.retry,
+        dependency: 'registry',
+        policy: { ...ctx.outage, ...input.retry },
         signal: ctx.signal,
-        retryable,
-        onRetry: (err, n, delayMs) =>
-          ctx.log?.warn('docker push failed; retrying', { reference, attempt: n, delayMs, err }),
+        onRetry:
+          ctx.outage?.onRetry ??
+          ((notice) =>
+            ctx.log?.warn('docker push failed; retrying', {
+              reference,
+              attempt: notice.attempt,
+              delayMs: notice.delayMs,
+              err: notice.error,
+            })),
       }),
     );
   }

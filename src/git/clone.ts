@@ -22,6 +22,11 @@ async function hasCommit(dir: string, oid: string): Promise<boolean> {
   }
 }
 
+/** Empties `dir` before each clone attempt, so that a retry does not meet what a broken one left. */
+function empty(dir: string): Promise<void> {
+  return fs.promises.rm(dir, { recursive: true, force: true });
+}
+
 /**
  * Depth-1 clone of one branch, that branch only, no tags, checked out on it unless `checkout` is false.
  * Resolves with the branch's commit, or `null` when the server has no such branch (nothing is left in `dir`
@@ -35,11 +40,11 @@ export async function cloneBranch(
   ctx: GitContext,
   checkout = true,
 ): Promise<string | null> {
-  await fs.promises.rm(dir, { recursive: true, force: true });
   const ref = `refs/heads/${branch}`;
   try {
-    await withRemote(checkout ? 'clone' : 'fetch', remote, ctx, (io) =>
-      git.clone({
+    await withRemote(checkout ? 'clone' : 'fetch', remote, ctx, async (io) => {
+      await empty(dir);
+      await git.clone({
         fs,
         ...io,
         dir,
@@ -49,8 +54,8 @@ export async function cloneBranch(
         depth: 1,
         noTags: true,
         noCheckout: !checkout,
-      }),
-    );
+      });
+    });
   } catch (err) {
     // The server's refs lack the branch; any other missing object is a broken answer, not a missing branch.
     if (err instanceof Errors.NotFoundError && err.data.what === ref) return null;
@@ -61,10 +66,10 @@ export async function cloneBranch(
 
 /** Clone of every branch and tag with full history, nothing checked out. */
 export async function cloneEverything(remote: Remote, dir: string, ctx: GitContext): Promise<void> {
-  await fs.promises.rm(dir, { recursive: true, force: true });
-  await withRemote('clone', remote, ctx, (io) =>
-    git.clone({ fs, ...io, dir, url: remote.url, noCheckout: true }),
-  );
+  await withRemote('clone', remote, ctx, async (io) => {
+    await empty(dir);
+    await git.clone({ fs, ...io, dir, url: remote.url, noCheckout: true });
+  });
 }
 
 /**
@@ -78,10 +83,10 @@ export async function fetchCommit(
   ctx: GitContext,
 ): Promise<void> {
   if (await hasCommit(dir, commit)) return;
-  await fs.promises.rm(dir, { recursive: true, force: true });
   try {
-    await withRemote('clone', remote, ctx, (io) =>
-      git.clone({
+    await withRemote('clone', remote, ctx, async (io) => {
+      await empty(dir);
+      await git.clone({
         fs,
         ...io,
         dir,
@@ -91,8 +96,8 @@ export async function fetchCommit(
         depth: 1,
         noTags: true,
         noCheckout: true,
-      }),
-    );
+      });
+    });
     if (await hasCommit(dir, commit)) return;
   } catch (err) {
     // The server answered without the commit ("not our ref"); the clone noticed when pointing HEAD at it.

@@ -103,6 +103,8 @@ export class GitRemoteError extends GitError {
     readonly operation: GitOperation,
     readonly url: string,
     detail: string,
+    /** The HTTP status the server answered with, when it answered with one. */
+    readonly status?: number,
   ) {
     super(`git ${operation} of ${url} failed: ${detail}`);
   }

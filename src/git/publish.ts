@@ -102,15 +102,25 @@ async function commitAndPush(
 ): Promise<string> {
   const { remote, author } = input;
   const dir = input.checkout.dir;
-  // One add for all files and one cache for the three calls: the index is read and written once, and the
+  // One add for all files and one cache for the calls: the index is read and written once, and the
   // pack the clone left is parsed once, where each call on its own would do both again.
   const cache = {};
   await git.add({ fs, dir, filepath: [...changed], cache });
   const message = deploymentCommitMessage(input.sourceCommit);
   const commit = await git.commit({ fs, dir, message, author, cache });
-  await withRemote('push', remote, ctx, (io) =>
-    git.push({ fs, ...io, dir, url: remote.url, ref: branch, remoteRef: branch, cache }),
-  );
+  await withRemote('push', remote, ctx, async (io, attempt) => {
+    // A push cut off mid-way may have updated the branch before the answer was lost: repeating it then
+    // would be refused as non-fast-forward by our own commit, so the server is asked first.
+    if (attempt > 1) {
+      const ref = `refs/heads/${branch}`;
+      const refs = await git.listServerRefs({ ...io, url: remote.url, prefix: ref });
+      if (refs.some((r) => r.ref === ref && r.oid === commit)) {
+        ctx.log.info('the interrupted push had reached the server; not pushing again', { url: remote.url });
+        return;
+      }
+    }
+    await git.push({ fs, ...io, dir, url: remote.url, ref: branch, remoteRef: branch, cache });
+  });
   return commit;
 }
 

@@ -1,6 +1,7 @@
 import { Errors, type AuthCallback, type AuthFailureCallback, type HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import type { Logger } from '../log';
+import { retry, type OutageWatch } from '../outage/retry';
 import { abortReason, raceAbort } from './abort';
 import {
   GitAuthError,
@@ -17,6 +18,8 @@ export interface GitContext {
   /** Aborts the call; the operation rejects with the signal's reason. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** How long to wait out an unavailable git server, and who hears each retry. Default: one attempt. */
+  readonly outage?: OutageWatch | undefined;
 }
 
 /** The network half of an isomorphic-git call, bound to one operation's deadline and credentials. */
@@ -60,6 +63,7 @@ function translate(err: unknown, operation: GitOperation, remote: Remote, auth: 
       operation,
       remote.url,
       `the server answered HTTP ${statusCode} ${statusMessage}`,
+      statusCode,
     );
   }
   if (err instanceof Errors.SmartHttpError || err instanceof Errors.EmptyServerResponseError) {
@@ -67,6 +71,10 @@ function translate(err: unknown, operation: GitOperation, remote: Remote, auth: 
   }
   const code = systemCode(err);
   if (code !== undefined) return new GitUnreachableError(operation, hostOf(remote.url), code);
+  // The HTTP client's words when the socket stayed silent past the agent's idle timeout (5 s by default).
+  if (err instanceof Error && err.message === 'Request timed out') {
+    return new GitUnreachableError(operation, hostOf(remote.url), 'ETIMEDOUT');
+  }
   return err;
 }
 
@@ -79,8 +87,25 @@ function translate(err: unknown, operation: GitOperation, remote: Remote, auth: 
  * Rejects with the caller's abort reason when the caller aborts, `GitTimeoutError` when the deadline passes,
  * and the typed errors of `./errors` for authentication, missing repositories and unreachable servers. Other
  * errors (a missing ref, a rejected push) pass through for the calling adapter to interpret.
+ *
+ * A transient failure (an unreachable server, a timeout, HTTP 5xx) is retried within `ctx.outage`, `run`
+ * being told which attempt it is: it must leave nothing behind that a second attempt would trip over.
  */
-export async function withRemote<T>(
+export function withRemote<T>(
+  operation: GitOperation,
+  remote: Remote,
+  ctx: GitContext,
+  run: (io: RemoteIo, attempt: number) => Promise<T>,
+): Promise<T> {
+  return retry((attempt) => once(operation, remote, ctx, (io) => run(io, attempt)), {
+    dependency: 'git server',
+    policy: ctx.outage ?? { attempts: 1 },
+    signal: ctx.signal,
+    onRetry: ctx.outage?.onRetry,
+  });
+}
+
+async function once<T>(
   operation: GitOperation,
   remote: Remote,
   ctx: GitContext,

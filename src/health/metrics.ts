@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorHealth, HealthTree } from '../../actors/supervision';
+import type { Dependency } from '../outage';
 import type { StepName } from '../workflow/reporter';
 
 /** What the builder counts; the one interface every part that counts something takes. */
@@ -10,6 +11,8 @@ export interface Metrics {
   redelivered(): void;
   deadLettered(): void;
   buildLogLinesDropped(count: number): void;
+  /** One retry of a call to a dependency that was unavailable. */
+  retried(dependency: Dependency): void;
 }
 
 const nop = (): void => undefined;
@@ -22,6 +25,7 @@ export const nopMetrics: Metrics = {
   redelivered: nop,
   deadLettered: nop,
   buildLogLinesDropped: nop,
+  retried: nop,
 };
 
 function restarts(node: ActorHealth, into: Map<string, number>): Map<string, number> {
@@ -46,6 +50,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly redeliveries: Counter;
   private readonly deadLetters: Counter;
   private readonly droppedLines: Counter;
+  private readonly retries: Counter;
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
@@ -88,6 +93,12 @@ export class PrometheusMetrics implements Metrics {
       help: 'Build output lines not sent to the Managers because a build exceeded the line cap.',
       registers,
     });
+    this.retries = new Counter({
+      name: 'oa_builder_dependency_retries_total',
+      help: 'Calls repeated because a dependency was unavailable (unreachable, timing out, 5xx), by dependency.',
+      labelNames: ['dependency'],
+      registers,
+    });
     new Gauge({
       name: 'oa_builder_actor_restarts',
       help: 'Restarts of each actor slot since its supervisor started, by actor path.',
@@ -124,5 +135,9 @@ export class PrometheusMetrics implements Metrics {
 
   buildLogLinesDropped(count: number): void {
     this.droppedLines.inc(count);
+  }
+
+  retried(dependency: Dependency): void {
+    this.retries.inc({ dependency });
   }
 }

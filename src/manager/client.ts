@@ -1,6 +1,6 @@
 import { nopLogger, type Logger } from '../log';
 import { ManagerError } from './errors';
-import { defaultRetryPolicy, type RetryPolicy } from './http';
+import type { OutageWatch } from '../outage/retry';
 import {
   checker,
   type Broker,
@@ -28,8 +28,11 @@ export interface ManagerClientOptions {
   oauthClientSecret: string;
   /** Deadline of one HTTP request in ms, reading the body included. Default 30 000 (HTTP_TIMEOUT_SECONDS). */
   timeoutMs?: number;
-  /** Retries of idempotent calls and of the login. Default 3 retries, 200 ms doubling, at most 5 000 ms. */
-  retry?: Partial<RetryPolicy>;
+  /**
+   * Retries of idempotent calls and of the login when the Manager does not answer or answers 5xx, and who
+   * hears each retry. Default: the outage budget's defaults (60 s).
+   */
+  retry?: OutageWatch;
   /** A token is renewed once less than this remains of its life, in ms. Default 30 000. */
   renewBeforeMs?: number;
   /**
@@ -50,6 +53,8 @@ export interface ManagerClientOptions {
 export interface CallOptions {
   /** Aborts the call, including backoff waits; the call then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Replaces the client's retry policy for this call: for a caller that retries on its own. */
+  retry?: OutageWatch;
 }
 
 /** What `createSystemEvent` achieved: stored, or recognised by the Manager as a duplicate of a unique event. */
@@ -75,7 +80,7 @@ export class ManagerClient {
   constructor(options: ManagerClientOptions) {
     const log = options.logger ?? nopLogger;
     const timeoutMs = options.timeoutMs ?? 30_000;
-    const retry = { ...defaultRetryPolicy, ...options.retry };
+    const retry = options.retry ?? {};
     const tokens = new TokenSource({
       loginUrl: options.oauthLoginUrl,
       clientId: options.oauthClientId,
@@ -133,6 +138,7 @@ export class ManagerClient {
       body: module,
       idempotent: true,
       signal: options?.signal,
+      retry: options?.retry,
     });
     const last = result.location
       ?.split('/')

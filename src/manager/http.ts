@@ -1,17 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-
-/** How idempotent requests are retried on 5xx answers, network errors and timeouts. */
-export interface RetryPolicy {
-  /** Attempts after the first one. Default 3. */
-  retries: number;
-  /** Delay before the first retry in ms; it doubles with each retry. Default 200. */
-  baseDelayMs: number;
-  /** Upper bound of one delay in ms. Default 5000. */
-  maxDelayMs: number;
-}
-
-export const defaultRetryPolicy: RetryPolicy = { retries: 3, baseDelayMs: 200, maxDelayMs: 5000 };
-
 /** What one HTTP exchange produced; the body is read inside the same deadline as the headers. */
 export interface HttpResult {
   status: number;
@@ -68,38 +54,6 @@ export async function exchange(
     if (signal?.aborted) throw abortError(signal);
     if (deadline.aborted) throw new TransientFailure(`no answer within ${timeoutMs} ms`, undefined);
     throw new TransientFailure(networkDetail(err), undefined);
-  }
-}
-
-/** The delay before retry number `retry` (0-based): exponential, capped, with up to half of it random. */
-export function backoffDelay(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
-
-/**
- * Runs `attempt` until it succeeds, throws something other than `TransientFailure`, or the retries are used
- * up; then the last `TransientFailure` is thrown. Waiting between attempts ends early when `signal` aborts.
- */
-export async function withRetries<T>(
-  attempt: () => Promise<T>,
-  policy: RetryPolicy,
-  signal: AbortSignal | undefined,
-  onRetry: (failure: TransientFailure, delayMs: number) => void,
-): Promise<T> {
-  for (let retry = 0; ; retry++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!(err instanceof TransientFailure) || retry >= policy.retries) throw err;
-      const delayMs = backoffDelay(policy, retry);
-      onRetry(err, delayMs);
-      try {
-        await sleep(delayMs, undefined, signal ? { signal } : {});
-      } catch {
-        throw abortError(signal as AbortSignal);
-      }
-    }
   }
 }
 

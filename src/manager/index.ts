@@ -5,7 +5,6 @@ export {
   type SystemEventOutcome,
 } from './client';
 export { ManagerAuthError, ManagerError, ManagerUnavailableError, type HttpMethod } from './errors';
-export type { RetryPolicy } from './http';
 export type {
   Broker,
   BrokerConnectionRecord,

@@ -1,6 +1,8 @@
 import type { Logger } from '../log';
-import { ManagerAuthError, ManagerUnavailableError } from './errors';
-import { exchange, TransientFailure, withRetries, type RetryPolicy } from './http';
+import { retry, type OutageWatch } from '../outage/retry';
+import { ManagerAuthError } from './errors';
+import { exchange, TransientFailure } from './http';
+import { detailOf, unavailable } from './transport';
 
 /** Settings of the OAuth2 client-credentials login (protocol §3.2). */
 export interface TokenSourceOptions {
@@ -13,7 +15,7 @@ export interface TokenSourceOptions {
   /** Deadline of one login request in ms. */
   timeoutMs: number;
   /** Retries of the login on 5xx, network errors and timeouts. */
-  retry: RetryPolicy;
+  retry: OutageWatch;
   /** Clock in ms since the epoch. */
   now: () => number;
   log: Logger;
@@ -65,7 +67,7 @@ export class TokenSource {
   }
 
   private async login(): Promise<CachedToken> {
-    const { loginUrl, clientId, clientSecret, timeoutMs, retry, now, log } = this.options;
+    const { loginUrl, clientId, clientSecret, timeoutMs, retry: policy, now, log } = this.options;
     const body = JSON.stringify({
       grant_type: 'client_credentials',
       client_id: clientId,
@@ -86,17 +88,24 @@ export class TokenSource {
       return parseLogin(result.body, sentAt);
     };
     try {
-      const token = await withRetries(attempt, retry, undefined, (failure, delayMs) =>
-        log.warn('OAuth login failed, retrying', { detail: failure.detail, delay_ms: delayMs }),
-      );
+      const token = await retry(attempt, {
+        dependency: 'Manager',
+        policy,
+        signal: new AbortController().signal,
+        onRetry: (notice) => {
+          log.warn(notice.text, {
+            call: loginPath,
+            detail: detailOf(notice.error),
+            delay_ms: notice.delayMs,
+          });
+          policy.onRetry?.(notice);
+        },
+      });
       this.cached = token;
       this.options.onToken?.(token.value, token.expiresAt);
       return token;
     } catch (err) {
-      if (err instanceof TransientFailure) {
-        throw new ManagerUnavailableError('POST', loginPath, err.status, err.detail);
-      }
-      throw err;
+      throw unavailable(err, 'POST', loginPath);
     }
   }
 }

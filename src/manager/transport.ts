@@ -1,15 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log';
 import { ManagerAuthError, ManagerError, ManagerUnavailableError, type HttpMethod } from './errors';
-import {
-  backoffDelay,
-  exchange,
-  scrub,
-  TransientFailure,
-  withRetries,
-  type HttpResult,
-  type RetryPolicy,
-} from './http';
+import { OutageError } from '../outage/errors';
+import { backoffDelay, retry, type OutageWatch } from '../outage/retry';
+import { exchange, scrub, TransientFailure, type HttpResult } from './http';
 import type { TokenSource } from './token';
 
 /** One Manager call, described as data. */
@@ -29,13 +23,15 @@ export interface ManagerCall {
    */
   idempotent: boolean;
   signal?: AbortSignal | undefined;
+  /** Replaces the transport's retry policy for this call (a caller with a retry loop of its own). */
+  retry?: OutageWatch | undefined;
 }
 
 export interface TransportOptions {
   baseUrl: string;
   tokens: TokenSource;
   timeoutMs: number;
-  retry: RetryPolicy;
+  retry: OutageWatch;
   /** Texts that must never appear in an error message (the client secret). Tokens are added per call. */
   secrets: readonly string[];
   log: Logger;
@@ -57,22 +53,23 @@ export class ManagerTransport {
 
   async send(call: ManagerCall): Promise<HttpResult> {
     const shown = `/${describePath(call)}`;
-    const attempt = (): Promise<HttpResult> => this.authorised(call, shown);
+    const policy = call.retry ?? this.options.retry;
     try {
-      return call.idempotent
-        ? await withRetries(attempt, this.options.retry, call.signal, (failure, delayMs) =>
-            this.options.log.warn('Manager call failed, retrying', {
-              call: `${call.method} ${shown}`,
-              detail: failure.detail,
-              delay_ms: delayMs,
-            }),
-          )
-        : await attempt();
+      return await retry(() => this.authorised(call, shown), {
+        dependency: 'Manager',
+        policy: call.idempotent ? policy : { attempts: 1 },
+        signal: call.signal ?? new AbortController().signal,
+        onRetry: (notice) => {
+          this.options.log.warn(notice.text, {
+            call: `${call.method} ${shown}`,
+            detail: detailOf(notice.error),
+            delay_ms: notice.delayMs,
+          });
+          policy.onRetry?.(notice);
+        },
+      });
     } catch (err) {
-      if (err instanceof TransientFailure) {
-        throw new ManagerUnavailableError(call.method, shown, err.status, err.detail);
-      }
-      throw err;
+      throw unavailable(err, call.method, shown);
     }
   }
 
@@ -132,6 +129,24 @@ export class ManagerTransport {
     const text = scrub(result.body.trim(), [...this.options.secrets, token]).slice(0, 300);
     return text.length > 0 ? `status ${result.status} (${text})` : `status ${result.status}`;
   }
+}
+
+/** What a failed attempt met, in words safe to log (a {@link TransientFailure}'s detail is scrubbed). */
+export function detailOf(err: unknown): string {
+  return err instanceof TransientFailure ? err.detail : err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A transient failure that outlasted the retries as {@link ManagerUnavailableError}, saying how long the
+ * Manager was waited for when the outage budget ran out.
+ */
+export function unavailable(err: unknown, method: HttpMethod, shown: string): unknown {
+  if (err instanceof TransientFailure)
+    return new ManagerUnavailableError(method, shown, err.status, err.detail);
+  if (err instanceof OutageError && err.last instanceof TransientFailure) {
+    return new ManagerUnavailableError(method, shown, err.last.status, `${err.last.detail}; ${err.summary}`);
+  }
+  return err;
 }
 
 function describePath(call: ManagerCall): string {

@@ -1,4 +1,5 @@
 import type { Logger } from '../log';
+import type { OutageWatch } from '../outage/retry';
 
 /**
  * What every registry and Engine call takes from its caller besides its input: in the service, the docker
@@ -9,4 +10,6 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** Where retries and cleanup problems are reported. Default: nothing is logged. */
   readonly log?: Logger;
+  /** How long to wait out an unavailable registry or engine, and who hears each retry. */
+  readonly outage?: OutageWatch | undefined;
 }

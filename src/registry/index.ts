@@ -19,4 +19,3 @@ export {
 export { DOCKER_HUB, imageName, imageReference, registryHost, type ImageName } from './image-name';
 export { MANIFEST_MEDIA_TYPES, manifestExists, verifyImage, type ManifestQuery } from './manifest';
 export { registryRequest, type RegistryRequest } from './request';
-export { retry, type RetryOptions, type RetryPolicy } from './retry';

@@ -1,10 +1,10 @@
+import { retry, type RetryPolicy } from '../outage/retry';
 import type { RegistryAccess } from './access';
 import type { CallContext } from './call-context';
 import { withDeadline } from './deadline';
 import { ImageNotFoundError, RegistryResponseError, RegistryUnavailableError } from './errors';
 import { imageReference, type ImageName } from './image-name';
 import { registryRequest } from './request';
-import { retry, type RetryPolicy } from './retry';
 
 /** Every manifest kind a pushed image may have; a registry answers 404 for a tag whose kind is not accepted. */
 export const MANIFEST_MEDIA_TYPES = [
@@ -21,7 +21,7 @@ export interface ManifestQuery {
   readonly access: RegistryAccess;
   /** Deadline of one attempt (authentication included), in milliseconds. Default 30000 (HTTP_TIMEOUT_SECONDS). */
   readonly timeoutMs?: number;
-  /** Retries when the registry is unavailable. Default: the {@link RetryPolicy} defaults. */
+  /** Retries when the registry is unavailable, over the caller's {@link CallContext.outage}. */
   readonly retry?: RetryPolicy;
 }
 
@@ -50,8 +50,8 @@ async function lookup(query: ManifestQuery, method: 'HEAD' | 'GET', signal: Abor
 
 /**
  * Whether `image:tag` is in the registry, asked of the registry's own API by manifest (HEAD, or GET where
- * HEAD is not supported), so nothing is pulled. Unavailability is retried with backoff; an auth failure is
- * not.
+ * HEAD is not supported), so nothing is pulled, the token request included. Unavailability is retried with
+ * backoff within the outage budget; an auth failure is not.
  */
 export async function manifestExists(query: ManifestQuery, ctx: CallContext): Promise<boolean> {
   const timeoutMs = query.timeoutMs ?? 30_000;
@@ -64,11 +64,17 @@ export async function manifestExists(query: ManifestQuery, ctx: CallContext): Pr
         (signal) => lookup(query, 'HEAD', signal),
       ),
     {
-      policy: query.retry,
+      dependency: 'registry',
+      policy: { ...ctx.outage, ...query.retry },
       signal: ctx.signal,
-      retryable: (err) => err instanceof RegistryUnavailableError,
-      onRetry: (err, attempt, delayMs) =>
-        ctx.log?.warn('registry manifest lookup failed; retrying', { attempt, delayMs, err }),
+      onRetry:
+        ctx.outage?.onRetry ??
+        ((notice) =>
+          ctx.log?.warn('registry manifest lookup failed; retrying', {
+            attempt: notice.attempt,
+            delayMs: notice.delayMs,
+            err: notice.error,
+          })),
     },
   );
 }

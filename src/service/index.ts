@@ -14,6 +14,7 @@ import type { BuilderConfig } from '../config';
 import { isMap, mapGet, type Json, type Term } from '../etf';
 import type { Logger } from '../log';
 import { ManagerClient } from '../manager';
+import type { RetryNotice } from '../outage';
 import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
 import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
@@ -94,13 +95,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const redactor = options.redactor ?? configRedactor(config);
   const exchangeId = required(config.exchangeId, 'EXCHANGE_ID');
   const brokerId = required(config.brokerId, 'BROKER_ID');
+  // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
+  const started: { builder?: Builder } = {};
+  const treeHealth = async () => {
+    if (!started.builder) throw new Error('the builder is starting');
+    return redactor.redactValue(await started.builder.app.health());
+  };
+  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
   const timeoutMs = config.httpTimeoutSeconds * 1000;
+  const onRetry = (notice: RetryNotice): void => metrics.retried(notice.dependency);
   const manager = new ManagerClient({
     managerUrl: required(config.managerUrl, 'MANAGER_URL'),
     oauthLoginUrl: required(config.oauthLoginUrl, 'OAUTH_LOGIN_URL'),
     oauthClientId: required(config.oauthClientId, 'OAUTH_CLIENT_ID'),
     oauthClientSecret: required(config.oauthClientSecret, 'OAUTH_CLIENT_SECRET'),
     timeoutMs,
+    retry: { budgetMs: config.outageBudgetSeconds * 1000, onRetry },
     logger: log.child({ component: 'manager' }),
     onToken: (token, expiresAt) => redactor.add(token, expiresAt),
   });
@@ -128,12 +138,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   await untilUp(
     'module registration with the Manager',
     () =>
-      manager.registerModule(exchangeId, {
-        hostname: config.hostname,
-        type: 'builder',
-        status: 'active',
-        workload: [],
-      }),
+      manager.registerModule(
+        exchangeId,
+        {
+          hostname: config.hostname,
+          type: 'builder',
+          status: 'active',
+          workload: [],
+        },
+        { retry: { attempts: 1 } },
+      ),
     log,
     retryMs,
     deadlineMs,
@@ -157,13 +171,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       );
     });
 
-  // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
-  const started: { builder?: Builder } = {};
-  const treeHealth = async () => {
-    if (!started.builder) throw new Error('the builder is starting');
-    return redactor.redactValue(await started.builder.app.health());
-  };
-  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
   let draining = false;
   /** The workflows in flight and the step each is in: counted by step in the heartbeat, listed on /healthz. */
   const running = new Map<string, WorkloadStep>();
@@ -298,6 +305,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     reporterFor,
     killSwitch,
     ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
+    onRetry,
     app: {
       onWorkflowExit,
       infrastructure: {

@@ -22,6 +22,7 @@ import {
   type KeyedMutex,
 } from '../git';
 import type { Logger } from '../log';
+import type { OutageWatch } from '../outage';
 import type { BuildRequest, DeployableUnit } from '../messages';
 import {
   imageName,
@@ -68,6 +69,8 @@ export interface StepDeps {
   readonly push: PushOptions;
   /** Deadline of one registry lookup, in milliseconds. */
   readonly registryTimeoutMs: number;
+  /** How long an unavailable git server, registry or engine is waited for (OUTAGE_BUDGET_SECONDS), in ms. */
+  readonly outageBudgetMs: number;
   /** Serialises pushes per deployment repository. Default: the process-wide table. */
   readonly locks?: KeyedMutex;
 }
@@ -85,6 +88,8 @@ export interface StepContext {
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly report: StepReport;
+  /** The outage budget, the step's deadline, and who hears each retry. Default: no retries. */
+  readonly outage?: OutageWatch | undefined;
 }
 
 /** A step failure with the event-log reason already worded. */
@@ -139,7 +144,10 @@ async function prefetchSource(
   try {
     const dir = sourceDir(input.workDir);
     const remote = resolveRemote(repo, deps.git);
-    const { commit } = await resolveSourceCommit({ remote, ref, dir }, { signal, log: ctx.log });
+    const { commit } = await resolveSourceCommit(
+      { remote, ref, dir },
+      { signal, log: ctx.log, outage: ctx.outage },
+    );
     return { spec: { repo, ref }, fetch: { commit } };
   } catch (err) {
     return { spec: { repo, ref }, fetch: { error: messageOf(err) } };
@@ -345,6 +353,7 @@ export async function buildStep(
       {
         signal: ctx.signal,
         log: ctx.log,
+        outage: ctx.outage,
         onLine: (line) => ctx.report.line(line),
         onStatus: (message) => ctx.report.event('success', message),
         onBuilt: (built) => (local.built = built),
@@ -381,7 +390,7 @@ export async function verifyStep(
   try {
     await verifyImage(
       { image: name, tag: input.commit, access, timeoutMs: deps.registryTimeoutMs },
-      { signal: ctx.signal, log: ctx.log },
+      { signal: ctx.signal, log: ctx.log, outage: ctx.outage },
     );
   } catch (err) {
     if (ctx.signal.aborted) throw err;

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
+import { startFaultyProxy } from '../../../bench/soak/proxy';
 import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
 import { dockerModem } from '../../harness/docker';
 import { testEnv } from '../../harness/env';
@@ -497,6 +498,44 @@ describe('the builder service', () => {
     );
     expect(tokens.size).toBe(2);
     expect(log.lines.filter((l) => l.message === 'workflow save failed')).toEqual([]);
+  });
+
+  it('waits out a Manager unavailable for 10 s mid-workflow: the reply goes out and the saves are stored in order', async () => {
+    // The outage starts at the workflow's first save and answers 503 to everything for 10 s.
+    let began: number | undefined;
+    const proxy = await startFaultyProxy(manager.url, (req) => {
+      if (began === undefined && req.method === 'PUT' && (req.url ?? '').startsWith('/workflows/'))
+        began = Date.now();
+      return began !== undefined && Date.now() - began < 10_000 ? { kind: 'status', status: 503 } : undefined;
+    });
+    try {
+      const { log } = await start({
+        env: { MANAGER_URL: proxy.url, OAUTH_LOGIN_URL: `${proxy.url}/oauth/token` },
+      });
+      const repos = await seedRepos();
+      const request = serviceRequest(repos);
+      submit(rig, request);
+
+      const [reply, ...more] = await settled(log, request.id);
+
+      expect(more).toEqual([]);
+      expect(reply).toMatchObject({ workflow_error: false });
+      expect(began).toBeDefined();
+      const retries = log.lines.filter((l) =>
+        /^Manager unavailable, retrying in [0-9.]+ s \(attempt [0-9]+\)$/.test(l.message),
+      );
+      expect(retries.length).toBeGreaterThan(0);
+      expect(retries.every((l) => l.level === 'warn')).toBe(true);
+      // Saves wait out the outage one after the other, so the last one stored is the workflow's last state.
+      const pushed = (): boolean =>
+        ((manager.state.workflows.get(request.id)?.event_log ?? []) as string[]).some((e) =>
+          e.includes('Successfully pushed image'),
+        );
+      await eventually('the save after the push is stored', pushed, 30_000);
+      expect(log.lines.filter((l) => l.message === 'workflow save failed')).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('stays registered through every heartbeat the Overseer forwards while eight workflows are in flight', async () => {

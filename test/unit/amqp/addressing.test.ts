@@ -28,7 +28,7 @@ function exchanges(now: () => number = Date.now): ExchangeResolver {
     oauthLoginUrl: fake.oauthUrl,
     oauthClientId: fake.clientId,
     oauthClientSecret: fake.clientSecret,
-    retry: { retries: 0 },
+    retry: { attempts: 1 },
   });
   return new ExchangeResolver({ manager, now });
 }

@@ -65,7 +65,7 @@ function resolver(overrides: Partial<BrokerResolverOptions> = {}): BrokerResolve
     oauthLoginUrl: fake.oauthUrl,
     oauthClientId: fake.clientId,
     oauthClientSecret: fake.clientSecret,
-    retry: { retries: 0 },
+    retry: { attempts: 1 },
   });
   return new BrokerResolver({ manager, random: () => 0.99, ...overrides });
 }

@@ -87,11 +87,16 @@ describe('the health endpoint', () => {
     metrics.workflowFinished('succeeded');
     metrics.deadLettered();
     metrics.buildLogLinesDropped(5);
+    metrics.retried('git server');
+    metrics.retried('git server');
+    metrics.retried('Manager');
     text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/^oa_builder_workflows_running 0$/m);
     expect(text).toMatch(/^oa_builder_workflows_finished_total\{result="succeeded"\} 1$/m);
     expect(text).toMatch(/^oa_builder_dead_lettered_total 1$/m);
     expect(text).toMatch(/^oa_builder_build_log_lines_dropped_total 5$/m);
+    expect(text).toMatch(/^oa_builder_dependency_retries_total\{dependency="git server"\} 2$/m);
+    expect(text).toMatch(/^oa_builder_dependency_retries_total\{dependency="Manager"\} 1$/m);
   });
 
   it('refuses methods other than GET and names its paths on a 404', async () => {

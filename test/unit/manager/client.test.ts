@@ -34,7 +34,7 @@ function client(overrides: Partial<ManagerClientOptions> = {}): ManagerClient {
     oauthLoginUrl: fake.oauthUrl,
     oauthClientId: fake.clientId,
     oauthClientSecret: fake.clientSecret,
-    retry: { retries: 2, baseDelayMs: 40, maxDelayMs: 1000 },
+    retry: { attempts: 3, initialDelayMs: 40, maxDelayMs: 1000 },
     ...overrides,
   });
 }
@@ -196,7 +196,7 @@ describe('ManagerClient retries', () => {
   it('gives up on a request that does not answer within the timeout', async () => {
     fake.delayNext(`/workflows/${workflowId}`, 500, 2);
     const err = await failure(
-      client({ timeoutMs: 100, retry: { retries: 1, baseDelayMs: 1 } }).getWorkflow(workflowId),
+      client({ timeoutMs: 100, retry: { attempts: 2, initialDelayMs: 1 } }).getWorkflow(workflowId),
     );
     expect(err).toBeInstanceOf(ManagerUnavailableError);
     expect(err.message).toBe(`GET /workflows/${workflowId}: no answer within 100 ms`);
@@ -205,16 +205,39 @@ describe('ManagerClient retries', () => {
   it('reports an unreachable Manager as unavailable', async () => {
     const closed = await startFakeManager();
     await closed.close();
-    const manager = client({ managerUrl: closed.url, retry: { retries: 0 } });
+    const manager = client({ managerUrl: closed.url, retry: { attempts: 1 } });
     const err = await failure(manager.getWorkflow(workflowId));
     expect(err).toBeInstanceOf(ManagerUnavailableError);
     expect(err.message).toBe(`GET /workflows/${workflowId}: network error ECONNREFUSED`);
   });
 
+  it('rides out an outage of any number of failures within the outage budget, telling each retry', async () => {
+    fake.failNext(`/workflows/${workflowId}`, 503, 6);
+    const notices: string[] = [];
+    const manager = client({
+      retry: { budgetMs: 10_000, initialDelayMs: 10, maxDelayMs: 40, onRetry: (n) => notices.push(n.text) },
+    });
+    await expect(manager.getWorkflow(workflowId)).resolves.toMatchObject({ id: workflowId });
+    expect(notices).toHaveLength(6);
+    expect(notices[5]).toMatch(/^Manager unavailable, retrying in [0-9.]+ s \(attempt 7\)$/);
+  });
+
+  it('gives up once the outage outlasts the budget, saying how long it waited', async () => {
+    fake.failNext(`/workflows/${workflowId}`, 503, 1000);
+    const manager = client({ retry: { budgetMs: 300, initialDelayMs: 20, maxDelayMs: 40 } });
+    const err = await failure(manager.getWorkflow(workflowId));
+    expect(err).toBeInstanceOf(ManagerUnavailableError);
+    expect(err.message).toMatch(
+      new RegExp(
+        `^GET /workflows/${workflowId}: status 503 \\(.*injected failure.*\\); Manager unavailable for [0-9.]+ s \\([0-9]+ attempts\\)$`,
+      ),
+    );
+  });
+
   it('stops at once, without retrying, when the caller aborts', async () => {
     fake.failNext(`/workflows/${workflowId}`, 503, 3);
     const controller = new AbortController();
-    const call = client({ retry: { retries: 3, baseDelayMs: 5000 } }).getWorkflow(workflowId, {
+    const call = client({ retry: { attempts: 4, initialDelayMs: 5000 } }).getWorkflow(workflowId, {
       signal: controller.signal,
     });
     setTimeout(() => controller.abort(), 100);
@@ -226,7 +249,7 @@ describe('ManagerClient retries', () => {
 
 describe('ManagerClient error messages', () => {
   it('never contain the client secret or a token', async () => {
-    const manager = client({ retry: { retries: 0 }, refusedTokenRetryMs: 0 });
+    const manager = client({ retry: { attempts: 1 }, refusedTokenRetryMs: 0 });
     await manager.getBroker(1);
     const token = String(fake.state.requests[0]?.headers.authorization).replace('Bearer access_token=', '');
     fake.failNext('/messaging/brokers/1', 500, 1);

@@ -24,7 +24,7 @@ function client(overrides: Partial<ManagerClientOptions> = {}): ManagerClient {
     oauthLoginUrl: fake.oauthUrl,
     oauthClientId: fake.clientId,
     oauthClientSecret: fake.clientSecret,
-    retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 50 },
+    retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
     ...overrides,
   });
 }

@@ -51,6 +51,7 @@ function deps(registry: FakeHttpServer, buildHost: string): StepDeps {
     engine: { requestTimeoutMs: 2000 },
     build: {},
     push: { retry: { attempts: 1 } },
+    outageBudgetMs: 0,
     registryTimeoutMs: 2000,
   };
 }

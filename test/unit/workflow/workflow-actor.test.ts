@@ -163,6 +163,47 @@ describe('a workflow', () => {
     expect(Object.keys(result.stepDurations)).toEqual(['checkout', 'config', 'build', 'verify']);
   });
 
+  it('gives each step the outage budget, its own deadline, and a listener that tells each retry everywhere', async () => {
+    const seen: { budgetMs?: number | undefined; deadline?: number | undefined } = {};
+    const steps = fakeSteps([], {
+      checkout: (input, _deps, ctx) => {
+        Object.assign(seen, { budgetMs: ctx.outage?.budgetMs, deadline: ctx.outage?.deadline });
+        ctx.outage?.onRetry?.({
+          dependency: 'git server',
+          attempt: 2,
+          delayMs: 1000,
+          error: new Error('connect ECONNREFUSED'),
+          text: 'git server unavailable, retrying in 1 s (attempt 2)',
+        });
+        return Promise.resolve(checkedOut(path.join(input.workDir, 'deployment')));
+      },
+    });
+    const collector = collectingReporter();
+    const heard: string[] = [];
+    const config = loadConfig({
+      mode: 'local',
+      env: { BUILDER_TMPDIR: workRoot, OUTAGE_BUDGET_SECONDS: '7', STEP_TIMEOUT_SECONDS: '90' },
+    });
+    const before = Date.now();
+    builder = await startBuilder({
+      config,
+      steps,
+      reporterFor: collector.reporterFor,
+      onRetry: (notice) => heard.push(notice.dependency),
+    });
+    await builder.start(request(ID_A));
+    const result = await collector.result(ID_A);
+
+    expect(result.status).toBe('succeeded');
+    expect(seen.budgetMs).toBe(7000);
+    expect(seen.deadline).toBeGreaterThanOrEqual(before + 90_000);
+    expect(seen.deadline).toBeLessThanOrEqual(Date.now() + 90_000);
+    expect(result.update.event_log).toContain(
+      `[OA][${ID_A}] git server unavailable, retrying in 1 s (attempt 2)`,
+    );
+    expect(heard).toEqual(['git server']);
+  });
+
   it('verifies without building when the step is config', async () => {
     const trace: string[] = [];
     const result = await run(fakeSteps(trace), request(ID_A, { current_step: 'config' }));
