@@ -9,11 +9,11 @@ import {
   type WorkflowOptions,
   type WorkflowSteps,
 } from '../actors/workflow';
-import { secretValues, type BuilderConfig } from './config';
+import { secretValues, settingWarnings, type BuilderConfig } from './config';
 import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
-import { createLogger, logFormatFor, nopLogger, type Logger } from './log';
+import { createLogger, logFormatFor, nopLogger, type LogFormat, type Logger } from './log';
 import { registryCredentials } from './registry';
 import type { BuildRequest, ReceivedBuildRequest } from './messages';
 import type { Reporter } from './workflow/reporter';
@@ -89,18 +89,24 @@ export function configRedactor(config: BuilderConfig): Redactor {
   return new Redactor([...secretValues(config), urlPassword(config.amqpUrl)]);
 }
 
-/** A command's logger: the configured level and format on `stream`, every line scrubbed of the secrets. */
+/**
+ * A command's logger: the configured level and format on `stream`, every line scrubbed of the secrets. `auto`
+ * is what LOG_FORMAT=auto means for the command (default: readable on a terminal, JSON elsewhere). The
+ * settings' warnings are its first records.
+ */
 export function commandLogger(
   config: BuilderConfig,
   stream: NodeJS.WritableStream,
+  auto?: LogFormat,
 ): { readonly log: Logger; readonly redactor: Redactor } {
   const redactor = configRedactor(config);
   const log = createLogger({
     level: config.logLevel,
-    format: logFormatFor(config.logFormat, stream),
+    format: config.logFormat === 'auto' && auto ? auto : logFormatFor(config.logFormat, stream),
     stream,
     scrub: (line) => redactor.redact(line),
   });
+  for (const warning of settingWarnings(config)) log.warn(warning);
   return { log, redactor };
 }
 
