@@ -236,6 +236,8 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             } else consumer.nack(delivery, { requeue: true });
             return state;
           }
+          // With the workflow's own "workflow started" line, what a killed replica's log needs to tell its story.
+          ctx.log.info('delivery taken', { workflow_id: id, delivery_count: delivery.deliveryCount });
           if (delivery.redelivered) {
             options.metrics?.redelivered();
             ctx.log.info('redelivered request: it may have run before; every step is idempotent', {

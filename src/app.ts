@@ -70,10 +70,11 @@ export interface Builder {
 function workflowOptions(
   config: BuilderConfig,
   reporterFor: (request: BuildRequest) => Reporter,
+  redactor: Redactor,
   options: Pick<BuilderOptions, 'steps' | 'killSwitch'>,
 ): WorkflowOptions {
   return {
-    deps: stepDeps(config),
+    deps: { ...stepDeps(config), learnSecret: (secret) => redactor.add(secret) },
     workRoot: config.workDir,
     workflowTimeoutMs: config.workflowTimeoutSeconds * 1000,
     stepTimeoutMs: config.stepTimeoutSeconds * 1000,
@@ -118,7 +119,7 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   // The reporter saves the request's fields to the Manager: they are masked like everything else it sends.
   const reporterFor = (request: BuildRequest): Reporter =>
     redactingReporter(options.reporterFor(redactor.redactValue(request)), redactor);
-  const workflow = workflowOptions(config, reporterFor, options);
+  const workflow = workflowOptions(config, reporterFor, redactor, options);
   const app = await startApp<WorkflowInput, never>({
     ...options.app,
     log,

@@ -18,6 +18,8 @@ import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
 import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
+import { BUILDER_VERSION } from '../version';
+import { lifecycleReporter } from './lifecycle';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter, replyDestination } from './reporter';
 
@@ -166,23 +168,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const intake = intakeMemory();
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.set(request.id, 'starting');
-    metrics.workflowStarted();
-    const reporter = openApertureReporter(request, {
-      manager,
-      publisher,
-      buildLogDestinations,
-      log,
-      onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
-    });
+    const reporter = lifecycleReporter(
+      request,
+      openApertureReporter(request, {
+        manager,
+        publisher,
+        buildLogDestinations,
+        log,
+        onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
+      }),
+      { log, metrics },
+    );
     return {
       ...reporter,
       stepStarted: (step, snapshot) => {
         running.set(request.id, step);
         reporter.stepStarted(step, snapshot);
-      },
-      stepFinished: (step, outcome, durationMs) => {
-        metrics.stepFinished(step, outcome, durationMs);
-        reporter.stepFinished(step, outcome, durationMs);
       },
       workflowFinished: async (result) => {
         // A delivery lost with its channel was requeued, maybe to another replica already running it: that
@@ -200,7 +201,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     };
   };
   const onWorkflowExit = (report: ChildReport): void => {
-    if (running.delete(report.id)) metrics.workflowFinished(outcomes.get(report.id) ?? 'failed');
+    if (running.delete(report.id)) metrics.workflowFinished(report.id, outcomes.get(report.id) ?? 'failed');
     outcomes.delete(report.id);
     const wasReplied = replied.delete(report.id);
     workflowEnded(intake, report.id, wasReplied);
@@ -263,6 +264,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           status,
           workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
           health: (await treeHealth().catch(() => null)) as Json | null,
+          version: BUILDER_VERSION,
         }),
       )
       .catch((err: unknown) => log.warn('heartbeat failed', { err }));
