@@ -18,6 +18,7 @@ import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
 import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
+import { startHealthServer, type HealthServer, type HealthSource } from '../health/server';
 import { BUILDER_VERSION } from '../version';
 import { lifecycleReporter } from './lifecycle';
 import { BrokerPublishers, type Destination } from './publisher';
@@ -121,6 +122,35 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const retryMs = options.startRetryMs ?? 2000;
   const deadlineMs = options.startDeadlineMs ?? 120_000;
 
+  // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
+  const started: { builder?: Builder } = {};
+  const treeHealth = async () => {
+    if (!started.builder) throw new Error('the builder is starting');
+    return redactor.redactValue(await started.builder.app.health());
+  };
+  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
+  const healthSource: HealthSource = {
+    health: treeHealth,
+    // Not ready before the tree (and the broker connection it needs) is up.
+    ready: () => started.builder !== undefined && readiness(),
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+  };
+  // Bound before registering: a port that is taken stops the start before the Manager lists this replica.
+  let bound: HealthServer | undefined = await startHealthServer(config.healthListen, healthSource);
+  const handOver = (): HealthServer | undefined => {
+    const server = bound;
+    bound = undefined;
+    return server;
+  };
+  // A start that fails after this point closes the server, unless the tree has taken it over.
+  const failedStart = async (err: unknown): Promise<never> => {
+    await handOver()?.close();
+    throw err;
+  };
+
   await untilUp(
     'module registration with the Manager',
     () =>
@@ -133,7 +163,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log,
     retryMs,
     deadlineMs,
-  );
+  ).catch(failedStart);
   log.info('registered with the Manager', { exchange_id: exchangeId, hostname: config.hostname });
   const stale = await removeStaleWorkDirs(config.workDir);
   if (stale.length > 0) log.warn('removed work directories a previous run left behind', { removed: stale });
@@ -153,13 +183,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       );
     });
 
-  // The tree's own children (health endpoint, intake) reach the tree through this once it has started.
-  const started: { builder?: Builder } = {};
-  const treeHealth = async () => {
-    if (!started.builder) throw new Error('the builder is starting');
-    return redactor.redactValue(await started.builder.app.health());
-  };
-  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
   const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
   let draining = false;
@@ -253,7 +276,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     name: `oa-builder-${config.hostname}`,
     logger: log.child({ component: 'intake' }),
   });
-  await untilUp('broker connection', () => connection.connect({ timeoutMs }), log, retryMs, deadlineMs);
+  await untilUp('broker connection', () => connection.connect({ timeoutMs }), log, retryMs, deadlineMs).catch(
+    failedStart,
+  );
 
   const beat = async (status: 'active' | 'inactive'): Promise<void> =>
     publisher
@@ -294,15 +319,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       onWorkflowExit,
       infrastructure: {
         heartbeat: () => heartbeatActor({ intervalMs: config.heartbeatSeconds * 1000, beat }),
-        http: () =>
-          httpActor(config.healthListen, {
-            health: treeHealth,
-            ready: readiness,
-            metrics: async () => ({
-              contentType: metrics.registry.contentType,
-              body: await metrics.registry.metrics(),
-            }),
-          }),
+        http: () => httpActor(config.healthListen, healthSource, handOver),
         intake: () =>
           intakeActor({
             connection,
@@ -322,7 +339,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           }),
       },
     },
-  });
+  }).catch(failedStart);
   started.builder = builder;
   if (intake.ref) send(intake.ref, { type: 'consume' });
 
