@@ -42,6 +42,9 @@ commands:
   serve [--config FILE]
                  run as an OpenAperture system module: consume the builder queue,
                  report to the Manager and the orchestrator (see oa-builder serve --help)
+  topology [--apply] [--config FILE] [--exchange NAME --routing-key KEY]
+                 compare the RabbitMQ queues (exchange, binding) the builder expects
+                 with the broker's; --apply declares what is missing, never what differs
   help, -h, --help
                  this text
   --version      the builder's version
@@ -86,6 +89,7 @@ const configCommand: Command = (args, io) => {
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadRun = (): typeof import('./run') => require('./run') as typeof import('./run');
 const loadServe = (): typeof import('./serve') => require('./serve') as typeof import('./serve');
+const loadTopology = (): typeof import('./topology') => require('./topology') as typeof import('./topology');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const help: Command = (args, io) => {
@@ -99,6 +103,7 @@ const commands: Record<string, Command> = {
   etf: etfCommand,
   run: (args, io) => loadRun().runCommand(args, io),
   serve: (args, io) => loadServe().serveCommand(args, io),
+  topology: (args, io) => loadTopology().topologyCommand(args, io),
   help,
   '-h': help,
   '--help': help,

@@ -182,6 +182,15 @@ export function consistentConfig(config: BuilderConfig): BuilderConfig {
   return config;
 }
 
+/**
+ * How long a replica holds a delivery unacknowledged, asked of the broker as its consumer's
+ * `x-consumer-timeout`: a workflow may run its whole timeout and then take the grace to stop; a minute more for
+ * the reply.
+ */
+export function consumerTimeoutMs(config: BuilderConfig): number {
+  return (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000;
+}
+
 /** The names of the secrets this configuration holds, for the redactor and for masked printing. */
 export function secretValues(config: BuilderConfig): string[] {
   return entries

@@ -10,7 +10,7 @@ import { LookupCache } from '../amqp/cache';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import { urlPassword, type Redactor } from '../redact';
 import { removeStaleWorkDirs } from '../repo';
-import type { BuilderConfig } from '../config';
+import { consumerTimeoutMs, type BuilderConfig } from '../config';
 import { isMap, mapGet, type Json, type Term } from '../etf';
 import type { Logger } from '../log';
 import { ManagerClient } from '../manager';
@@ -327,8 +327,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             prefetch: config.concurrency,
             maxDeliveries: config.maxDeliveries,
             deadLetterQueue: config.deadLetterQueue,
-            // A workflow may run its whole timeout and then take the grace to stop; a minute more for the reply.
-            consumerTimeoutMs: (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000,
+            consumerTimeoutMs: consumerTimeoutMs(config),
             start: async (received) => {
               if (!started.builder) throw new Error('the builder is starting');
               await started.builder.start(received);
