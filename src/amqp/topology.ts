@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel, Options } from 'amqplib';
+import { onThrowawayChannel } from './dead-letter';
 
 /** A queue the builder expects, with the arguments it must have. */
 export interface ExpectedQueue {
@@ -41,62 +42,53 @@ interface AmqpFailure {
 
 const codeOf = (err: unknown): unknown => (err as AmqpFailure | undefined)?.code;
 
-// The broker closes a channel on a failed declaration: every probe gets a channel of its own, whose `error`
-// listener keeps amqplib from escalating the closure to the connection.
-async function probe<T>(connection: ChannelModel, work: (channel: Channel) => Promise<T>): Promise<T> {
-  const channel = await connection.createChannel();
-  channel.on('error', () => undefined);
-  try {
-    return await work(channel);
-  } finally {
-    await channel.close().catch(() => undefined);
-  }
-}
-
 function queueOptions(queue: ExpectedQueue, extra: Record<string, string> = {}): Options.AssertQueue {
   return { durable: true, arguments: { ...queue.arguments, ...extra } };
 }
 
 // "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received none but current
 // is the value 'quorum' of type 'longstr'": the part after the dash is what an operator needs.
-const brokerWords = (err: unknown): string =>
-  (err as AmqpFailure).message.replace(/^.*?PRECONDITION_FAILED - /s, '').replace(/\s+$/, '');
+const brokerWords = (err: AmqpFailure): string =>
+  err.message.replace(/^.*?PRECONDITION_FAILED - /s, '').replace(/\s+$/, '');
 
 /**
- * Declares `declare` on a throwaway channel and reads the outcome: a declaration equal to the existing entity
- * changes nothing and succeeds; one with other arguments fails with PRECONDITION_FAILED, which is the
- * difference. A passive declaration could say whether the entity exists, but not with which arguments.
+ * Runs `work` on a throwaway channel (the broker closes a channel on a failed declaration) and returns the
+ * failure when the broker refused it with `code`; any other failure is thrown.
+ */
+async function refusal(
+  connection: ChannelModel,
+  work: (channel: Channel) => Promise<unknown>,
+  code: number,
+): Promise<AmqpFailure | undefined> {
+  try {
+    await onThrowawayChannel(connection, work);
+    return undefined;
+  } catch (err) {
+    if (codeOf(err) !== code) throw err;
+    return err as AmqpFailure;
+  }
+}
+
+/**
+ * Declares `declare` and reads the outcome: a declaration equal to the existing entity changes nothing and
+ * succeeds; one with other arguments fails with PRECONDITION_FAILED, which is the difference. A passive
+ * declaration could say whether the entity exists, but not with which arguments.
  */
 async function compare(
   connection: ChannelModel,
   declare: (channel: Channel) => Promise<unknown>,
 ): Promise<Found> {
-  try {
-    await probe(connection, declare);
-    return { state: 'matches' };
-  } catch (err) {
-    if (codeOf(err) !== PRECONDITION_FAILED) throw err;
-    return { state: 'differs', detail: brokerWords(err) };
-  }
+  const refused = await refusal(connection, declare, PRECONDITION_FAILED);
+  return refused ? { state: 'differs', detail: brokerWords(refused) } : { state: 'matches' };
 }
 
-async function exists(
-  connection: ChannelModel,
-  check: (channel: Channel) => Promise<unknown>,
-): Promise<boolean> {
-  try {
-    await probe(connection, check);
-    return true;
-  } catch (err) {
-    if (codeOf(err) !== NOT_FOUND) throw err;
-    return false;
-  }
-}
+const exists = async (connection: ChannelModel, check: (channel: Channel) => Promise<unknown>) =>
+  (await refusal(connection, check, NOT_FOUND)) === undefined;
 
 async function inspectQueue(connection: ChannelModel, queue: ExpectedQueue, apply: boolean): Promise<Found> {
   if (!(await exists(connection, (c) => c.checkQueue(queue.name)))) {
     if (!apply) return { state: 'missing' };
-    await probe(connection, (c) => c.assertQueue(queue.name, queueOptions(queue)));
+    await onThrowawayChannel(connection, (c) => c.assertQueue(queue.name, queueOptions(queue)));
     return { state: 'created' };
   }
   const found = await compare(connection, (c) => c.assertQueue(queue.name, queueOptions(queue)));
@@ -117,7 +109,7 @@ async function inspectExchange(
   const declare = (c: Channel) => c.assertExchange(exchange.name, 'topic', { durable: true });
   if (!(await exists(connection, (c) => c.checkExchange(exchange.name)))) {
     if (!apply) return { state: 'missing' };
-    await probe(connection, declare);
+    await onThrowawayChannel(connection, declare);
     return { state: 'created' };
   }
   return compare(connection, declare);
@@ -144,7 +136,9 @@ export async function inspectTopology(
         break;
       case 'binding':
         if (apply)
-          await probe(connection, (c) => c.bindQueue(entity.queue, entity.exchange, entity.routingKey));
+          await onThrowawayChannel(connection, (c) =>
+            c.bindQueue(entity.queue, entity.exchange, entity.routingKey),
+          );
         found.push({ state: apply ? 'bound' : 'unknown' });
         break;
     }
