@@ -32,7 +32,7 @@ RUN apt-get update \
   && mkdir /repos \
   && chown node:node /repos
 WORKDIR /srv
-COPY scripts/git-http-server.js scripts/fake-manager.js scripts/seed-bare-repo.sh ./scripts/
+COPY scripts/git-http-server.js scripts/fake-manager.js scripts/fake-manager-rules.js scripts/seed-bare-repo.sh ./scripts/
 USER node
 EXPOSE 4000 8174
 

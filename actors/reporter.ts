@@ -142,6 +142,7 @@ export function reporterActor(
           elapsedMs: Date.now() - started,
           stepDurations: state.stepDurations,
           stopped: true,
+          crashed: false,
         });
       } catch (err) {
         ctx.log.error('reporter failed to report the stopped workflow', { err });

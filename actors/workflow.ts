@@ -110,6 +110,8 @@ class WorkflowFailure extends Error {
   constructor(
     readonly headline: string,
     readonly reason: string,
+    /** A bug crashed the processing (a step actor, or the workflow's own code), rather than the work failing. */
+    readonly crashed = false,
   ) {
     super(`${headline}: ${reason}`);
   }
@@ -269,7 +271,8 @@ async function runWorkflow(
         await ctx.stopChild(ref);
       }
       const why = { stopped: ctx.signal, deadline, killed: killed.signal };
-      throw new WorkflowFailure(headline, reasonOf(err, name, why, options));
+      const crashed = err instanceof ActorCrashedError && !stoppedUnder(err) && !aborted(why);
+      throw new WorkflowFailure(headline, reasonOf(err, name, why, options), crashed);
     }
   };
 
@@ -338,7 +341,7 @@ async function runWorkflow(
     failure =
       err instanceof WorkflowFailure
         ? err
-        : new WorkflowFailure('An unexpected error occurred executing build request', String(err));
+        : new WorkflowFailure('An unexpected error occurred executing build request', String(err), true);
     report({ type: 'event', kind: 'log', message: failure.reason });
     report({ type: 'event', kind: 'failure', message: failure.headline });
     Object.assign(update, { workflow_error: true, workflow_completed: true });
@@ -357,6 +360,7 @@ async function runWorkflow(
     elapsedMs: Date.now() - started,
     stepDurations: {},
     stopped: failure?.reason === SHUTDOWN_REASON,
+    crashed: failure?.crashed ?? false,
   };
   await ask(children.reporter, { type: 'finish', result }, FINISH_TIMEOUT_MS).catch((err: unknown) =>
     ctx.log.error('the workflow result could not be reported', { err }),
@@ -371,6 +375,11 @@ function stoppedUnder(err: unknown): boolean {
     (err instanceof ActorCrashedError && err.reason?.name === 'ActorStoppedError') ||
     (err instanceof StepFailedError && err.failure.name === 'ActorStoppedError')
   );
+}
+
+/** Whether the workflow was stopped, ran out of time or was killed: a step's end is then no crash of its own. */
+function aborted(why: { readonly [signal: string]: AbortSignal }): boolean {
+  return Object.values(why).some((signal) => signal.aborted);
 }
 
 /** The event-log reason of a failed step, whatever way it failed. */

@@ -3,7 +3,8 @@
 // no dependencies, no compile step. Written from protocol §3 like the tests' fake (test/fakes/manager.ts,
 // whose behaviour it keeps; test/unit/deploy/fake-manager.test.ts runs both side by side), without the
 // failure knobs: the OAuth client-credentials login, the `:secure` pipeline's token check, and the resources a
-// system module uses. State lives in memory only.
+// system module uses. The writes follow the real Manager's rules in fake-manager-rules.js, which the tests'
+// fake applies too (docs/manager.md). State lives in memory only.
 //
 // usage: node scripts/fake-manager.js [--host 127.0.0.1] [--port 4000] [--seed FILE]
 //   --seed FILE (or FAKE_MANAGER_SEED=FILE, or the JSON itself in FAKE_MANAGER_SEED_JSON) holds
@@ -19,13 +20,17 @@ const http = require('node:http');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
 const { URLSearchParams } = require('node:url');
+const {
+  registerModule,
+  updateWorkflow,
+  createSystemEvent,
+  rfc1123,
+  errors,
+} = require('./fake-manager-rules');
 
-const HOUR_MS = 3_600_000;
 const AUTH = /bearer\s?(access_token=)?/i;
 
-const rfc1123 = (ms) => new Date(ms).toUTCString();
 const sameId = (a, b) => (typeof a === 'string' || typeof a === 'number') && String(a) === String(b);
-const errors = (...messages) => ({ errors: messages });
 const rowsWhere = (rows, field, id) => rows.filter((row) => sameId(row[field], id));
 
 /** An exchange as GET returns it: `routing_key` joins the fragments root first, `root_exchange_name` is the top. */
@@ -47,20 +52,6 @@ function exchangeView(exchanges, id) {
     inserted_at: rfc1123(0),
     updated_at: rfc1123(0),
   };
-}
-
-/** Same type within the last hour, and equal data (or null data on either side): a 409 for a unique event. */
-function duplicatesEvent(events, body, now) {
-  const data = JSON.stringify(body.data ?? null);
-  return events.some(
-    (e) =>
-      e.body.type === body.type &&
-      now - e.at < HOUR_MS &&
-      (data === 'null' ||
-        e.body.data === null ||
-        e.body.data === undefined ||
-        JSON.stringify(e.body.data) === data),
-  );
 }
 
 function parseBody(text) {
@@ -114,26 +105,9 @@ function createRouter(seed) {
       'POST',
       /^\/messaging\/exchanges\/([^/]+)\/modules$/,
       (body, [id]) => {
-        const b = body ?? {};
         if (!exchangeView(exchanges, id)) return { status: 404 };
-        const missing = ['hostname', 'type', 'status', 'workload'].filter(
-          (f) => b[f] === undefined || b[f] === null || b[f] === '',
-        );
-        if (missing.length > 0)
-          return {
-            status: 400,
-            body: errors({ message: 'invalid module' }, ...missing.map((f) => ({ [f]: "can't be blank" }))),
-          };
-        // Upsert by (exchange, hostname): the row is replaced and its updated_at refreshed.
         if (!modules.has(id)) modules.set(id, new Map());
-        const hostname = String(b.hostname);
-        modules
-          .get(id)
-          .set(hostname, { ...b, messaging_exchange_id: Number(id), updated_at: rfc1123(Date.now()) });
-        return {
-          status: 201,
-          location: `/messaging/exchanges/${id}/modules/${encodeURIComponent(hostname)}`,
-        };
+        return registerModule(modules.get(id), id, body, Date.now());
       },
     ],
     [
@@ -152,19 +126,7 @@ function createRouter(seed) {
       (_, [id, host]) => ({ status: modules.get(id)?.delete(host) ? 204 : 404 }),
     ],
     ['GET', /^\/workflows\/([^/]+)$/, (_, [id]) => found(workflows.get(id))],
-    [
-      'PUT',
-      /^\/workflows\/([^/]+)$/,
-      (body, [id]) => {
-        const existing = workflows.get(id);
-        if (!existing) return { status: 404 };
-        // A PUT without workflow_completed resets it to false, as the real Manager does (§3.4.5).
-        const b = body ?? {};
-        const next = { ...existing, ...b, workflow_completed: b.workflow_completed ?? false };
-        workflows.set(id, { ...next, updated_at: rfc1123(Date.now()) });
-        return { status: 204, location: `/workflows/${id}` };
-      },
-    ],
+    ['PUT', /^\/workflows\/([^/]+)$/, (body, [id]) => updateWorkflow(workflows, id, body, Date.now())],
     [
       'GET',
       /^\/system_components$/,
@@ -173,20 +135,7 @@ function createRouter(seed) {
           (seed.systemComponents ?? []).filter((c) => !query.get('type') || c.type === query.get('type')),
         ),
     ],
-    [
-      'POST',
-      /^\/system_events$/,
-      (body) => {
-        const b = body ?? {};
-        if (!b.type || !b.severity)
-          return { status: 400, body: errors({ message: 'type and severity are required' }) };
-        const now = Date.now();
-        if (b.unique === true && duplicatesEvent(events, b, now))
-          return { status: 409, body: errors({ message: 'duplicate' }) };
-        events.push({ body: b, at: now });
-        return { status: 201, location: '/system_events' };
-      },
-    ],
+    ['POST', /^\/system_events$/, (body) => createSystemEvent(events, body, Date.now())],
   ];
 
   return function route(method, path, query, headers, body) {

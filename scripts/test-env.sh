@@ -33,7 +33,7 @@ REGISTRY_USER=oa-test
 GIT_USER=git
 RABBITMQ_NODE=oa-builder-test@localhost
 PACKAGES=(docker.io containerd runc busybox-static docker-registry apache2-utils rabbitmq-server erlang-base git curl
-  util-linux docker-compose)
+  util-linux docker-compose debootstrap)
 
 log() { printf 'test-env: %s\n' "$*" >&2; }
 die() {

@@ -46,6 +46,11 @@ if ! bash scripts/test-env.sh up; then
   exit 1
 fi
 
+# The shipped image, built on the test engine before the end-to-end test runs it in the compose stack
+# (test/integration/stack): prints the base image's, the build's and the image's figures. Cached on a machine
+# after its first run, which makes the Debian base (docs/deploy.md).
+check stack-image bash scripts/stack.sh build
+
 echo "== jest"
 npx jest --ci --json --outputFile="$results/jest.json" "$@"
 jest_status=$?

@@ -80,6 +80,7 @@ function unreportedEnd(received: ReceivedBuildRequest, report: ChildReport): Wor
     elapsedMs: 0,
     stepDurations: {},
     stopped: false,
+    crashed: report.exit.kind === 'crashed',
   };
 }
 

@@ -32,6 +32,12 @@ export interface ManagerClientOptions {
   retry?: Partial<RetryPolicy>;
   /** A token is renewed once less than this remains of its life, in ms. Default 30 000. */
   renewBeforeMs?: number;
+  /**
+   * How long a call goes on, with the retry backoff, while the Manager refuses a freshly issued token, in ms: it
+   * answers 401 when its token validator is unreachable. Then the call fails with ManagerAuthError. Default
+   * 30 000.
+   */
+  refusedTokenRetryMs?: number;
   /** Clock in ms since the epoch; tests move it to expire tokens. Default `Date.now`. */
   now?: () => number;
   /** Default: no logging. */
@@ -88,6 +94,7 @@ export class ManagerClient {
       retry,
       secrets: [options.oauthClientSecret],
       log,
+      refusedTokenRetryMs: options.refusedTokenRetryMs ?? 30_000,
     });
   }
 

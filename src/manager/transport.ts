@@ -1,6 +1,15 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log';
 import { ManagerAuthError, ManagerError, ManagerUnavailableError, type HttpMethod } from './errors';
-import { exchange, scrub, TransientFailure, withRetries, type HttpResult, type RetryPolicy } from './http';
+import {
+  backoffDelay,
+  exchange,
+  scrub,
+  TransientFailure,
+  withRetries,
+  type HttpResult,
+  type RetryPolicy,
+} from './http';
 import type { TokenSource } from './token';
 
 /** One Manager call, described as data. */
@@ -30,11 +39,14 @@ export interface TransportOptions {
   /** Texts that must never appear in an error message (the client secret). Tokens are added per call. */
   secrets: readonly string[];
   log: Logger;
+  /** How long a call is repeated, with the retry policy's backoff, while the Manager refuses a fresh token. */
+  refusedTokenRetryMs: number;
 }
 
 /**
  * Sends Manager calls with the headers of the Elixir client (§3.1) on every request, renews the token once
- * when the Manager answers 401 and then repeats the call once, and retries idempotent calls with backoff.
+ * when the Manager answers 401 and then repeats the call (with backoff, for a bounded time, while it refuses
+ * the fresh token too), and retries idempotent calls with backoff.
  */
 export class ManagerTransport {
   private readonly base: string;
@@ -72,8 +84,26 @@ export class ManagerTransport {
       tokens.invalidate(token);
       token = await tokens.token(call.signal);
       result = await this.once(call, token);
-      if (result.status === 401) {
-        throw new ManagerAuthError(call.method, shown, 401, 'the Manager refused a freshly issued token');
+      // The Manager answers 401 as well when it cannot reach its token validator (§3.2): a refused fresh token
+      // is more likely that outage than a bad secret, which the login itself would have refused.
+      const until = Date.now() + this.options.refusedTokenRetryMs;
+      for (let retry = 0; result.status === 401; retry++) {
+        const delayMs = backoffDelay(this.options.retry, retry);
+        if (Date.now() + delayMs > until)
+          throw new ManagerAuthError(call.method, shown, 401, 'the Manager refused a freshly issued token');
+        this.options.log.warn(
+          'the Manager refused a fresh token; its token validator may be down; retrying',
+          {
+            call: `${call.method} ${shown}`,
+            retry: retry + 1,
+            delay_ms: delayMs,
+          },
+        );
+        await sleep(delayMs, undefined, call.signal ? { signal: call.signal } : {}).catch(() =>
+          call.signal?.throwIfAborted(),
+        );
+        token = await tokens.token(call.signal);
+        result = await this.once(call, token);
       }
     }
     if (result.status >= 500) throw new TransientFailure(this.failureDetail(result, token), result.status);

@@ -23,6 +23,8 @@ import { BUILDER_VERSION } from '../version';
 import { lifecycleReporter } from './lifecycle';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter, replyDestination } from './reporter';
+import { unhandledException } from './system-event';
+import { workloadByStep, type WorkloadStep } from './workload';
 
 export { openApertureReporter, workflowSaveBody } from './reporter';
 export { BrokerPublishers, type Destination, type MessagePublisher } from './publisher';
@@ -130,7 +132,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   };
   const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
   const healthSource: HealthSource = {
-    health: treeHealth,
+    health: async () => ({
+      ...(await treeHealth()),
+      workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
+    }),
     // Not ready before the tree (and the broker connection it needs) is up.
     ready: () => started.builder !== undefined && readiness(),
     metrics: async () => ({
@@ -186,9 +191,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
   let draining = false;
-  /** The workflows in flight and the step each is in, for the heartbeat's workload. */
-  const running = new Map<string, string>();
+  /** The workflows in flight and the step each is in: counted by step in the heartbeat, listed on /healthz. */
+  const running = new Map<string, WorkloadStep>();
   const intake = intakeMemory();
+  const origin = { hostname: config.hostname, exchangeId };
+  const raiseEvent = (workflowId: string, reason: string, message: string): Promise<void> =>
+    manager.createSystemEvent(unhandledException(origin, workflowId, reason, message)).then(
+      (outcome) => void log.info('system event raised', { workflow_id: workflowId, outcome }),
+      (err: unknown) => log.warn('system event failed', { workflow_id: workflowId, err }),
+    );
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.set(request.id, 'starting');
     const reporter = lifecycleReporter(
@@ -197,6 +208,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         manager,
         publisher,
         buildLogDestinations,
+        raiseEvent,
         log,
         onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
       }),
@@ -236,15 +248,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (!isMap(term)) return;
     const id = mapGet(term, 'id');
     if (typeof id !== 'string') return;
-    await manager
-      .createSystemEvent({
-        unique: true,
-        type: 'unhandled_exception',
-        severity: 'error',
-        message: `Builder ${config.hostname} rejected build request ${id}: ${reason}`,
-        data: { component: 'builder', exchange_id: exchangeId, hostname: config.hostname },
-      })
-      .catch((err: unknown) => log.warn('system event failed', { err }));
+    await raiseEvent(id, reason, `Builder ${config.hostname} rejected build request ${id}: ${reason}`);
     const route = readReplyRoute(term);
     if (!route) return;
     const received = mapGet(term, 'event_log');
@@ -287,7 +291,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         encodeHeartbeat({
           hostname: config.hostname,
           status,
-          workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
+          workload: workloadByStep(running.values()),
           health: (await treeHealth().catch(() => null)) as Json | null,
           version: BUILDER_VERSION,
         }),

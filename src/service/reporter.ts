@@ -12,6 +12,8 @@ export interface OpenApertureContext {
   readonly publisher: MessagePublisher;
   /** Where build output goes: `build_logs` in every Manager's exchange, through the right broker for each. */
   readonly buildLogDestinations: () => Promise<readonly Destination[]>;
+  /** Raises an `unhandled_exception` system event for a workflow; best effort, it never rejects. */
+  readonly raiseEvent: (workflowId: string, reason: string, message: string) => Promise<void>;
   readonly log: Logger;
   /** Told of every batch of build-log lines dropped for size, for the metrics. Default none. */
   readonly onLinesDropped?: (count: number) => void;
@@ -134,6 +136,15 @@ export function openApertureReporter(request: BuildRequest, context: OpenApertur
       }
       await context.publisher.publish(replyDestination(request), encodeReply(result.received, result.update));
       log.info('reply sent to the orchestrator', { status: result.status });
+      // As in the original, a crash during processing is also an event for ops, after the failure reply.
+      if (result.crashed) {
+        const reason = result.reason ?? 'crashed';
+        await context.raiseEvent(
+          request.id,
+          reason,
+          `A crash ended the processing of workflow ${request.id}: ${reason}`,
+        );
+      }
     },
   };
 }

@@ -48,6 +48,11 @@ export interface WorkflowResult {
    * Its delivery goes back to the queue for another attempt, so the orchestrator must not hear of it yet.
    */
   readonly stopped: boolean;
+  /**
+   * A bug crashed the processing (a step actor, or the workflow's own code) rather than the work failing; the
+   * original builder raised a system event for such a failure.
+   */
+  readonly crashed: boolean;
   readonly stepDurations: Readonly<Partial<Record<StepName, number>>>;
 }
 

@@ -1,10 +1,31 @@
 /**
  * The fake Manager's records and their rules, as protocol §3.3–3.4 describes the real Manager's: computed
- * exchange routing keys, module upsert by hostname, the partial-PUT quirk of workflows and the one-hour
- * uniqueness window of system events.
+ * exchange routing keys here, and the rules of the writes (module registration, workflow saves, system events)
+ * from scripts/fake-manager-rules.js, which scripts/fake-manager.js applies too.
  */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as Rules from '../../scripts/fake-manager-rules.js';
 
-export type Row = Record<string, unknown>;
+export type { Answer, Row, StoredEvent } from '../../scripts/fake-manager-rules.js';
+type Row = Rules.Row;
+
+const RULES = 'scripts/fake-manager-rules.js';
+
+/**
+ * Loads the rules by path, from the first folder above this file that has them: the soak bench runs this file
+ * compiled under dist-bench/, where the compiler copies no JavaScript, so a relative import would miss them.
+ */
+function loadRules(): typeof Rules {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, RULES);
+    if (fs.existsSync(file)) return createRequire(__filename)(file) as typeof Rules;
+    if (path.dirname(dir) === dir) throw new Error(`${RULES} not found above ${__dirname}`);
+  }
+}
+
+export const { registerModule, updateWorkflow, createSystemEvent, rfc1123, errors } = loadRules();
 
 export interface SeedBroker {
   id: number;
@@ -58,8 +79,6 @@ export interface FakeManagerSeed {
   systemComponents?: SeedSystemComponent[];
 }
 
-const rfc1123 = (ms: number): string => new Date(ms).toUTCString();
-
 const sameId = (a: unknown, b: unknown): boolean =>
   (typeof a === 'string' || typeof a === 'number') && String(a) === String(b);
 
@@ -87,42 +106,4 @@ export function exchangeView(exchanges: readonly SeedExchange[], id: string): Ro
 /** The rows of `rows` whose `field` equals `id`. */
 export function rowsWhere<T extends object>(rows: readonly T[], field: keyof T, id: string): T[] {
   return rows.filter((row) => sameId(row[field], id));
-}
-
-/** Module registration rules: the four fields are required, and `workload: null` is a 400 (§3.4.3). */
-export function moduleProblems(body: Row): string[] {
-  return ['hostname', 'type', 'status', 'workload'].filter(
-    (field) => body[field] === undefined || body[field] === null || body[field] === '',
-  );
-}
-
-/** A PUT body applied to a workflow: a missing `workflow_completed` becomes false (§3.4.5 quirk). */
-export function appliedWorkflow(existing: Row, body: Row, now: number): Row {
-  return {
-    ...existing,
-    ...body,
-    workflow_completed: body.workflow_completed ?? false,
-    updated_at: rfc1123(now),
-  };
-}
-
-export interface StoredEvent {
-  body: Row;
-  at: number;
-}
-
-const hourMs = 3_600_000;
-
-/** Whether a unique event duplicates one of `events`: same type within an hour and equal (or null) data. */
-export function duplicatesEvent(events: readonly StoredEvent[], body: Row, now: number): boolean {
-  const data = JSON.stringify(body.data ?? null);
-  return events.some(
-    (e) =>
-      e.body.type === body.type &&
-      now - e.at < hourMs &&
-      (data === 'null' ||
-        e.body.data === null ||
-        e.body.data === undefined ||
-        JSON.stringify(e.body.data) === data),
-  );
 }

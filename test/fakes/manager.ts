@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  appliedWorkflow,
-  duplicatesEvent,
+  createSystemEvent,
+  errors,
   exchangeView,
-  moduleProblems,
+  registerModule,
   rowsWhere,
+  updateWorkflow,
   type FakeManagerSeed,
   type Row,
   type StoredEvent,
@@ -63,6 +64,11 @@ export interface FakeManager {
   setWorkflow(id: string, body: Row): void;
   /** Makes every token issued so far invalid, so their next use gets 401. */
   revokeTokens(): void;
+  /**
+   * Cuts the Manager off from its token validator, or reconnects it: meanwhile every secured call gets 401,
+   * whatever its token, as the real Manager answers when it cannot validate one.
+   */
+  setValidatorDown(down: boolean): void;
   /** `expires_in` of tokens issued from now on, in seconds. */
   setTokenTtl(seconds: number): void;
   close(): Promise<void>;
@@ -81,14 +87,13 @@ function parseBody(text: string): unknown {
   }
 }
 
-const errors = (...messages: Row[]): Row => ({ errors: messages });
-
 /** Starts the fake on an ephemeral loopback port. */
 export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<FakeManager> {
   const clientId = seed.clientId ?? 'builder-client';
   const clientSecret = seed.clientSecret ?? 's3cr3t-client-secret';
   let tokenTtl = seed.tokenTtlSeconds ?? 3600;
   const valid = new Set<string>();
+  let validatorDown = false;
   let issued = 0;
   const failures: { path: string; status: number | 'reset'; left: number }[] = [];
   const delays: { path: string; ms: number; left: number }[] = [];
@@ -141,28 +146,11 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
       'POST',
       /^\/messaging\/exchanges\/([^/]+)\/modules$/,
       (req, [id = '']) => {
-        const body = (req.body ?? {}) as Row;
-        state.modulePosts.push({ exchangeId: id, body });
+        state.modulePosts.push({ exchangeId: id, body: (req.body ?? {}) as Row });
         if (!exchangeView(exchanges, id)) return { status: 404 };
-        const missing = moduleProblems(body);
-        if (missing.length > 0) {
-          return {
-            status: 400,
-            body: errors({ message: 'invalid module' }, ...missing.map((f) => ({ [f]: "can't be blank" }))),
-          };
-        }
         const rows = state.modules.get(id) ?? new Map<string, Row>();
         state.modules.set(id, rows);
-        const hostname = String(body.hostname);
-        rows.set(hostname, {
-          ...body,
-          messaging_exchange_id: Number(id),
-          updated_at: new Date().toUTCString(),
-        });
-        return {
-          status: 201,
-          location: `/messaging/exchanges/${id}/modules/${encodeURIComponent(hostname)}`,
-        };
+        return registerModule(rows, id, req.body, Date.now());
       },
     ],
     [
@@ -185,12 +173,8 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
       'PUT',
       /^\/workflows\/([^/]+)$/,
       (req, [id = '']) => {
-        const body = (req.body ?? {}) as Row;
-        state.workflowPuts.push({ id, body });
-        const existing = state.workflows.get(id);
-        if (!existing) return { status: 404 };
-        state.workflows.set(id, appliedWorkflow(existing, body, Date.now()));
-        return { status: 204, location: `/workflows/${id}` };
+        state.workflowPuts.push({ id, body: (req.body ?? {}) as Row });
+        return updateWorkflow(state.workflows, id, req.body, Date.now());
       },
     ],
     [
@@ -203,15 +187,9 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
       'POST',
       /^\/system_events$/,
       (req) => {
-        const body = (req.body ?? {}) as Row;
-        if (!body.type || !body.severity)
-          return { status: 400, body: errors({ message: 'type and severity are required' }) };
-        const now = Date.now();
-        if (body.unique === true && duplicatesEvent(events, body, now))
-          return { status: 409, body: errors({ message: 'duplicate' }) };
-        events.push({ body, at: now });
-        state.systemEvents.push(body);
-        return { status: 201, location: '/system_events' };
+        const answer = createSystemEvent(events, req.body, Date.now());
+        if (answer.status === 201) state.systemEvents.push((req.body ?? {}) as Row);
+        return answer;
       },
     ],
   ];
@@ -223,7 +201,7 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
     const header = req.headers.authorization ?? '';
     const match = authPattern.exec(header);
     const token = match ? header.slice(match.index + match[0].length).trim() : '';
-    if (!valid.has(token)) return { status: 401, body: 'Unauthorized' };
+    if (validatorDown || !valid.has(token)) return { status: 401, body: 'Unauthorized' };
     for (const [method, pattern, handler] of routes) {
       const m = pattern.exec(req.path);
       if (m && method === req.method)
@@ -280,6 +258,7 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
     delayNext: (path, ms, times = 1) => void delays.push({ path, ms, left: times }),
     setWorkflow: (id, body) => void state.workflows.set(id, { ...body, id }),
     revokeTokens: () => valid.clear(),
+    setValidatorDown: (down) => void (validatorDown = down),
     setTokenTtl: (seconds) => void (tokenTtl = seconds),
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -287,4 +266,41 @@ export async function startFakeManager(seed: FakeManagerSeed = {}): Promise<Fake
         server.close((err) => (err ? reject(err) : resolve()));
       }),
   };
+}
+
+/** The fields of a heartbeat the Overseer forwards; it drops the rest. */
+export interface ForwardedHeartbeat {
+  hostname: string;
+  type: string;
+  status: string;
+  workload: unknown;
+}
+
+/**
+ * What the Overseer does with each heartbeat (protocol §4.2): `POST /messaging/exchanges/<its exchange>/modules`
+ * with the heartbeat's hostname, type, status and workload, logged in as any module. Resolves to the status.
+ */
+export async function overseerForward(
+  manager: FakeManager,
+  exchangeId: string,
+  heartbeat: ForwardedHeartbeat,
+): Promise<number> {
+  const json = { 'content-type': 'application/json', accept: 'application/json' };
+  const login = await fetch(manager.oauthUrl, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: manager.clientId,
+      client_secret: manager.clientSecret,
+    }),
+  });
+  const { access_token: token } = (await login.json()) as { access_token: string };
+  const response = await fetch(`${manager.url}/messaging/exchanges/${exchangeId}/modules`, {
+    method: 'POST',
+    headers: { ...json, authorization: `Bearer access_token=${token}` },
+    body: JSON.stringify(heartbeat),
+  });
+  await response.text();
+  return response.status;
 }

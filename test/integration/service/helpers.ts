@@ -11,7 +11,14 @@ import type { FakeManager, FakeManagerSeed } from '../../fakes/manager';
 import { recordingLogger } from '../../fakes/logger';
 import { uniqueName } from '../../harness/env';
 import type { BrokerAdmin } from '../amqp/topology';
-import { buildRequest, localEnv, type RequestJson, type SeededRepos } from '../workflow/helpers';
+import {
+  buildRequest,
+  DEPLOYMENT_EXAMPLE,
+  filesOf,
+  localEnv,
+  type RequestJson,
+  type SeededRepos,
+} from '../workflow/helpers';
 
 /** The logical queues the builder publishes to, each watched through the physical queue ops bound to it. */
 export const PUBLISHED = [
@@ -143,6 +150,23 @@ export function serviceRequest(repos: SeededRepos, overrides: Record<string, unk
     notifications_config: { hipchat: { room_names: ['ops'] } },
     ...overrides,
   });
+}
+
+/** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
+export function slowBuild(seconds: number): Record<string, string> {
+  const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
+  if (!dockerfile.includes('RUN '))
+    throw new Error('the example Dockerfile.eex has no RUN line to slow down');
+  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}\nRUN `) };
+}
+
+/** The builder that took a workflow last, as its event log (a reply's, or else the Manager's) names it. */
+export function processedBy(eventLog: Term | undefined): string | undefined {
+  const entries = Array.isArray(eventLog) ? eventLog : [];
+  return entries
+    .flatMap((e) => (typeof e === 'string' ? [/processed by Builder (\S+)$/.exec(e)?.[1]] : []))
+    .filter((host) => host !== undefined)
+    .at(-1);
 }
 
 /** The bytes the orchestrator would publish for `request`. */

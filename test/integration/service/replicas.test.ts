@@ -12,19 +12,14 @@ import { buildIfStale } from '../../harness/build';
 import { REPO_ROOT, testEnv } from '../../harness/env';
 import { freeLoopbackPort } from '../../harness/ports';
 import { BrokerAdmin, eventually } from '../amqp/topology';
-import {
-  DEPLOYMENT_EXAMPLE,
-  filesOf,
-  removeSeededRepos,
-  scratchDir,
-  seedRepos,
-  type RequestJson,
-} from '../workflow/helpers';
+import { removeSeededRepos, scratchDir, seedRepos, type RequestJson } from '../workflow/helpers';
 import {
   managerSeed,
+  processedBy,
   provisionTopology,
   serviceEnv,
   serviceRequest,
+  slowBuild,
   startTestService,
   stopServices,
   submit,
@@ -40,13 +35,6 @@ const BIN = path.join(REPO_ROOT, 'bin', 'oa-builder.js');
 /** Long enough for a few builds from scratch on a busy two-core machine. */
 const BUILD_MS = 60_000;
 const HOSTNAMES = ['replica-a', 'replica-b'];
-
-/** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
-function slowBuild(seconds: number): Record<string, string> {
-  const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
-  expect(dockerfile).toContain('RUN ');
-  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}\nRUN `) };
-}
 
 type JsonLine = Record<string, unknown>;
 
@@ -88,9 +76,11 @@ async function scrape(url: string): Promise<Map<string, number>> {
 const statusName = ({ status }: Record<string, Term>): string | undefined =>
   status !== undefined && isAtom(status) ? status.name : undefined;
 
-/** The workflow ids a heartbeat reports in flight. */
-const workloadIds = (beat: Record<string, Term>): string[] =>
-  (toJson(beat.workload ?? []) as { workflow_id: string }[]).map((w) => w.workflow_id);
+/** A heartbeat's workload: how many workflows are in each step. */
+const workloadOf = (beat: Record<string, Term>): { step: string; workflows: number }[] =>
+  toJson(beat.workload ?? []) as { step: string; workflows: number }[];
+const inFlight = (beat: Record<string, Term>): number =>
+  workloadOf(beat).reduce((sum, w) => sum + w.workflows, 0);
 
 let workRoot: string;
 let admin: BrokerAdmin;
@@ -192,14 +182,6 @@ describe('builder replicas on one queue', () => {
   const repliesTo = (id: string) => withField(published.workflow_orchestration, 'id', id);
   const beatsOf = (hostname: string) => withField(published.system_modules, 'hostname', hostname);
 
-  /** The builder that took workflow `id` last, as its event log (a reply's, or else the Manager's) names it. */
-  function processedBy(eventLog: Term | undefined): string | undefined {
-    const entries = Array.isArray(eventLog) ? eventLog : [];
-    return entries
-      .flatMap((e) => (typeof e === 'string' ? [/processed by Builder (\S+)$/.exec(e)?.[1]] : []))
-      .filter((host) => host !== undefined)
-      .at(-1);
-  }
   const savedBy = (id: string): string | undefined =>
     processedBy(manager.state.workflowPuts.filter((p) => p.id === id).at(-1)?.body.event_log as Term);
 
@@ -262,11 +244,11 @@ describe('builder replicas on one queue', () => {
       const taken = [...ackedBy].flatMap(([id, by]) => (by === hostname ? [id] : []));
       const beats = beatsOf(hostname);
       expect(beats.every((b) => statusName(b) === 'active')).toBe(true);
-      const busy = beats.map(workloadIds).filter((w) => w.length > 0);
+      const busy = beats.map(inFlight).filter((n) => n > 0);
       expect({ hostname, busyBeats: busy.length > 0 }).toEqual({ hostname, busyBeats: true });
-      // A replica reports only the workflows it runs itself, each with the step it is in.
-      for (const workload of busy) expect(taken).toEqual(expect.arrayContaining(workload));
-      const steps = beats.flatMap((b) => toJson(b.workload ?? []) as { step?: unknown }[]).map((w) => w.step);
+      // A replica counts only the workflows it runs itself, by the step each is in.
+      expect(Math.max(...busy)).toBeLessThanOrEqual(taken.length);
+      const steps = beats.flatMap(workloadOf).map((w) => w.step);
       expect(
         steps.every((step) => ['starting', 'checkout', 'config', 'build', 'verify'].includes(String(step))),
       ).toBe(true);

@@ -2,11 +2,12 @@
 // provisioned as ops would, building with the test dockerd, registry and git server, and talking to a fake
 // Manager. What it publishes is read back off the queues the other OpenAperture modules consume, decoded.
 import fs from 'node:fs';
-import net from 'node:net';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { BUILDER_VERSION } from '../../../src/version';
-import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { BrokerAdmin, eventually, pause } from '../amqp/topology';
@@ -23,6 +24,7 @@ import {
 } from '../workflow/helpers';
 import {
   acked,
+  EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   publishToBuilder,
@@ -70,6 +72,9 @@ function builderEntries(reply: Record<string, Term>, id: string): string[] {
   const log = (reply.event_log ?? []) as Term[];
   return log.flatMap((e) => (typeof e === 'string' && e.startsWith(prefix) ? [e.slice(prefix.length)] : []));
 }
+
+/** The name of an atom, as the Overseer's JSON encoding writes it; '' for anything else. */
+const atomName = (term: Term | undefined): string => (term !== undefined && isAtom(term) ? term.name : '');
 
 /** The install.sh template of the example without its render timestamp, so renders of one commit are identical. */
 function timelessInstallSh(): string {
@@ -324,7 +329,7 @@ describe('the builder service', () => {
         type: 'unhandled_exception',
         severity: 'error',
         message: `Builder ${hostname} rejected build request ${invalid.id}: ${reason}`,
-        data: { component: 'builder', exchange_id: '1', hostname },
+        data: { component: 'builder', exchange_id: '1', hostname, workflow_id: invalid.id, reason },
       },
     ]);
 
@@ -333,6 +338,33 @@ describe('the builder service', () => {
       source_repo_git_ref: await headOf(repos.source),
     });
     expect(await manifestStatus(repos)).toBe(200);
+  });
+
+  it('stores a system event for each of two requests rejected within the hour, and refuses only a true repeat', async () => {
+    const { log } = await start();
+    const repos = await seedRepos();
+    const { milestones: _a, ...first } = serviceRequest(repos);
+    const { milestones: _b, ...second } = serviceRequest(repos);
+    const firstBytes = submit(rig, first);
+    submit(rig, second);
+    const raised = () => log.lines.filter((l) => l.message === 'system event raised');
+    await eventually('both events were answered', () => raised().length >= 2);
+    // The same request again: the same workflow rejected for the same reason is a true repeat.
+    publishToBuilder(rig, firstBytes);
+    await eventually('the repeat’s event was answered', () => raised().length >= 3);
+
+    const reason = 'invalid build request: milestones is required';
+    const stored = manager.state.systemEvents.map((e) => e.data as { workflow_id: string; reason: string });
+    expect(stored.map((d) => d.workflow_id).sort()).toEqual([first.id, second.id].sort());
+    expect(stored.every((d) => d.reason === reason)).toBe(true);
+    const outcomes = raised().map((l) => [l.fields.workflow_id, l.fields.outcome]);
+    expect(outcomes.slice(0, 2)).toEqual(
+      expect.arrayContaining([
+        [first.id, 'created'],
+        [second.id, 'created'],
+      ]),
+    );
+    expect(outcomes.slice(2)).toEqual([[first.id, 'duplicate']]);
   });
 
   it('answers a repeated request of a finished workflow from the registry, without building or committing again', async () => {
@@ -424,6 +456,76 @@ describe('the builder service', () => {
     );
     expect(tokens.size).toBe(2);
     expect(log.lines.filter((l) => l.message === 'workflow save failed')).toEqual([]);
+  });
+
+  it('stays registered through every heartbeat the Overseer forwards while eight workflows are in flight', async () => {
+    // A git server that takes every request and never answers holds the eight workflows in their checkout.
+    const held = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    // A topology of its own: the eight requests go back to their queue when the service stops.
+    const busy = await provisionTopology(admin);
+    const beatsSeen = await tap(admin.channel, busy.queues.system_modules);
+    const busyManager = await startFakeManager(managerSeed(busy, env.amqpUrl));
+    try {
+      const { service, hostname, log } = await startTestService({
+        manager: busyManager,
+        topology: busy,
+        workRoot,
+        env: {
+          BUILDER_CONCURRENCY: '8',
+          HEARTBEAT_SECONDS: '1',
+          SHUTDOWN_GRACE_SECONDS: '1',
+          GIT_BASE_URL: `http://127.0.0.1:${(held.address() as AddressInfo).port}/`,
+        },
+      });
+      const repos = await seedRepos();
+      for (let i = 0; i < 8; i++)
+        submit({ admin, topology: busy, manager: busyManager }, serviceRequest(repos));
+      await eventually('eight workflows in flight', () => service.running().length === 8, BUILD_MS);
+      // The heartbeat counts them by step; /healthz still lists each one.
+      const address = log.lines.find((l) => l.message === 'health endpoint listening')?.fields.address;
+      const health = (await (await fetch(`http://${String(address)}/healthz`)).json()) as {
+        workload: { workflow_id: string; step: string }[];
+      };
+      expect(health.workload.map((w) => w.workflow_id).sort()).toEqual([...service.running()].sort());
+
+      // Every heartbeat from here on is forwarded as the Overseer does, and the module row must survive each,
+      // until three of them have counted all eight (one sent before the last workflow started may count fewer)
+      // or one was refused.
+      const beats = () => withField(beatsSeen, 'hostname', hostname);
+      const forwarded: { status: number; registered: boolean; inFlight: number; chars: number }[] = [];
+      const kept = () => forwarded.every((f) => f.status === 201 && f.registered);
+      for (
+        let next = beats().length;
+        kept() && forwarded.filter((f) => f.inFlight === 8).length < 3;
+        next++
+      ) {
+        await eventually('the next heartbeat', () => beats().length > next, 15_000);
+        const beat = beats()[next] ?? {};
+        const workload = toJson(beat.workload ?? []) as { workflows: number }[];
+        const status = await overseerForward(busyManager, EXCHANGE_ID, {
+          hostname,
+          type: atomName(beat.type),
+          status: atomName(beat.status),
+          workload,
+        });
+        forwarded.push({
+          status,
+          registered: busyManager.state.modules.get(EXCHANGE_ID)?.has(hostname) ?? false,
+          inFlight: workload.reduce((sum, w) => sum + w.workflows, 0),
+          chars: JSON.stringify(workload).length,
+        });
+      }
+      expect(forwarded.map(({ status, registered }) => ({ status, registered }))).toEqual(
+        forwarded.map(() => ({ status: 201, registered: true })),
+      );
+      expect(Math.max(...forwarded.map((f) => f.chars))).toBeLessThanOrEqual(255);
+      await stopService(service);
+    } finally {
+      held.closeAllConnections();
+      held.close();
+      await busyManager.close();
+    }
   });
 
   it('sends an active heartbeat with the actor tree every HEARTBEAT_SECONDS and an inactive one when it stops', async () => {

@@ -22,15 +22,41 @@ interface Service {
   privileged?: boolean;
   command?: string[] | string;
   healthcheck?: { test?: string[] | string };
+  profiles?: string[];
+  restart?: string;
+  volumes?: string[];
 }
 
 /** Only what the interpolation reads: PATH to find the tools, nothing that would override a default. */
 const composeEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8', HOME: ROOT };
 
-function compose(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('docker-compose', ['-f', 'docker-compose.yml', ...args], {
+const BASE = ['docker-compose.yml'];
+/** docker-compose.yml with the override scripts/stack.sh uses on the test engine. */
+const LOOPBACK = [...BASE, 'docker-compose.loopback.yml'];
+
+/** What scripts/stack.sh gives the loopback override, in the shapes it gives them. */
+const stackVars = {
+  OA_STACK_MANAGER_PORT: '25400',
+  OA_STACK_BUILDER_1_HEALTH_PORT: '25401',
+  OA_STACK_BUILDER_2_HEALTH_PORT: '25402',
+  OA_STACK_DOCKER_SOCKET: '/tmp/oa-builder-test/docker.sock',
+  OA_STACK_DOCKER_GID: '999',
+  OA_STACK_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672/',
+  OA_STACK_REGISTRY: 'http://127.0.0.1:25050',
+  OA_STACK_GIT_BASE_URL: 'http://127.0.0.1:25080/',
+  OA_STACK_EXCHANGE: 'oa-stack',
+  OA_STACK_ROUTING_KEY: 'oastack',
+  OA_STACK_QUEUE: 'oastack_builder',
+  OA_STACK_MANAGER_SEED: '{}',
+};
+
+function compose(
+  files: readonly string[],
+  ...args: string[]
+): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('docker-compose', [...files.flatMap((f) => ['-f', f]), ...args], {
     cwd: ROOT,
-    env: composeEnv,
+    env: files === BASE ? composeEnv : { ...composeEnv, ...stackVars },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -44,8 +70,8 @@ function compose(...args: string[]): { status: number | null; stdout: string; st
 }
 
 /** The normalized configuration as data. PyYAML comes with docker-compose (it is written in Python). */
-function normalized(): { services: Record<string, Service>; networks?: Record<string, unknown> } {
-  const { status, stdout, stderr } = compose('config');
+function normalized(files = BASE): { services: Record<string, Service>; networks?: Record<string, unknown> } {
+  const { status, stdout, stderr } = compose(files, 'config');
   if (status !== 0) throw new Error(`docker-compose config failed: ${stderr}`);
   const json = execFileSync(
     'python3',
@@ -88,7 +114,7 @@ describe('docker-compose.yml', () => {
   const builderEnv = (name: string): Record<string, string> => env(config.services[name]);
 
   it('is a valid Compose file', () => {
-    const { status, stderr } = compose('config', '-q');
+    const { status, stderr } = compose(BASE, 'config', '-q');
     expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
   });
 
@@ -117,21 +143,22 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('publishes every port on 127.0.0.1 only, and keeps every service on the compose network', () => {
+  it("publishes every port on 127.0.0.1 only, and keeps every service on the project's own network", () => {
     const published: string[] = [];
     for (const [name, service] of Object.entries(config.services)) {
+      // Neither a network mode nor named networks: Compose's default network of the project.
       expect({ name, network_mode: service.network_mode }).toEqual({ name, network_mode: undefined });
       const networks = Array.isArray(service.networks)
         ? service.networks
         : Object.keys(service.networks ?? {});
-      expect({ name, networks }).toEqual({ name, networks: ['oa'] });
+      expect({ name, networks }).toEqual({ name, networks: [] });
       for (const port of service.ports ?? []) {
         published.push(`${name} ${JSON.stringify(port)}`);
         expect({ name, port, host: hostIp(port) }).toEqual({ name, port, host: '127.0.0.1' });
       }
     }
     expect(published.length).toBeGreaterThan(0);
-    expect(Object.keys(config.networks ?? {})).toEqual(['oa']);
+    expect(Object.keys(config.networks ?? {})).toEqual([]);
   });
 
   it('lets a build run and a replica drain before anything cuts them off', () => {
@@ -201,4 +228,75 @@ describe('docker-compose.yml', () => {
     if (!service) throw new Error(`no service ${name}`);
     return service;
   }
+});
+
+describe('docker-compose.yml with docker-compose.loopback.yml', () => {
+  let config: ReturnType<typeof normalized>;
+  beforeAll(() => {
+    config = normalized(LOOPBACK);
+  });
+  const builders = ['builder-1', 'builder-2'];
+  const started = ['topology', 'manager', ...builders];
+
+  it('is a valid Compose configuration', () => {
+    const { status, stderr } = compose(LOOPBACK, 'config', '-q');
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
+  it("runs every container on the host's network, with the stand-ins for the host's services left off", () => {
+    for (const [name, service] of Object.entries(config.services))
+      expect({ name, network_mode: service.network_mode }).toEqual({ name, network_mode: 'host' });
+    for (const name of ['rabbitmq', 'registry', 'git', 'docker'])
+      expect({ name, profiles: config.services[name]?.profiles }).toEqual({ name, profiles: ['bundled'] });
+    for (const name of started)
+      expect({ name, profiles: config.services[name]?.profiles ?? [] }).toEqual({ name, profiles: [] });
+  });
+
+  it('points the builders at loopback services and gives each its own health port', () => {
+    const listens = builders.map((name) => {
+      const vars = env(config.services[name]);
+      const loaded = loadConfig({ mode: 'service', env: vars });
+      expect(loaded.hostname).toBe(name);
+      for (const key of ['MANAGER_URL', 'OAUTH_LOGIN_URL', 'DOCKER_REGISTRY_URL', 'GIT_BASE_URL'])
+        expect({ key, host: new URL(vars[key] ?? '').hostname }).toEqual({ key, host: '127.0.0.1' });
+      expect(vars.BUILD_HOSTS).toBe('unix:///var/run/docker.sock');
+      expect(config.services[name]?.volumes).toEqual([
+        `${stackVars.OA_STACK_DOCKER_SOCKET}:/var/run/docker.sock:rw`,
+      ]);
+      return vars.HEALTH_LISTEN;
+    });
+    expect(listens).toEqual([
+      `127.0.0.1:${stackVars.OA_STACK_BUILDER_1_HEALTH_PORT}`,
+      `127.0.0.1:${stackVars.OA_STACK_BUILDER_2_HEALTH_PORT}`,
+    ]);
+  });
+
+  it('lets a stopped builder drain before it is killed, and leaves a killed one down', () => {
+    for (const name of builders) {
+      const service = config.services[name];
+      const loaded = loadConfig({ mode: 'service', env: env(service) });
+      expect(seconds(service?.stop_grace_period ?? '10s')).toBeGreaterThan(loaded.shutdownGraceSeconds);
+      expect(service?.restart).toBe('no');
+    }
+  });
+
+  it('declares the topology under its own names and queue prefix, and serves the Manager on its port', () => {
+    const topology = env(config.services.topology);
+    expect(topology).toMatchObject({
+      AMQP_URL: stackVars.OA_STACK_AMQP_URL,
+      EXCHANGE: stackVars.OA_STACK_EXCHANGE,
+      ROUTING_KEY: stackVars.OA_STACK_ROUTING_KEY,
+      BUILDER_QUEUE: stackVars.OA_STACK_QUEUE,
+      QUEUE_PREFIX: `${stackVars.OA_STACK_ROUTING_KEY}_`,
+    });
+    expect(config.services.manager?.command).toEqual([
+      'node',
+      'scripts/fake-manager.js',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      stackVars.OA_STACK_MANAGER_PORT,
+    ]);
+    expect(env(config.services.manager).FAKE_MANAGER_SEED_JSON).toBe(stackVars.OA_STACK_MANAGER_SEED);
+  });
 });

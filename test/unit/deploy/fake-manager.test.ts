@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ManagerClient } from '../../../src/manager';
 import { startFakeManager, type FakeManagerSeed } from '../../fakes/manager';
+import { createSystemEvent, type StoredEvent } from '../../fakes/manager-data';
 
 /**
  * scripts/fake-manager.js, the stand-in Manager of docker-compose.yml, run as the compose file runs it: a
@@ -190,7 +191,7 @@ describe('scripts/fake-manager.js', () => {
           const text = await response.text();
           const parsed: unknown = text === '' ? '' : JSON.parse(text);
           const stripped = JSON.parse(JSON.stringify(parsed), (key, value: unknown) =>
-            key === 'updated_at' ? '(time)' : value,
+            key === 'updated_at' || key === 'inserted_at' ? '(time)' : value,
           ) as unknown;
           return [method, p, response.status, response.headers.get('location'), stripped];
         };
@@ -249,6 +250,27 @@ describe('scripts/fake-manager.js', () => {
             data: { a: 1 },
           }),
           await call('POST', '/system_events', { severity: 'error' }),
+          await call('PUT', '/workflows/wf-1', { id: 'wf-1', bogus: 1, scheduled_start_time: 'tomorrow' }),
+          await call('PUT', '/workflows/wf-1', {
+            id: 'wf-1',
+            bogus: 1,
+            scheduled_start_time: 'Sat, 05 Dec 2026 09:30:00 +0100',
+          }),
+          await call('GET', '/workflows/wf-1'),
+          await call('POST', '/messaging/exchanges/3/modules', { ...module, workload: ['x'.repeat(300)] }),
+          await call('GET', '/messaging/exchanges/3/modules'),
+          await call('POST', '/system_events', {
+            type: 'x',
+            severity: 'error',
+            unique: true,
+            data: { b: [1, 2], a: 1 },
+          }),
+          await call('POST', '/system_events', {
+            type: 'x',
+            severity: 'error',
+            unique: true,
+            data: { a: 1, b: [1, 2] },
+          }),
           await call('GET', '/nothing/here'),
           await call('GET', '/messaging/brokers/1', undefined, 'Bearer access_token=forged'),
         ];
@@ -337,5 +359,141 @@ describe('scripts/fake-manager.js', () => {
     await expect(startScript([], { FAKE_MANAGER_SEED_JSON: '[1]' })).rejects.toThrow(
       /exited 1: fake-manager: the seed must be a JSON object/,
     );
+  });
+});
+
+/** Both fakes, each started with `seed`; they must hold to the real Manager's rules alike. */
+const fakes: [string, () => Promise<string>][] = [
+  [
+    'scripts/fake-manager.js',
+    async () => (await startScript([], { FAKE_MANAGER_SEED_JSON: JSON.stringify(seed) })).url,
+  ],
+  [
+    'the tests’ fake',
+    async () => {
+      const fake = await startFakeManager(seed);
+      started.push({ url: fake.url, stop: () => fake.close() });
+      return fake.url;
+    },
+  ],
+];
+
+/** A logged-in caller of the fake at `url`: each call resolves to its status and its body, parsed. */
+async function session(url: string) {
+  const authorization = `Bearer access_token=${await token(url)}`;
+  return async (method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
+    const response = await fetch(`${url}${p}`, {
+      method,
+      headers: { ...json, authorization },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? '' : (JSON.parse(text) as unknown) };
+  };
+}
+
+describe.each(fakes)('%s, as strict as the real Manager', (_name, start) => {
+  const module = { hostname: 'builder-9', type: 'builder', status: 'active', workload: [] };
+
+  it('keeps only the Workflow model’s fields of a PUT and drops the rest silently', async () => {
+    const call = await session(await start());
+    const put = await call('PUT', '/workflows/wf-1', {
+      id: 'wf-1',
+      current_step: 'build',
+      workflow_completed: false,
+      workflow_start_time: [1796, 219752, 613000],
+      docker_build_etcd_token: 'abc',
+      inserted_at: 'Thu, 01 Jan 1970 00:00:00 GMT',
+    });
+    expect(put.status).toBe(204);
+    const stored = (await call('GET', '/workflows/wf-1')).body as Record<string, unknown>;
+    expect(stored.current_step).toBe('build');
+    expect(stored).not.toHaveProperty('workflow_start_time');
+    expect(stored).not.toHaveProperty('docker_build_etcd_token');
+    expect(stored).not.toHaveProperty('inserted_at');
+  });
+
+  it('answers 500 to a scheduled_start_time that is not RFC 1123, and stores one that is', async () => {
+    const call = await session(await start());
+    for (const bad of [
+      '2026-12-05T09:30:00Z',
+      'Fri, 05 Dec 2026 09:30:00 GMT',
+      'Sat, 32 Dec 2026 09:30:00 GMT',
+      7,
+    ])
+      expect(
+        (
+          await call('PUT', '/workflows/wf-1', {
+            id: 'wf-1',
+            current_step: 'deploy',
+            scheduled_start_time: bad,
+          })
+        ).status,
+      ).toBe(500);
+    expect((await call('GET', '/workflows/wf-1')).body).toMatchObject({ current_step: 'build' });
+
+    const good = { id: 'wf-1', scheduled_start_time: 'Sat, 05 Dec 2026 09:30:00 +0100' };
+    expect((await call('PUT', '/workflows/wf-1', good)).status).toBe(204);
+    expect((await call('GET', '/workflows/wf-1')).body).toMatchObject({
+      scheduled_start_time: 'Sat, 05 Dec 2026 08:30:00 GMT',
+    });
+    expect((await call('PUT', '/workflows/wf-1', { id: 'wf-1', scheduled_start_time: null })).status).toBe(
+      204,
+    );
+  });
+
+  it('deletes the module row before inserting the new one, so a workload over 255 characters leaves none', async () => {
+    const call = await session(await start());
+    const path = '/messaging/exchanges/3/modules';
+    expect((await call('POST', path, module)).status).toBe(201);
+    // 255 characters of JSON is the most the column holds: `["` + 251 + `"]`.
+    const fits = { ...module, workload: ['x'.repeat(251)] };
+    expect(JSON.stringify(fits.workload)).toHaveLength(255);
+    expect((await call('POST', path, fits)).status).toBe(201);
+    expect((await call('GET', `${path}/builder-9`)).body).toMatchObject({ workload: fits.workload });
+
+    const tooLong = await call('POST', path, { ...module, workload: ['x'.repeat(252)] });
+    expect(tooLong).toEqual({
+      status: 500,
+      body: { errors: [{ message: 'An unexpected error occured with MessagingExchangeModule' }] },
+    });
+    expect((await call('GET', `${path}/builder-9`)).status).toBe(404);
+    expect((await call('GET', path)).body).toEqual([]);
+  });
+
+  it('refuses a unique event of the same type and data within the hour, whatever its message or key order', async () => {
+    const call = await session(await start());
+    const event = (data: unknown, message = 'm') => ({
+      type: 'unhandled_exception',
+      severity: 'error',
+      unique: true,
+      message,
+      data,
+    });
+    const first = { component: 'builder', workflow_id: 'a', reason: 'r' };
+    expect((await call('POST', '/system_events', event(first))).status).toBe(201);
+    const again = await call(
+      'POST',
+      '/system_events',
+      event({ reason: 'r', workflow_id: 'a', component: 'builder' }, 'other'),
+    );
+    expect(again).toEqual({
+      status: 409,
+      body: { errors: [{ message: 'A SystemEvent already exists with that identifier' }] },
+    });
+    expect((await call('POST', '/system_events', event({ ...first, workflow_id: 'b' }))).status).toBe(201);
+    expect((await call('POST', '/system_events', event(null))).status).toBe(409);
+    expect((await call('POST', '/system_events', { ...event(first), type: 'other' })).status).toBe(201);
+    expect((await call('POST', '/system_events', { ...event(first), unique: false })).status).toBe(201);
+  });
+});
+
+describe('the system event uniqueness window', () => {
+  it('lets an event equal to one stored more than an hour ago through', () => {
+    const events: StoredEvent[] = [];
+    const body = { type: 't', severity: 'error', unique: true, data: { a: 1 } };
+    expect(createSystemEvent(events, body, 0).status).toBe(201);
+    expect(createSystemEvent(events, body, 3_599_999).status).toBe(409);
+    expect(createSystemEvent(events, body, 3_600_000).status).toBe(201);
   });
 });

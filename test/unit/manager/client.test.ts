@@ -226,7 +226,7 @@ describe('ManagerClient retries', () => {
 
 describe('ManagerClient error messages', () => {
   it('never contain the client secret or a token', async () => {
-    const manager = client({ retry: { retries: 0 } });
+    const manager = client({ retry: { retries: 0 }, refusedTokenRetryMs: 0 });
     await manager.getBroker(1);
     const token = String(fake.state.requests[0]?.headers.authorization).replace('Bearer access_token=', '');
     fake.failNext('/messaging/brokers/1', 500, 1);

@@ -4,7 +4,9 @@ import {
   ManagerUnavailableError,
   type ManagerClientOptions,
 } from '../../../src/manager';
+import { recordingLogger } from '../../fakes/logger';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
+import { eventually } from '../../integration/amqp/topology';
 
 const workflowId = 'wf-1';
 let fake: FakeManager;
@@ -111,12 +113,46 @@ describe('the OAuth login', () => {
     expect(fake.state.requests).toHaveLength(3);
   });
 
-  it('fails with ManagerAuthError when the Manager refuses the freshly issued token too', async () => {
-    fake.failNext(`/workflows/${workflowId}`, 401, 2);
-    const err = await failure(client().getWorkflow(workflowId));
+  it('fails with ManagerAuthError once the Manager has refused the fresh token for the bounded time', async () => {
+    fake.setValidatorDown(true);
+    const log = recordingLogger();
+    const err = await failure(client({ refusedTokenRetryMs: 300, logger: log }).getWorkflow(workflowId));
     expect(err).toBeInstanceOf(ManagerAuthError);
     expect(err).toMatchObject({ status: 401, method: 'GET', path: `/workflows/${workflowId}` });
+    expect(err.message).toContain('the Manager refused a freshly issued token');
+    // One login more for the first 401, none for the retries: the fresh token is good for its whole life.
     expect(fake.state.logins).toHaveLength(2);
+    const retries = log.lines.filter((l) => l.message.startsWith('the Manager refused a fresh token'));
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(fake.state.requests).toHaveLength(2 + retries.length);
+  });
+
+  it('rides out an outage of the Manager’s token validator, retrying with backoff and saying so', async () => {
+    const manager = client({ logger: recordingLogger() });
+    await manager.getWorkflow(workflowId);
+    fake.setValidatorDown(true);
+    const log = recordingLogger();
+    const call = client({ logger: log, refusedTokenRetryMs: 20_000 }).getWorkflow(workflowId);
+    // Back once the call has been refused a few times after its fresh login.
+    await eventually('three refusals of the fresh token', () => fake.state.requests.length >= 5);
+    fake.setValidatorDown(false);
+    await expect(call).resolves.toMatchObject({ id: workflowId });
+
+    const retries = log.lines.filter((l) => l.message.startsWith('the Manager refused a fresh token'));
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect(retries.every((l) => l.level === 'warn')).toBe(true);
+    expect(retries[0]?.fields).toMatchObject({ call: `GET /workflows/${workflowId}`, retry: 1 });
+    expect(retries.map((l) => l.fields.retry)).toEqual(retries.map((_, i) => i + 1));
+    expect(fake.state.logins).toHaveLength(3);
+  });
+
+  it('stops retrying a refused fresh token as soon as the caller aborts', async () => {
+    fake.setValidatorDown(true);
+    const aborter = new AbortController();
+    const call = client({ refusedTokenRetryMs: 60_000 }).getWorkflow(workflowId, { signal: aborter.signal });
+    await eventually('a refusal of the fresh token', () => fake.state.requests.length >= 2);
+    aborter.abort(new Error('the workflow ended'));
+    await expect(call).rejects.toThrow('the workflow ended');
   });
 
   it('also renews on a 401 to a POST, which the Manager rejected without acting on it', async () => {

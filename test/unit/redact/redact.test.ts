@@ -134,6 +134,7 @@ describe('the redacting reporter', () => {
       elapsedMs: 0,
       stepDurations: {},
       stopped: false,
+      crashed: false,
     });
     expect(JSON.stringify(seen)).not.toContain('pa55word-xyz');
     expect(seen).toContainEqual(['line', `echo ${MASK}`]);

@@ -29,6 +29,7 @@ const received = parseRequestBytes(
 function harness() {
   const published: { to: Destination; term: unknown }[] = [];
   const saves: WorkflowUpdate[] = [];
+  const events: { workflowId: string; reason: string; message: string }[] = [];
   const reporter = openApertureReporter(received.request, {
     manager: {
       updateWorkflow: (_id, update) => {
@@ -44,10 +45,14 @@ function harness() {
       close: () => Promise.resolve(),
     },
     buildLogDestinations: () => Promise.resolve([{ brokerId: '1', exchangeId: '9', queue: 'build_logs' }]),
+    raiseEvent: (workflowId, reason, message) => {
+      events.push({ workflowId, reason, message });
+      return Promise.resolve();
+    },
     log: nopLogger,
     now: () => 1_700_000_120_000,
   });
-  return { reporter, published, saves };
+  return { reporter, published, saves, events };
 }
 
 const result = (overrides: Partial<WorkflowResult> = {}): WorkflowResult => ({
@@ -62,6 +67,7 @@ const result = (overrides: Partial<WorkflowResult> = {}): WorkflowResult => ({
   elapsedMs: 1,
   stepDurations: {},
   stopped: false,
+  crashed: false,
   ...overrides,
 });
 
@@ -133,6 +139,18 @@ describe('the OpenAperture reporter', () => {
       source_repo_git_ref: 'f'.repeat(40),
       event_log: ['first', `[OA][${ID}] done`],
     });
+  });
+
+  it('raises a system event for a workflow a crash ended, after its failure reply, and none for a failure', async () => {
+    const { reporter, published, events } = harness();
+    const reason = "Cannot read properties of undefined (reading 'x')";
+    await reporter.workflowFinished(result({ status: 'failed', reason: 'registry refused', crashed: false }));
+    expect(events).toEqual([]);
+    await reporter.workflowFinished(result({ status: 'failed', reason, crashed: true }));
+    expect(published.map((p) => p.to.queue)).toEqual(['workflow_orchestration', 'workflow_orchestration']);
+    expect(events).toEqual([
+      { workflowId: ID, reason, message: `A crash ended the processing of workflow ${ID}: ${reason}` },
+    ]);
   });
 
   it('sends no reply for a workflow this builder stopped, which another attempt will finish', async () => {

@@ -35,6 +35,7 @@ const result = (overrides: Partial<WorkflowResult>): WorkflowResult => ({
   elapsedMs: 0,
   stepDurations: {},
   stopped: false,
+  crashed: false,
   ...overrides,
 });
 

@@ -191,6 +191,7 @@ describe('a workflow', () => {
       status: 'failed',
       message: 'Failed to create DeploymentRepo!',
       reason: 'git ls-remote failed: ref nope not found',
+      crashed: false,
     });
     expect(result.update).toMatchObject({ workflow_error: true, workflow_completed: true });
     expect(result.update.event_log?.slice(-2)).toEqual([
@@ -218,8 +219,9 @@ describe('a workflow', () => {
       status: 'failed',
       message: 'Milestone has failed',
       reason: "Cannot read properties of undefined (reading 'x')",
+      crashed: true,
     });
-    expect(other.status).toBe('succeeded');
+    expect(other).toMatchObject({ status: 'succeeded', crashed: false });
     const later = '6f1c2f0e-3a57-4c55-9d64-0b7d1d1f0a03';
     await b.start(request(later));
     expect((await collector.result(later)).status).toBe('succeeded');
@@ -241,6 +243,7 @@ describe('a workflow', () => {
       status: 'failed',
       message: 'Milestone has failed',
       reason: 'the build step did not finish within 1 s',
+      crashed: false,
     });
     expect(aborted).toBeDefined();
   });
