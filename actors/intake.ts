@@ -3,6 +3,7 @@ import type { QueueType } from '../src/amqp/runs';
 import { decode, EtfDecodeError, isMap, mapGet, type Term } from '../src/etf';
 import type { Metrics } from '../src/health/metrics';
 import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } from '../src/messages';
+import { queueWaitMs } from '../src/service/lifecycle';
 import {
   DuplicateChildError,
   MaxChildrenError,
@@ -218,7 +219,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
   const close = (id: string, life: Life, ctx: ActorContext<IntakeMsg>): void => {
     memory.lives.delete(id);
     const outcome: WorkflowOutcome = life.phase === 'acked' ? (life.status ?? 'failed') : 'stopped';
-    if (life.started) options.metrics?.workflowFinished(outcome);
+    if (life.started) options.metrics?.workflowFinished(id, outcome);
     if (life.phase !== 'acked') {
       const settled = memory.consumer?.nack(life.delivery, { requeue: true });
       ctx.log.info('no reply went out; delivery returned to the queue', {
@@ -293,6 +294,8 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
       successor: undefined,
     };
     memory.lives.set(id, life);
+    // With the workflow's own "workflow started" line, what a killed replica's log needs to tell its story.
+    ctx.log.info('delivery taken', { workflow_id: id, delivery_count: delivery.deliveryCount });
     startLater(id, life, ctx);
     if (delivery.redelivered || delivery.deliveryCount > 1) {
       options.metrics?.redelivered();
@@ -345,7 +348,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           const life = memory.lives.get(msg.workflowId);
           if (!life || life.started) return state;
           life.started = true;
-          options.metrics?.workflowStarted();
+          options.metrics?.workflowStarted(msg.workflowId, queueWaitMs(life.received.request));
           if (life.phase === 'starting') life.phase = 'running';
           if (life.ended && life.phase !== 'replying') close(msg.workflowId, life, ctx);
           return state;

@@ -12,6 +12,9 @@
 //     systemComponents }, every key optional, as test/fakes/manager-data.ts describes them.
 //   The REST API is served at http://HOST:PORT/ (MANAGER_URL) and the token endpoint at /oauth/token
 //   (OAUTH_LOGIN_URL). The first line on standard output names the bound address.
+//   GET /_fake/requests reads back every request it answered, oldest first (`?since=N` skips the first N):
+//   method, path, query, JSON body (a login's is left out: it holds the client secret), status and time.
+//   No token needed; it is not part of the Manager's API.
 
 const http = require('node:http');
 const fs = require('node:fs');
@@ -159,15 +162,33 @@ function createRouter(seed) {
 }
 
 /** Starts the fake on `host:port` (port 0 picks a free one); resolves with its URLs and a `close()`. */
+const REQUEST_LOG = '/_fake/requests';
+
 function startFakeManager(seed = {}, { host = '127.0.0.1', port = 0 } = {}) {
   const route = createRouter(seed);
+  const requests = [];
   const server = http.createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (chunk) => (text += chunk));
     req.on('end', () => {
       const [path = '/', rawQuery = ''] = (req.url ?? '/').split('?', 2);
-      const answer = route(req.method, path, new URLSearchParams(rawQuery), req.headers, parseBody(text));
+      const query = new URLSearchParams(rawQuery);
+      if (req.method === 'GET' && path === REQUEST_LOG) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(requests.slice(Number(query.get('since') ?? 0) || 0)));
+        return;
+      }
+      const body = parseBody(text);
+      const answer = route(req.method, path, query, req.headers, body);
+      requests.push({
+        at: new Date().toISOString(),
+        method: req.method,
+        path,
+        query: Object.fromEntries(query),
+        ...(path === '/oauth/token' || body === undefined ? {} : { body }),
+        status: answer.status,
+      });
       const headers = { 'content-type': 'application/json' };
       if (answer.location) headers.location = answer.location;
       res.writeHead(answer.status, headers);
@@ -185,7 +206,7 @@ function startFakeManager(seed = {}, { host = '127.0.0.1', port = 0 } = {}) {
           server.close(() => done());
           server.closeAllConnections();
         });
-      resolve({ url, oauthUrl: `${url}/oauth/token`, port: address.port, close });
+      resolve({ url, oauthUrl: `${url}/oauth/token`, port: address.port, requests, close });
     });
   });
 }

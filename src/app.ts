@@ -9,11 +9,11 @@ import {
   type WorkflowOptions,
   type WorkflowSteps,
 } from '../actors/workflow';
-import { secretValues, type BuilderConfig } from './config';
+import { secretValues, settingWarnings, type BuilderConfig } from './config';
 import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
-import { createLogger, logFormatFor, nopLogger, type Logger } from './log';
+import { createLogger, logFormatFor, nopLogger, type LogFormat, type Logger } from './log';
 import { registryCredentials } from './registry';
 import type { BuildRequest, ReceivedBuildRequest } from './messages';
 import type { Reporter } from './workflow/reporter';
@@ -94,10 +94,11 @@ export interface Builder {
 function workflowOptions(
   config: BuilderConfig,
   reporterFor: (request: BuildRequest) => Reporter,
+  redactor: Redactor,
   options: Pick<BuilderOptions, 'steps' | 'killSwitch' | 'finishTimeoutMs' | 'onRetry'>,
 ): WorkflowOptions {
   return {
-    deps: stepDeps(config),
+    deps: { ...stepDeps(config), learnSecret: (secret) => redactor.add(secret) },
     workRoot: config.workDir,
     workflowTimeoutMs: config.workflowTimeoutSeconds * 1000,
     stepTimeoutMs: config.stepTimeoutSeconds * 1000,
@@ -115,18 +116,24 @@ export function configRedactor(config: BuilderConfig): Redactor {
   return new Redactor([...secretValues(config), urlPassword(config.amqpUrl)]);
 }
 
-/** A command's logger: the configured level and format on `stream`, every line scrubbed of the secrets. */
+/**
+ * A command's logger: the configured level and format on `stream`, every line scrubbed of the secrets. `auto`
+ * is what LOG_FORMAT=auto means for the command (default: readable on a terminal, JSON elsewhere). The
+ * settings' warnings are its first records.
+ */
 export function commandLogger(
   config: BuilderConfig,
   stream: NodeJS.WritableStream,
+  auto?: LogFormat,
 ): { readonly log: Logger; readonly redactor: Redactor } {
   const redactor = configRedactor(config);
   const log = createLogger({
     level: config.logLevel,
-    format: logFormatFor(config.logFormat, stream),
+    format: config.logFormat === 'auto' && auto ? auto : logFormatFor(config.logFormat, stream),
     stream,
     scrub: (line) => redactor.redact(line),
   });
+  for (const warning of settingWarnings(config)) log.warn(warning);
   return { log, redactor };
 }
 
@@ -138,7 +145,7 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   // The reporter saves the request's fields to the Manager: they are masked like everything else it sends.
   const reporterFor = (request: BuildRequest): Reporter =>
     redactingReporter(options.reporterFor(redactor.redactValue(request)), redactor);
-  const workflow = workflowOptions(config, reporterFor, options);
+  const workflow = workflowOptions(config, reporterFor, redactor, options);
   const app = await startApp<WorkflowInput, never>({
     ...options.app,
     log,

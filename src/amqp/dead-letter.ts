@@ -83,7 +83,7 @@ function codeOf(err: unknown): unknown {
 
 // A throwaway channel: errors arrive as rejected promises, and its own `error` listener keeps amqplib from
 // escalating them to the connection, which carries the consuming channel.
-async function onThrowawayChannel<T>(
+export async function onThrowawayChannel<T>(
   connection: ChannelModel,
   work: (channel: Channel) => Promise<T>,
 ): Promise<T> {

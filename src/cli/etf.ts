@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { decode, encode, EtfDecodeError, EtfEncodeError, fromRawJson, toJson, toRawJson } from '../etf';
+import { parseCommandLine, UsageError } from './options';
 
 /** The streams a command talks through; the process's own in production, buffers in tests. */
 export interface CommandIo {
@@ -47,20 +48,15 @@ function write(stream: NodeJS.WritableStream, data: string | Buffer): Promise<vo
   });
 }
 
-function parseArgs(args: readonly string[]): { action: string; raw: boolean; source: string } {
-  const [action = '', ...rest] = args;
+function parseArgs(args: readonly string[]): { action: string; raw: boolean; source: string } | 'help' {
+  const line = parseCommandLine(args, { usage: USAGE, flags: ['raw'], maxOperands: 2 });
+  if (line.help) return 'help';
+  const [action = '', source = '-'] = line.operands;
   if (action !== 'decode' && action !== 'encode') {
     throw new BadInput(action === '' ? 'missing command: decode or encode' : `unknown command "${action}"`);
   }
-  let raw = false;
-  const files: string[] = [];
-  for (const arg of rest) {
-    if (arg === '--raw' && action === 'decode') raw = true;
-    else if (arg.startsWith('-') && arg !== '-') throw new BadInput(`unknown option "${arg}" for ${action}`);
-    else files.push(arg);
-  }
-  if (files.length > 1) throw new BadInput('give at most one FILE');
-  return { action, raw, source: files[0] ?? '-' };
+  if (line.flags.raw && action === 'encode') throw new BadInput('unknown option --raw for encode');
+  return { action, raw: line.flags.raw === true, source };
 }
 
 function convert(action: string, raw: boolean, input: Buffer): string | Buffer {
@@ -87,16 +83,21 @@ const isBadInput = (err: unknown): err is Error =>
 export async function etfCommand(args: string[], io: CommandIo): Promise<number> {
   const report = (line: string): Promise<void> =>
     write(io.stderr, `oa-builder etf: ${line}\n`).catch(() => undefined);
-  if (args.includes('--help') || args.includes('-h')) {
-    await write(io.stdout, USAGE);
-    return OK;
-  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(args);
   } catch (err) {
-    await report(`${(err as Error).message} (see --help)`);
+    if (err instanceof UsageError) {
+      await report(err.message);
+      return BAD_INPUT;
+    }
+    if (!(err instanceof BadInput)) throw err;
+    await report(`${err.message} (see --help)`);
     return BAD_INPUT;
+  }
+  if (parsed === 'help') {
+    await write(io.stdout, USAGE);
+    return OK;
   }
   const where = parsed.source === '-' ? 'standard input' : parsed.source;
   let input: Buffer;

@@ -1,6 +1,14 @@
-import { ConfigError, configurationTable, describeConfig, loadConfig, type ConfigMode } from '../config';
+import {
+  ConfigError,
+  configurationTable,
+  consistentConfig,
+  describeConfig,
+  loadConfig,
+  settingWarnings,
+} from '../config';
+import { BUILDER_VERSION } from '../version';
 import { etfCommand } from './etf';
-import { takeFlag, takeOption, UsageError } from './options';
+import { parseCommandLine, UsageError } from './options';
 
 /** Streams a command writes to; tests pass their own. */
 export interface CliIo {
@@ -15,7 +23,8 @@ export const exitCode = { ok: 0, failed: 1, badInput: 2 } as const;
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
-const usage = `usage: oa-builder <command> [options]
+const usage = `usage: oa-builder <command> [options]   (oa-builder <command> --help for one command)
+       oa-builder --version
 
 commands:
   config [--service] [--config FILE] [--doc]
@@ -33,27 +42,45 @@ commands:
   serve [--config FILE]
                  run as an OpenAperture system module: consume the builder queue,
                  report to the Manager and the orchestrator (see oa-builder serve --help)
-  help           this text
+  topology [--apply] [--config FILE] [--exchange NAME --routing-key KEY]
+                 compare the RabbitMQ queues (exchange, binding) the builder expects
+                 with the broker's; --apply declares what is missing, never what differs
+  help, -h, --help
+                 this text
+  --version      the builder's version
 
 exit codes: 0 ok, 1 workflow failed or a file cannot be read or written,
             2 bad input or configuration
 `;
 
-function rejectLeftovers(args: string[]): void {
-  if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
-}
+const CONFIG_USAGE = `usage: oa-builder config [--service] [--config FILE] [--doc]
+
+  Loads the settings (defaults, then FILE or OA_BUILDER_CONFIG, then the environment), checks each and their
+  agreement with one another, and prints the effective configuration with secrets masked. Warnings (a secret
+  too short to be masked, say) go to standard error.
+
+    --service      check as oa-builder serve would: the Manager settings are required
+    --config FILE  settings file, keyed by variable names
+    --doc          print the table of every setting as Markdown instead
+
+exit status: 0 valid, 2 invalid (one line naming each problem)
+`;
 
 const configCommand: Command = (args, io) => {
-  if (takeFlag(args, '--doc')) {
-    rejectLeftovers(args);
-    io.stdout.write(`${configurationTable()}\n`);
-    return Promise.resolve(exitCode.ok);
+  const line = parseCommandLine(args, {
+    usage: CONFIG_USAGE,
+    strings: ['config'],
+    flags: ['service', 'doc'],
+  });
+  if (line.help) io.stdout.write(CONFIG_USAGE);
+  else if (line.flags.doc) io.stdout.write(`${configurationTable()}\n`);
+  else {
+    const file = line.strings.config ?? io.env.OA_BUILDER_CONFIG;
+    const mode = line.flags.service ? 'service' : 'local';
+    const config = consistentConfig(loadConfig({ mode, env: io.env, ...(file ? { file } : {}) }));
+    for (const warning of settingWarnings(config)) io.stderr.write(`oa-builder: warning: ${warning}\n`);
+    io.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
   }
-  const mode: ConfigMode = takeFlag(args, '--service') ? 'service' : 'local';
-  const file = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
-  rejectLeftovers(args);
-  const config = loadConfig({ mode, env: io.env, ...(file ? { file } : {}) });
-  io.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
   return Promise.resolve(exitCode.ok);
 };
 
@@ -62,25 +89,27 @@ const configCommand: Command = (args, io) => {
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadRun = (): typeof import('./run') => require('./run') as typeof import('./run');
 const loadServe = (): typeof import('./serve') => require('./serve') as typeof import('./serve');
+const loadTopology = (): typeof import('./topology') => require('./topology') as typeof import('./topology');
 /* eslint-enable @typescript-eslint/no-require-imports */
+
+const help: Command = (args, io) => {
+  parseCommandLine(args, { usage });
+  io.stdout.write(usage);
+  return Promise.resolve(exitCode.ok);
+};
 
 const commands: Record<string, Command> = {
   config: configCommand,
   etf: etfCommand,
-  run: (args, io) => {
-    const { RUN_USAGE, runCommand } = loadRun();
-    if (!takeFlag(args, '--help')) return runCommand(args, io);
-    io.stdout.write(RUN_USAGE);
-    return Promise.resolve(exitCode.ok);
-  },
-  serve: (args, io) => {
-    const { SERVE_USAGE, serveCommand } = loadServe();
-    if (!takeFlag(args, '--help')) return serveCommand(args, io);
-    io.stdout.write(SERVE_USAGE);
-    return Promise.resolve(exitCode.ok);
-  },
-  help: (_args, io) => {
-    io.stdout.write(usage);
+  run: (args, io) => loadRun().runCommand(args, io),
+  serve: (args, io) => loadServe().serveCommand(args, io),
+  topology: (args, io) => loadTopology().topologyCommand(args, io),
+  help,
+  '-h': help,
+  '--help': help,
+  '--version': (args, io) => {
+    parseCommandLine(args, { usage });
+    io.stdout.write(`oa-builder ${BUILDER_VERSION}\n`);
     return Promise.resolve(exitCode.ok);
   },
 };
@@ -88,9 +117,10 @@ const commands: Record<string, Command> = {
 /** Runs one command line and returns the process exit code; never throws for expected failures. */
 export async function main(argv: string[], io: CliIo = process): Promise<number> {
   const [name, ...args] = argv;
-  const command = commands[name ?? 'help'];
+  const command = Object.hasOwn(commands, name ?? 'help') ? commands[name ?? 'help'] : undefined;
   if (!command) {
-    io.stderr.write(`oa-builder: unknown command ${JSON.stringify(name)}\n\n${usage}`);
+    const what = name?.startsWith('-') ? 'option' : 'command';
+    io.stderr.write(`oa-builder: unknown ${what} ${JSON.stringify(name)}\n\n${usage}`);
     return exitCode.badInput;
   }
   try {

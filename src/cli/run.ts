@@ -1,20 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { ChildReport } from '../../actors/supervision';
 import { commandLogger, startBuilder } from '../app';
-import { loadConfig } from '../config';
+import { consistentConfig, loadConfig } from '../config';
 import { EtfDecodeError, toJson } from '../etf';
 import { InvalidRequestError, replyTerm, type ReceivedBuildRequest } from '../messages';
 import { parseRequestBytes } from '../messages/request-file';
-import { takeFlag, takeOption, UsageError } from './options';
+import { parseCommandLine, UsageError } from './options';
 import { consoleReporter } from '../workflow/console-reporter';
 import type { WorkflowResult } from '../workflow/reporter';
 
 export const RUN_USAGE = `usage: oa-builder run REQUEST [--json] [--verbose] [--config FILE]
                        [--git-base-url URL] [--docker-host HOST] [--registry URL]
+       (every option also as --option=value)
 
   Runs the workflow of one build request (a JSON or an Erlang-term file) through the builder's actor
   tree, on this machine, with no broker and no Manager: checkout, render, commit and push, and for the
-  build step the image build and push. Progress goes to standard error.
+  build step the image build and push. Progress goes to standard error, log records too (as readable
+  lines unless LOG_FORMAT=json), and the outcome is its last line.
 
     --json          print the reply the orchestrator would receive, as JSON, on standard output
     --verbose       also show the build and push output
@@ -87,55 +89,78 @@ function unreportedEnd(received: ReceivedBuildRequest, report: ChildReport): Wor
  * before returning, whatever happened, so the process can exit.
  */
 export async function runRequest(options: RunOptions, io: RunIo): Promise<WorkflowResult> {
-  const config = loadConfig({
-    mode: 'local',
-    env: io.env,
-    overrides: options.overrides,
-    ...(options.configFile ? { file: options.configFile } : {}),
-  });
+  const config = consistentConfig(
+    loadConfig({
+      mode: 'local',
+      env: io.env,
+      overrides: options.overrides,
+      ...(options.configFile ? { file: options.configFile } : {}),
+    }),
+  );
   const received = await readRequest(options.requestFile);
-  const { log, redactor } = commandLogger(config, io.stderr);
-  let finished: (result: WorkflowResult) => void = () => undefined;
-  const result = new Promise<WorkflowResult>((resolve) => (finished = resolve));
+  // The progress lines are for a reader: log records between them are too, wherever standard error goes.
+  const { log, redactor } = commandLogger(config, io.stderr, 'pretty');
+  let finished: (result: WorkflowResult, summary: string) => void = () => undefined;
+  const result = new Promise<{ outcome: WorkflowResult; summary: string }>(
+    (resolve) => (finished = (outcome, summary) => resolve({ outcome, summary })),
+  );
   const builder = await startBuilder({
     config: { ...config, concurrency: 1 },
     log,
     redactor,
-    reporterFor: () => consoleReporter({ out: io.stderr, verbose: options.verbose, onFinished: finished }),
+    reporterFor: () =>
+      consoleReporter({ out: io.stderr, verbose: options.verbose, onFinished: finished, deferSummary: true }),
     // A workflow reports its own end before it stops; this is for one that died before it could.
-    app: { onWorkflowExit: (report) => finished(unreportedEnd(received, report)) },
+    app: {
+      onWorkflowExit: (report) => {
+        const outcome = unreportedEnd(received, report);
+        finished(outcome, `workflow ${outcome.workflowId} failed: ${outcome.message}: ${outcome.reason}\n`);
+      },
+    },
   });
+  let summary = '';
   try {
     await builder.start(received);
-    const outcome = await result;
+    const ended = await result;
+    summary = ended.summary;
     if (options.json) {
-      const reply = toJson(replyTerm(outcome.received, outcome.update));
+      const reply = toJson(replyTerm(ended.outcome.received, ended.outcome.update));
       io.stdout.write(`${JSON.stringify(reply, null, 2)}\n`);
     }
-    return outcome;
+    return ended.outcome;
   } finally {
     await builder.app.stop('local run finished');
+    io.stderr.write(summary);
   }
 }
 
 /** `oa-builder run`: the arguments after the command name; returns the exit status. */
+const SETTING_OPTIONS = {
+  'git-base-url': 'GIT_BASE_URL',
+  'docker-host': 'BUILD_HOSTS',
+  registry: 'DOCKER_REGISTRY_URL',
+} as const;
+
 export async function runCommand(args: string[], io: RunIo): Promise<number> {
-  const json = takeFlag(args, '--json');
-  const verbose = takeFlag(args, '--verbose');
-  const configFile = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
+  const line = parseCommandLine(args, {
+    usage: RUN_USAGE,
+    strings: ['config', ...Object.keys(SETTING_OPTIONS)],
+    flags: ['json', 'verbose'],
+    maxOperands: 1,
+  });
+  if (line.help) {
+    io.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  const configFile = line.strings.config ?? io.env.OA_BUILDER_CONFIG;
   const overrides: Record<string, string> = {};
-  for (const [flag, variable] of [
-    ['--git-base-url', 'GIT_BASE_URL'],
-    ['--docker-host', 'BUILD_HOSTS'],
-    ['--registry', 'DOCKER_REGISTRY_URL'],
-  ] as const) {
-    const value = takeOption(args, flag);
+  for (const [option, variable] of Object.entries(SETTING_OPTIONS)) {
+    const value = line.strings[option];
     if (value !== undefined) overrides[variable] = value;
   }
-  const [requestFile, ...rest] = args;
-  if (requestFile === undefined || requestFile.startsWith('--'))
-    throw new UsageError(`run needs a REQUEST file\n\n${RUN_USAGE}`);
-  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  const [requestFile] = line.operands;
+  if (requestFile === undefined) throw new UsageError(`run needs a REQUEST file\n\n${RUN_USAGE}`);
+  const { json, verbose } = line.flags as { json: boolean; verbose: boolean };
   try {
     const outcome = await runRequest({ requestFile, json, verbose, configFile, overrides }, io);
     return outcome.status === 'succeeded' ? 0 : 1;

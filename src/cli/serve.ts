@@ -1,10 +1,11 @@
 import { installProcessGuard } from '../../actors/supervision';
 import { commandLogger } from '../app';
-import { loadConfig } from '../config';
+import { consistentConfig, loadConfig } from '../config';
 import { startService } from '../service';
-import { takeOption, UsageError } from './options';
+import { BUILDER_VERSION } from '../version';
+import { parseCommandLine } from './options';
 
-export const SERVE_USAGE = `usage: oa-builder serve [--config FILE]
+export const SERVE_USAGE = `usage: oa-builder serve [--config FILE]   (or --config=FILE)
 
   Runs the builder as an OpenAperture system module: registers with the Manager, consumes QUEUE_NAME,
   builds, and reports to the Manager, the notifications exchange, the build log stream and the orchestrator.
@@ -14,6 +15,7 @@ export const SERVE_USAGE = `usage: oa-builder serve [--config FILE]
 `;
 
 export interface ServeIo {
+  stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   /** Where the stop signals come from. Default `process`. */
@@ -22,14 +24,22 @@ export interface ServeIo {
 
 /** `oa-builder serve`: runs until a stop signal, then resolves with the exit status. */
 export async function serveCommand(args: string[], io: ServeIo): Promise<number> {
-  const file = takeOption(args, '--config') ?? io.env.OA_BUILDER_CONFIG;
-  if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
-  const config = loadConfig({ mode: 'service', env: io.env, ...(file ? { file } : {}) });
+  const line = parseCommandLine(args, { usage: SERVE_USAGE, strings: ['config'] });
+  if (line.help) {
+    io.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  const file = line.strings.config ?? io.env.OA_BUILDER_CONFIG;
+  const config = consistentConfig(loadConfig({ mode: 'service', env: io.env, ...(file ? { file } : {}) }));
   const { log: commandLog, redactor } = commandLogger(config, io.stderr);
   const log = commandLog.child({ hostname: config.hostname });
   installProcessGuard({ log });
   const service = await startService({ config, log, redactor });
-  log.info('builder service started', { queue: config.queueName, slots: config.concurrency });
+  log.info('builder service started', {
+    version: BUILDER_VERSION,
+    queue: config.queueName,
+    slots: config.concurrency,
+  });
   const signals = io.signals ?? process;
   const signal = await new Promise<string>((resolve) => {
     signals.once('SIGTERM', () => resolve('SIGTERM'));

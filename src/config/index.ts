@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import type { ErrorObject } from 'ajv';
+import { settingConflicts } from './consistency';
 import { settings, type Setting, type SettingKey } from './settings';
 import { localConfig, serviceConfig } from './validators.generated';
 
 export { settings, type Setting, type SettingKey } from './settings';
 export { configFileSchema, defaultConfigFile } from './schema';
+export { settingConflicts, settingWarnings } from './consistency';
 
 type Settings = typeof settings;
 type ValueOf<S> = S extends { type: 'integer' }
@@ -60,7 +62,24 @@ function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   const envName = error.instancePath.split('/')[1] ?? '';
   const key = byEnv.get(envName);
   const shown = key && (settings[key] as Setting).secret ? '(value hidden)' : JSON.stringify(raw[envName]);
-  return `${envName} ${error.message ?? 'is invalid'} (got ${shown})`;
+  const allowed =
+    error.keyword === 'enum' ? `: ${(error.params.allowedValues as unknown[]).map(String).join(', ')}` : '';
+  return `${envName} ${error.message ?? 'is invalid'}${allowed} (got ${shown})`;
+}
+
+/** What each setting's own check finds wrong with the values (each entry of a list); secrets never shown. */
+function checkProblems(raw: Record<string, unknown>): string[] {
+  return entries.flatMap(([, s]) => {
+    const value = raw[s.env];
+    const values = Array.isArray(value) ? value : [value];
+    return s.check === undefined || value === undefined
+      ? []
+      : values.flatMap((v: unknown) => {
+          const problem = typeof v === 'string' ? s.check?.(v) : undefined;
+          if (problem === undefined) return [];
+          return [`${s.env} ${problem} (got ${s.secret ? '(value hidden)' : JSON.stringify(v)})`];
+        });
+  });
 }
 
 function readFile(file: string): Record<string, unknown> {
@@ -84,6 +103,28 @@ function readFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** The suffix of the variable that names a file holding a secret, as Docker and Kubernetes secrets are mounted. */
+export const FILE_SUFFIX = '_FILE';
+
+// The file's content is the secret; the one line break editors and `echo` add at its end is not part of it.
+function secretFromFile(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const file = env[`${name}${FILE_SUFFIX}`];
+  if (file === undefined || file === '') return undefined;
+  if (env[name] !== undefined && env[name] !== '')
+    throw new ConfigError([`${name} and ${name}${FILE_SUFFIX} are both set: keep one of them`]);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      `${name}${FILE_SUFFIX} names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret === '') throw new ConfigError([`${name}${FILE_SUFFIX} names ${file}, which is empty`]);
+  return secret;
+}
+
 function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [, s] of entries) {
@@ -92,6 +133,8 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
       const value = env[name];
       if (value !== undefined && value !== '') out[s.env] = value;
     }
+    const fromFile = s.secret ? secretFromFile(s.env, env) : undefined;
+    if (fromFile !== undefined) out[s.env] = fromFile;
   }
   return out;
 }
@@ -120,7 +163,9 @@ export function loadConfig(options: LoadConfigOptions): BuilderConfig {
   }
   const shown = { ...raw };
   const validate = validators[options.mode];
-  if (!validate(raw)) throw new ConfigError((validate.errors ?? []).map((e) => describe(e, shown)));
+  const invalid = validate(raw) ? [] : (validate.errors ?? []).map((e) => describe(e, shown));
+  const problems = [...invalid, ...checkProblems(raw)];
+  if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Record<string, unknown> = {};
   for (const [key, s] of entries) {
@@ -128,6 +173,22 @@ export function loadConfig(options: LoadConfigOptions): BuilderConfig {
     config[key] = value;
   }
   return config as BuilderConfig;
+}
+
+/** `config` itself when its settings agree with one another; else a ConfigError naming each broken rule. */
+export function consistentConfig(config: BuilderConfig): BuilderConfig {
+  const conflicts = settingConflicts(config);
+  if (conflicts.length > 0) throw new ConfigError(conflicts);
+  return config;
+}
+
+/**
+ * How long a replica holds a delivery unacknowledged, asked of the broker as its consumer's
+ * `x-consumer-timeout`: a workflow may run its whole timeout and then take the grace to stop; a minute more for
+ * the reply.
+ */
+export function consumerTimeoutMs(config: BuilderConfig): number {
+  return (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000;
 }
 
 /** The names of the secrets this configuration holds, for the redactor and for masked printing. */
@@ -155,7 +216,9 @@ export function configurationTable(): string {
             ? 'required in service mode'
             : 'unset'
           : `\`${Array.isArray(s.default) ? s.default.join(',') : String(s.default)}\``;
-    const names = [s.env, ...(s.aliases ?? [])].map((n) => `\`${n}\``).join(', ');
+    const names = [s.env, ...(s.aliases ?? []), ...(s.secret ? [`${s.env}${FILE_SUFFIX}`] : [])]
+      .map((n) => `\`${n}\``)
+      .join(', ');
     return `| ${names} | ${s.type}${s.secret ? ', secret' : ''} | ${def} | ${s.description} |`;
   });
   return ['| variable | type | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');

@@ -1,4 +1,7 @@
 import os from 'node:os';
+import { buildHostProblem } from '../docker/endpoint';
+import { listenProblem } from '../health/server';
+import { registryUrlProblem } from '../registry/image-name';
 
 /**
  * Every setting the builder reads, in one table: the configuration schema, the environment variable that sets
@@ -24,6 +27,11 @@ export interface Setting {
   values?: readonly string[];
   /** Older variable names that are still read (the original builder's), newest wins. */
   aliases?: readonly string[];
+  /**
+   * What the schema cannot say about a value (of each entry, for lists): undefined when it is usable, else what
+   * is wrong with it (`must be ...`). The check is the parser the value is used with, so the two never differ.
+   */
+  check?: (value: string) => string | undefined;
 }
 
 export const settings = {
@@ -106,12 +114,15 @@ export const settings = {
     type: 'string',
     default: () => os.hostname(),
     description:
-      'Replica identity for Overseer registration, heartbeats and notifications; unique per replica.',
+      'Replica identity for Overseer registration, heartbeats and notifications; unique per replica. Default: ' +
+      "the machine's host name (os.hostname()), which in a container is the container's host name (its short id " +
+      'unless the orchestrator sets one).',
   },
   dockerRegistryUrl: {
     env: 'DOCKER_REGISTRY_URL',
     type: 'string',
     default: 'https://index.docker.io/v1/',
+    check: registryUrlProblem,
     description: 'Registry that images are pushed to when docker.json names none (host[:port] or URL).',
   },
   dockerRegistryUsername: {
@@ -135,6 +146,7 @@ export const settings = {
     type: 'list',
     aliases: ['BUILD_SLAVE_IPS'],
     default: ['unix:///var/run/docker.sock'],
+    check: buildHostProblem,
     description:
       'Comma-separated Docker Engine endpoints (unix:///path, tcp://host:port, http(s)://host:port); a bare IP ' +
       'means tcp://IP:2375 as in the original BUILD_SLAVE_IPS. One is picked per build.',
@@ -188,8 +200,10 @@ export const settings = {
     env: 'STEP_TIMEOUT_SECONDS',
     type: 'integer',
     minimum: 1,
-    default: 1800,
-    description: 'Seconds one milestone step (config, build, verify) may run.',
+    default: 3000,
+    description:
+      'Seconds one milestone step (config, build, verify) may run; the build step is a build and the push of ' +
+      'two tags, so at least BUILD_TIMEOUT_SECONDS + 2 × PUSH_TIMEOUT_SECONDS.',
   },
   gitTimeoutSeconds: {
     env: 'GIT_TIMEOUT_SECONDS',
@@ -280,6 +294,7 @@ export const settings = {
     env: 'HEALTH_LISTEN',
     type: 'string',
     default: '127.0.0.1:9464',
+    check: listenProblem,
     description: 'host:port of the /healthz, /readyz and /metrics endpoint. Loopback unless you expose it.',
   },
   logLevel: {

@@ -1,13 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorHealth, HealthTree } from '../../actors/supervision';
 import type { Dependency } from '../outage';
+import { BUILDER_VERSION } from '../version';
 import type { StepName } from '../workflow/reporter';
 
 /** What the builder counts; the one interface every part that counts something takes. */
 export interface Metrics {
-  workflowStarted(): void;
-  workflowFinished(result: 'succeeded' | 'failed' | 'stopped'): void;
-  stepFinished(step: StepName, outcome: 'ok' | 'failed', durationMs: number): void;
+  /** `queuedMs`: how long the request waited before it started here, when known. */
+  workflowStarted(workflowId: string, queuedMs?: number): void;
+  workflowFinished(workflowId: string, result: 'succeeded' | 'failed' | 'stopped'): void;
+  stepStarted(workflowId: string, step: StepName): void;
+  stepFinished(workflowId: string, step: StepName, outcome: 'ok' | 'failed', durationMs: number): void;
   redelivered(): void;
   deadLettered(): void;
   buildLogLinesDropped(count: number): void;
@@ -21,6 +24,7 @@ const nop = (): void => undefined;
 export const nopMetrics: Metrics = {
   workflowStarted: nop,
   workflowFinished: nop,
+  stepStarted: nop,
   stepFinished: nop,
   redelivered: nop,
   deadLettered: nop,
@@ -39,7 +43,11 @@ export interface PrometheusMetricsOptions {
   readonly slots: number;
   /** The tree's health, read at each scrape for the restart counts. */
   readonly health: () => Promise<HealthTree>;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  readonly now?: () => number;
 }
+
+const STEPS: readonly StepName[] = ['checkout', 'config', 'build', 'verify'];
 
 /** Prometheus metrics, exposed by `/metrics`; every name starts with `oa_builder_`. */
 export class PrometheusMetrics implements Metrics {
@@ -51,10 +59,62 @@ export class PrometheusMetrics implements Metrics {
   private readonly deadLetters: Counter;
   private readonly droppedLines: Counter;
   private readonly retries: Counter;
+  private readonly queueWait: Histogram;
+  /** The step each workflow in flight is in, by workflow id; absent between steps. */
+  private readonly inStep = new Map<string, StepName>();
+  /** When each workflow in flight took its slot. */
+  private readonly slotTaken = new Map<string, number>();
+  /** Slot time of the workflows that have ended, ms. */
+  private busyMs = 0;
+  private readonly now: () => number;
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
+    this.now = options.now ?? Date.now;
     collectDefaultMetrics({ register: this.registry, prefix: 'oa_builder_process_' });
+    new Gauge({
+      name: 'oa_builder_build_info',
+      help: 'Always 1; the labels say which builder version runs, on which Node.js.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: BUILDER_VERSION, node: process.version }, 1);
+    const inStep = this.inStep;
+    new Gauge({
+      name: 'oa_builder_workflows_in_step',
+      help: 'Workflows in flight by the step they are in (between two steps a workflow counts in none).',
+      labelNames: ['step'],
+      registers,
+      collect() {
+        const counts = new Map<StepName, number>(STEPS.map((step) => [step, 0]));
+        for (const step of inStep.values()) counts.set(step, (counts.get(step) ?? 0) + 1);
+        for (const [step, count] of counts) this.set({ step }, count);
+      },
+    });
+    const slotSeconds = (): number => {
+      const now = this.now();
+      let ms = this.busyMs;
+      for (const taken of this.slotTaken.values()) ms += now - taken;
+      return ms / 1000;
+    };
+    new Counter({
+      name: 'oa_builder_slot_busy_seconds_total',
+      help:
+        'Seconds of workflow slots in use, summed over the slots: its rate divided by oa_builder_workflow_slots ' +
+        'is the share of the capacity used.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(slotSeconds());
+      },
+    });
+    this.queueWait = new Histogram({
+      name: 'oa_builder_queue_wait_seconds',
+      help:
+        "From the orchestrator's step_time of a request to the start of its workflow here: the time it waited " +
+        'in the queue (and for a slot); across hosts it includes the difference of their clocks.',
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600],
+      registers,
+    });
     new Gauge({
       name: 'oa_builder_workflow_slots',
       help: 'Workflows this replica runs at once.',
@@ -112,16 +172,28 @@ export class PrometheusMetrics implements Metrics {
     });
   }
 
-  workflowStarted(): void {
+  workflowStarted(workflowId: string, queuedMs?: number): void {
     this.running.inc();
+    this.slotTaken.set(workflowId, this.now());
+    // A negative wait is two clocks disagreeing, not a measurement.
+    if (queuedMs !== undefined && queuedMs >= 0) this.queueWait.observe(queuedMs / 1000);
   }
 
-  workflowFinished(result: 'succeeded' | 'failed' | 'stopped'): void {
+  workflowFinished(workflowId: string, result: 'succeeded' | 'failed' | 'stopped'): void {
     this.running.dec();
     this.finished.inc({ result });
+    this.inStep.delete(workflowId);
+    const taken = this.slotTaken.get(workflowId);
+    if (taken !== undefined) this.busyMs += this.now() - taken;
+    this.slotTaken.delete(workflowId);
   }
 
-  stepFinished(step: StepName, outcome: 'ok' | 'failed', durationMs: number): void {
+  stepStarted(workflowId: string, step: StepName): void {
+    this.inStep.set(workflowId, step);
+  }
+
+  stepFinished(workflowId: string, step: StepName, outcome: 'ok' | 'failed', durationMs: number): void {
+    this.inStep.delete(workflowId);
     this.steps.observe({ step, outcome }, durationMs / 1000);
   }
 

@@ -27,6 +27,16 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
+/** Why HEALTH_LISTEN cannot be bound, or undefined when it is an address: checked with the settings. */
+export function listenProblem(listen: string): string | undefined {
+  try {
+    parseListen(listen);
+    return undefined;
+  } catch {
+    return 'must be host:port, [IPv6]:port or :port, with a port up to 65535';
+  }
+}
+
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(`${JSON.stringify(body)}\n`);

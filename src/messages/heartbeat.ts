@@ -15,6 +15,8 @@ export interface Heartbeat {
    * The Overseer forwards only the keys it knows, so an extra key changes nothing for it. Default: not sent.
    */
   health?: Json;
+  /** The builder's version, for whoever watches the heartbeats; an extra key, like `health`. Default: not sent. */
+  version?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export function encodeHeartbeat(h: Heartbeat): Buffer {
       hostname: h.hostname,
       type: atom(h.type ?? 'builder'),
       ...(h.health === undefined || h.health === null ? {} : { health: fromJson(h.health) }),
+      ...(h.version === undefined ? {} : { version: h.version }),
     }),
   );
 }

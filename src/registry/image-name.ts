@@ -34,6 +34,19 @@ export function registryHost(url: string): string {
   return HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 
+/** Why DOCKER_REGISTRY_URL names no registry, or undefined when it does: checked with the settings. */
+export function registryUrlProblem(url: string): string | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url.trim())?.[1]?.toLowerCase();
+  const wrong = 'must be an http(s) URL or host[:port] of a registry';
+  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') return wrong;
+  try {
+    registryHost(url);
+    return undefined;
+  } catch {
+    return wrong;
+  }
+}
+
 // Docker's own rule: a first component with a dot or a port, or `localhost`, is a registry host.
 function splitHost(dockerUrl: string): [string | undefined, string] {
   const slash = dockerUrl.indexOf('/');

@@ -10,7 +10,7 @@ import { LookupCache } from '../amqp/cache';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import { urlPassword, type Redactor } from '../redact';
 import { removeStaleWorkDirs } from '../repo';
-import type { BuilderConfig } from '../config';
+import { consumerTimeoutMs, type BuilderConfig } from '../config';
 import { isMap, mapGet, type Json, type Term } from '../etf';
 import type { Logger } from '../log';
 import { ManagerClient } from '../manager';
@@ -19,6 +19,9 @@ import { encodeReply, encodeHeartbeat, readReplyRoute } from '../messages';
 import { redactTerm } from '../workflow/redacting-reporter';
 import { eventPrefix, type Reporter } from '../workflow/reporter';
 import { PrometheusMetrics } from '../health/metrics';
+import { startHealthServer, type HealthServer, type HealthSource } from '../health/server';
+import { BUILDER_VERSION } from '../version';
+import { lifecycleReporter } from './lifecycle';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter, replyDestination, type ReplyCommit } from './reporter';
 import { unhandledException } from './system-event';
@@ -135,6 +138,31 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const retryMs = options.startRetryMs ?? 2000;
   const deadlineMs = options.startDeadlineMs ?? 120_000;
 
+  const healthSource: HealthSource = {
+    health: async () => ({
+      ...(await treeHealth()),
+      workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
+    }),
+    // Not ready before the tree (and the broker connection it needs) is up.
+    ready: () => started.builder !== undefined && readiness(),
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+  };
+  // Bound before registering: a port that is taken stops the start before the Manager lists this replica.
+  let bound: HealthServer | undefined = await startHealthServer(config.healthListen, healthSource);
+  const handOver = (): HealthServer | undefined => {
+    const server = bound;
+    bound = undefined;
+    return server;
+  };
+  // A start that fails after this point closes the server, unless the tree has taken it over.
+  const failedStart = async (err: unknown): Promise<never> => {
+    await handOver()?.close();
+    throw err;
+  };
+
   await untilUp(
     'module registration with the Manager',
     () =>
@@ -151,7 +179,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log,
     retryMs,
     deadlineMs,
-  );
+  ).catch(failedStart);
   log.info('registered with the Manager', { exchange_id: exchangeId, hostname: config.hostname });
   const stale = await removeStaleWorkDirs(config.workDir);
   if (stale.length > 0) log.warn('removed work directories a previous run left behind', { removed: stale });
@@ -200,27 +228,27 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
     running.set(request.id, 'starting');
-    const reporter = openApertureReporter(
+    const reporter = lifecycleReporter(
       request,
-      {
-        manager,
-        publisher,
-        buildLogDestinations,
-        raiseEvent,
-        log,
-        onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
-      },
-      commitFor(request.id),
+      openApertureReporter(
+        request,
+        {
+          manager,
+          publisher,
+          buildLogDestinations,
+          raiseEvent,
+          log,
+          onLinesDropped: (count) => metrics.buildLogLinesDropped(count),
+        },
+        commitFor(request.id),
+      ),
+      { log, metrics },
     );
     return {
       ...reporter,
       stepStarted: (step, snapshot) => {
         running.set(request.id, step);
         reporter.stepStarted(step, snapshot);
-      },
-      stepFinished: (step, outcome, durationMs) => {
-        metrics.stepFinished(step, outcome, durationMs);
-        reporter.stepFinished(step, outcome, durationMs);
       },
     };
   };
@@ -268,7 +296,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     name: `oa-builder-${config.hostname}`,
     logger: log.child({ component: 'intake' }),
   });
-  await untilUp('broker connection', () => connection.connect({ timeoutMs }), log, retryMs, deadlineMs);
+  await untilUp('broker connection', () => connection.connect({ timeoutMs }), log, retryMs, deadlineMs).catch(
+    failedStart,
+  );
 
   const beat = async (status: 'active' | 'inactive'): Promise<void> =>
     publisher
@@ -279,6 +309,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           status,
           workload: workloadByStep(running.values()),
           health: (await treeHealth().catch(() => null)) as Json | null,
+          version: BUILDER_VERSION,
         }),
       )
       .catch((err: unknown) => log.warn('heartbeat failed', { err }));
@@ -310,18 +341,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       onWorkflowExit,
       infrastructure: {
         heartbeat: () => heartbeatActor({ intervalMs: config.heartbeatSeconds * 1000, beat }),
-        http: () =>
-          httpActor(config.healthListen, {
-            health: async () => ({
-              ...(await treeHealth()),
-              workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
-            }),
-            ready: readiness,
-            metrics: async () => ({
-              contentType: metrics.registry.contentType,
-              body: await metrics.registry.metrics(),
-            }),
-          }),
+        http: () => httpActor(config.healthListen, healthSource, handOver),
         intake: () =>
           intakeActor({
             connection,
@@ -330,8 +350,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             maxDeliveries: config.maxDeliveries,
             queueType: config.queueType,
             deadLetterQueue: config.deadLetterQueue,
-            // A workflow may run its whole timeout and then take the grace to stop; a minute more for the reply.
-            consumerTimeoutMs: (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000,
+            consumerTimeoutMs: consumerTimeoutMs(config),
             start: async (received) => {
               if (!started.builder) throw new Error('the builder is starting');
               await started.builder.start(received);
@@ -342,7 +361,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           }),
       },
     },
-  });
+  }).catch(failedStart);
   started.builder = builder;
   if (intake.ref) send(intake.ref, { type: 'consume' });
 

@@ -21,7 +21,8 @@ export interface OpenApertureContext {
   readonly now?: () => number;
 }
 
-function timestampMs(value: readonly number[] | null): number | null {
+/** An Erlang `{Mega, Sec, Micro}` timestamp of a request in ms since the epoch; null when it has none. */
+export function timestampMs(value: readonly number[] | null): number | null {
   if (value === null || value.length !== 3) return null;
   const [mega = 0, sec = 0, micro = 0] = value;
   return erlangTimestampMs(mega, sec, micro);

@@ -5,8 +5,13 @@ export interface ConsoleReporterOptions {
   readonly out: NodeJS.WritableStream;
   /** Also show every line of build and push output. Default false. */
   readonly verbose?: boolean;
-  /** Told of the result once it is out. */
-  readonly onFinished?: (result: WorkflowResult) => void;
+  /** Told of the result once it is out, with its summary line. */
+  readonly onFinished?: (result: WorkflowResult, summary: string) => void;
+  /**
+   * Leave the summary line to the caller (it gets it through `onFinished`), which writes it last, after the
+   * records of its own shutdown: the reason of a failure is then the last line. Default false.
+   */
+  readonly deferSummary?: boolean;
   /** Milliseconds since the epoch; tests fix it. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -23,8 +28,9 @@ const MARK = { success: '✓', failure: '✗', log: '·' } as const;
 export function consoleReporter(options: ConsoleReporterOptions): Reporter {
   const now = options.now ?? Date.now;
   const started = now();
+  const stamped = (text: string): string => `[${seconds(now() - started).padStart(6)}] ${text}\n`;
   const write = (text: string): void => {
-    options.out.write(`[${seconds(now() - started).padStart(6)}] ${text}\n`);
+    options.out.write(stamped(text));
   };
   return {
     stepStarted: (step: StepName) => write(`${step} ...`),
@@ -35,7 +41,7 @@ export function consoleReporter(options: ConsoleReporterOptions): Reporter {
     },
     stepFinished: (step, outcome, durationMs) => write(`${step} ${outcome} in ${duration(durationMs)}`),
     workflowFinished: (result) => {
-      write(
+      const summary = stamped(
         result.status === 'succeeded'
           ? `workflow ${result.workflowId} succeeded in ${duration(result.elapsedMs)}${
               result.image ? `: ${result.image}` : ''
@@ -44,7 +50,8 @@ export function consoleReporter(options: ConsoleReporterOptions): Reporter {
               result.reason ?? ''
             }`,
       );
-      options.onFinished?.(result);
+      if (!options.deferSummary) options.out.write(summary);
+      options.onFinished?.(result, summary);
       return Promise.resolve();
     },
   };

@@ -73,6 +73,11 @@ export interface StepDeps {
   readonly outageBudgetMs: number;
   /** Serialises pushes per deployment repository. Default: the process-wide table. */
   readonly locks?: KeyedMutex;
+  /**
+   * Told of each secret a deployment repository brings (docker.json's registry password), before anything
+   * could print it: the redactor learns it. Default: none.
+   */
+  readonly learnSecret?: (secret: string) => void;
 }
 
 /** What a step can tell its workflow while it runs. */
@@ -174,6 +179,7 @@ export async function checkoutStep(
       ctx,
     );
     const docker = await readDockerSettings(checkout.dir);
+    if (docker.registry?.password !== undefined) deps.learnSecret?.(docker.registry.password);
     const etcdToken = await readEtcdToken(checkout.dir, request.milestones);
     const source = await selectSourceRepo(checkout.dir, request);
     const ahead = await prefetch;

@@ -3,10 +3,11 @@
 // Manager. What it publishes is read back off the queues the other OpenAperture modules consume, decoded.
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { startFaultyProxy } from '../../../bench/soak/proxy';
+import { BUILDER_VERSION } from '../../../src/version';
 import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
 import { dockerModem } from '../../harness/docker';
 import { testEnv } from '../../harness/env';
@@ -152,10 +153,36 @@ describe('the builder service', () => {
     submit(rig, request);
 
     const [reply, ...more] = await settled(log, request.id);
+    const address = log.lines.find((l) => l.message === 'health endpoint listening')?.fields.address;
+    const metrics = await (await fetch(`http://${String(address)}/metrics`)).text();
     await stopService(service);
 
     expect(more).toEqual([]);
     const image = imageOf(repos.dockerUrl, sourceSha);
+
+    // The workflow's life in the log, as a replica killed half-way would have left it.
+    const life = log.lines.filter((l) => l.level === 'info' && l.fields.workflow_id === request.id);
+    expect(life.find((l) => l.message === 'workflow started')?.fields).toMatchObject({
+      deployment_repo: request.deployment_repo,
+      milestone: 'build',
+    });
+    expect(life.find((l) => l.message === 'delivery taken')?.fields).toMatchObject({ delivery_count: 1 });
+    const steps = life.filter((l) => l.message.startsWith('step '));
+    expect(steps.map((l) => `${l.message} ${String(l.fields.step)}`)).toEqual(
+      ['checkout', 'config', 'build', 'verify'].flatMap((step) => [
+        `step started ${step}`,
+        `step finished ${step}`,
+      ]),
+    );
+    expect(steps.filter((l) => l.message === 'step finished').every((l) => l.fields.outcome === 'ok')).toBe(
+      true,
+    );
+    // And in the metrics: the workflow left its steps, used a slot for a while, waited since its step_time.
+    for (const step of ['checkout', 'config', 'build', 'verify'])
+      expect(metrics).toMatch(new RegExp(`^oa_builder_workflows_in_step\\{step="${step}"\\} 0$`, 'm'));
+    expect(Number(/^oa_builder_slot_busy_seconds_total (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^oa_builder_queue_wait_seconds_count 1$/m);
+    expect(metrics).toMatch(/^oa_builder_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
     expect(await manifestStatus(repos)).toBe(200);
 
     expect(manager.state.modulePosts).toEqual([
@@ -447,6 +474,20 @@ describe('the builder service', () => {
     expect(await gitIn(repos.deployment.dir, ['rev-list', '--count', repos.deployment.branch])).toBe('2');
   });
 
+  it('refuses to start on a health port that is taken, before registering with the Manager', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    try {
+      await expect(start({ env: { HEALTH_LISTEN: `127.0.0.1:${port}` } })).rejects.toMatchObject({
+        code: 'EADDRINUSE',
+      });
+      expect(manager.state.modulePosts).toEqual([]);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
   it('keeps registering while the Manager answers 503 at start, then comes up and builds', async () => {
     // More failures than the client's own retries of one call, so the start-up loop has to try again.
     manager.failNext('/messaging/exchanges/1/modules', 503, 6);
@@ -617,6 +658,7 @@ describe('the builder service', () => {
       hostname,
       type: atom('builder'),
       workload: [],
+      version: BUILDER_VERSION,
     });
 
     await eventually('two heartbeats', () => beats().length >= 2, 5_000);

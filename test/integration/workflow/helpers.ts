@@ -112,8 +112,13 @@ export function localEnv(workRoot: string, extra: Record<string, string> = {}): 
     DOCKER_REGISTRY_URL: env.registry.url,
     BUILDER_TMPDIR: workRoot,
     BUILDER_CONCURRENCY: '2',
+    // In agreement, as `oa-builder run` and `serve` require: a build and two pushes fit a step, the step and
+    // two git operations the workflow.
     WORKFLOW_TIMEOUT_SECONDS: '120',
     STEP_TIMEOUT_SECONDS: '90',
+    BUILD_TIMEOUT_SECONDS: '60',
+    PUSH_TIMEOUT_SECONDS: '15',
+    GIT_TIMEOUT_SECONDS: '15',
     HTTP_TIMEOUT_SECONDS: '10',
     HOSTNAME: BUILDER_HOSTNAME,
     GIT_AUTHOR_NAME: 'Workflow Test Builder',

@@ -462,7 +462,39 @@ describe('oa-builder run', () => {
       workflow_completed: true,
     });
     expect(stderr()).toContain('Failed to create DeploymentRepo!');
+    // The reason is the last line, after whatever the builder logged while it stopped.
+    const lines = stderr().trimEnd().split('\n');
+    expect(lines.at(-1)).toMatch(
+      new RegExp(
+        `workflow ${request.id} failed in [0-9.]+s: Failed to create DeploymentRepo!: .*no-such-branch`,
+      ),
+    );
+    // Standard error is no terminal here: still readable lines throughout, no JSON records among them.
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([]);
     expect(fs.readdirSync(cliRoot)).toEqual([]);
+  });
+
+  it("masks the registry password of the deployment repository's docker.json in the build output", async () => {
+    const password = 'docker-json-registry-password';
+    const dockerJson = {
+      docker_url: `it-wf/docker-json-secret-${process.pid}-${Date.now()}`,
+      docker_registry_url: env.registry.url,
+      docker_registry_username: 'someone',
+      docker_registry_password: password,
+    };
+    const withPassword = await seedRepos({
+      'Dockerfile.eex': `FROM busybox:latest\nRUN echo "the build saw ${password}" <%= commit_hash %>\n`,
+      'docker.json': `${JSON.stringify(dockerJson)}\n`,
+    });
+    const request = buildRequest(withPassword);
+    const file = requestFile('docker-json-password.json', JSON.stringify(request));
+    const { io, stderr } = bufferedIo(localEnv(cliRoot));
+
+    const code = await main(['run', file, '--verbose'], io);
+
+    expect({ code, stderr: code === 0 ? '' : stderr() }).toEqual({ code: 0, stderr: '' });
+    expect(stderr()).toContain('the build saw ********');
+    expect(stderr()).not.toContain(password);
   });
 
   it('exits 2 with one line on standard error for a request file that is not JSON', async () => {

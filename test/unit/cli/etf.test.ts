@@ -126,13 +126,26 @@ describe('oa-builder etf', () => {
   it.each([
     [[], 'missing command: decode or encode'],
     [['show'], 'unknown command "show"'],
-    [['decode', '--pretty'], 'unknown option "--pretty" for decode'],
-    [['encode', '--raw'], 'unknown option "--raw" for encode'],
-    [['decode', 'a', 'b'], 'give at most one FILE'],
+    [['encode', '--raw'], 'unknown option --raw for encode'],
   ])('refuses the arguments %p', async (args, message) => {
     const { code, stderr } = await run(args);
     expect(code).toBe(2);
     expect(stderr).toBe(`oa-builder etf: ${message} (see --help)\n`);
+  });
+
+  it.each([
+    [['decode', '--pretty'], 'unknown option --pretty'],
+    [['decode', 'a', 'b'], 'unexpected argument "b"'],
+  ])('refuses the arguments %p with its usage', async (args, message) => {
+    const { code, stderr } = await run(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^oa-builder etf: ${message}\n\nusage: oa-builder etf decode`));
+  });
+
+  it('prints its usage for -h after a command', async () => {
+    const { code, text } = await run(['decode', '-h']);
+    expect(code).toBe(0);
+    expect(text).toContain('usage: oa-builder etf decode [--raw] [FILE|-]');
   });
 
   it('prints its usage for --help', async () => {

@@ -59,13 +59,62 @@ describe('oa-builder', () => {
   it('exits 2 when an option is missing its value', async () => {
     const result = await run(['config', '--config']);
     expect(result.code).toBe(2);
-    expect(result.err).toBe('oa-builder: --config needs a value\n');
+    expect(result.err).toMatch(
+      /^oa-builder: --config needs a value \(--config VALUE or --config=VALUE\)\n\nusage: oa-builder config/,
+    );
   });
 
-  it('exits 2 on an unexpected argument', async () => {
+  it('exits 2 on an unexpected argument, with the usage of the command', async () => {
     const result = await run(['config', 'extra']);
     expect(result.code).toBe(2);
-    expect(result.err).toBe('oa-builder: unexpected argument "extra"\n');
+    expect(result.err).toMatch(/^oa-builder: unexpected argument "extra"\n\nusage: oa-builder config/);
+  });
+
+  it('exits 2 on an unknown option, with the usage of the command', async () => {
+    const result = await run(['config', '--frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^oa-builder: unknown option --frobnicate\n\nusage: oa-builder config/);
+  });
+
+  it('exits 2 on an unknown option before any command, with the usage', async () => {
+    const result = await run(['--frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^oa-builder: unknown option "--frobnicate"\n\nusage: oa-builder/);
+  });
+
+  it('reads --option=value as well as --option value', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oa-main-config-'));
+    try {
+      const file = path.join(dir, 'builder.json');
+      writeFileSync(file, JSON.stringify({ QUEUE_NAME: 'from-the-file' }));
+      for (const argv of [
+        ['config', `--config=${file}`],
+        ['config', '--config', file],
+      ]) {
+        const result = await run(argv);
+        expect(result.code).toBe(0);
+        expect((JSON.parse(result.out) as Record<string, unknown>).QUEUE_NAME).toBe('from-the-file');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([[['--help']], [['-h']], [['help']], [['config', '--help']], [['config', '-h']]])(
+    'prints a usage on standard output and exits 0 for %p',
+    async (argv) => {
+      const result = await run(argv);
+      expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: '' });
+      expect(result.out).toMatch(/^usage: oa-builder/);
+    },
+  );
+
+  it('prints its version for --version', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    const result = await run(['--version']);
+    expect(result).toEqual({ code: 0, out: `oa-builder ${version}\n`, err: '' });
   });
 });
 

@@ -4,10 +4,13 @@ import path from 'node:path';
 import {
   ConfigError,
   configurationTable,
+  consistentConfig,
   describeConfig,
   loadConfig,
   secretValues,
+  settingConflicts,
   settings,
+  settingWarnings,
 } from '../../../src/config';
 
 const serviceEnv = {
@@ -159,5 +162,150 @@ describe('configurationTable', () => {
     for (const s of Object.values(settings)) expect(table).toContain(`\`${s.env}\``);
     expect(table).toContain('| `QUEUE_NAME` | string | `builder` |');
     expect(table).toContain('| `MANAGER_URL` | url | required in service mode |');
+  });
+});
+
+describe('the checks of single values', () => {
+  it.each([
+    ['HEALTH_LISTEN', 'nope', 'HEALTH_LISTEN must be host:port, [IPv6]:port or :port'],
+    ['HEALTH_LISTEN', '127.0.0.1:70000', 'HEALTH_LISTEN must be host:port'],
+    ['BUILD_HOSTS', 'ftp://x', 'BUILD_HOSTS is not an address (unix:///path, tcp://host:port or an IP)'],
+    ['BUILD_HOSTS', 'unix://relative.sock', 'BUILD_HOSTS is a unix socket path must be absolute'],
+    ['DOCKER_REGISTRY_URL', 'not a url at all', 'DOCKER_REGISTRY_URL must be an http(s) URL or host[:port]'],
+    ['DOCKER_REGISTRY_URL', 'ftp://registry.example', 'DOCKER_REGISTRY_URL must be an http(s) URL'],
+  ])('refuses %s=%p, naming the value', (name, value, message) => {
+    const problems = problemsOf(() => loadConfig({ mode: 'local', env: { [name]: value } }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(message);
+    expect(problems[0]).toContain(`(got ${JSON.stringify(value)})`);
+  });
+
+  it('names the one bad entry of a list', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ mode: 'local', env: { BUILD_HOSTS: 'unix:///run/docker.sock,ftp://x,10.0.0.7' } }),
+    );
+    expect(problems).toEqual([
+      'BUILD_HOSTS is not an address (unix:///path, tcp://host:port or an IP) (got "ftp://x")',
+    ]);
+  });
+
+  it.each([
+    ['HEALTH_LISTEN', '[::1]:9464'],
+    ['HEALTH_LISTEN', ':0'],
+    ['BUILD_HOSTS', 'unix:///var/run/docker.sock,tcp://10.0.0.7:2376,10.0.0.8,https://engine:2376'],
+    ['DOCKER_REGISTRY_URL', 'http://127.0.0.1:5000'],
+    ['DOCKER_REGISTRY_URL', 'registry.example:5000'],
+  ])('accepts %s=%p', (name, value) => {
+    expect(() => loadConfig({ mode: 'local', env: { [name]: value } })).not.toThrow();
+  });
+
+  it('lists the allowed values of an enumeration', () => {
+    expect(problemsOf(() => loadConfig({ mode: 'local', env: { LOG_LEVEL: 'loud' } }))).toEqual([
+      'LOG_LEVEL must be equal to one of the allowed values: error, warn, info, debug (got "loud")',
+    ]);
+  });
+
+  it('reports the checks together with the missing service settings', () => {
+    const problems = problemsOf(() => loadConfig({ mode: 'service', env: { HEALTH_LISTEN: 'nope' } }));
+    expect(problems).toContain('MANAGER_URL is required in service mode');
+    expect(problems.some((p) => p.startsWith('HEALTH_LISTEN must be host:port'))).toBe(true);
+  });
+});
+
+describe('secrets read from files', () => {
+  it('reads a secret from the file its _FILE variable names, without the final line break', () => {
+    const file = tempFile('client-secret-from-a-file\n');
+    const config = loadConfig({
+      mode: 'service',
+      env: { ...serviceEnv, OAUTH_CLIENT_SECRET: undefined, OAUTH_CLIENT_SECRET_FILE: file },
+    });
+    expect(config.oauthClientSecret).toBe('client-secret-from-a-file');
+  });
+
+  it('offers a _FILE variant for every secret and for nothing else', () => {
+    // A URL, so that AMQP_URL takes it too.
+    const secret = 'amqp://builder:a-secret-of-some-length@127.0.0.1/';
+    const file = tempFile(secret);
+    for (const s of Object.values(settings) as { env: string; secret?: boolean }[]) {
+      const env = { [`${s.env}_FILE`]: file };
+      if (s.secret) expect(() => loadConfig({ mode: 'local', env })).not.toThrow();
+      const config = loadConfig({ mode: 'local', env });
+      expect(Object.values(config).includes(secret)).toBe(s.secret === true);
+    }
+  });
+
+  it('refuses a secret set both directly and through a file', () => {
+    const file = tempFile('from-the-file');
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          mode: 'local',
+          env: { GITHUB_OAUTH_TOKEN: 'direct-token', GITHUB_OAUTH_TOKEN_FILE: file },
+        }),
+      ),
+    ).toEqual(['GITHUB_OAUTH_TOKEN and GITHUB_OAUTH_TOKEN_FILE are both set: keep one of them']);
+  });
+
+  it('names a secret file that cannot be read, or is empty, without its content', () => {
+    const missing = path.join(os.tmpdir(), 'oa-config-no-such-dir', 'secret');
+    expect(
+      problemsOf(() => loadConfig({ mode: 'local', env: { DOCKER_REGISTRY_PASSWORD_FILE: missing } })),
+    ).toEqual([`DOCKER_REGISTRY_PASSWORD_FILE names ${missing}, which cannot be read (ENOENT)`]);
+    const empty = tempFile('');
+    expect(
+      problemsOf(() => loadConfig({ mode: 'local', env: { DOCKER_REGISTRY_PASSWORD_FILE: empty } })),
+    ).toEqual([`DOCKER_REGISTRY_PASSWORD_FILE names ${empty}, which is empty`]);
+  });
+
+  it('lists the _FILE variant in the settings table', () => {
+    expect(configurationTable()).toContain('`OAUTH_CLIENT_SECRET`, `OAUTH_CLIENT_SECRET_FILE`');
+  });
+});
+
+describe('settings checked against one another', () => {
+  const local = (env: Record<string, string>) => loadConfig({ mode: 'local', env });
+
+  it('finds the defaults in agreement', () => {
+    expect(settingConflicts(local({}))).toEqual([]);
+    expect(settingWarnings(local({}))).toEqual([]);
+  });
+
+  it('refuses a step timeout that cannot hold a build and the push of two tags, saying how to fix it', () => {
+    const config = local({
+      BUILD_TIMEOUT_SECONDS: '600',
+      PUSH_TIMEOUT_SECONDS: '300',
+      STEP_TIMEOUT_SECONDS: '1000',
+    });
+    expect(problemsOf(() => consistentConfig(config))).toEqual([
+      'STEP_TIMEOUT_SECONDS (1000) must cover a build and the push of two tags, BUILD_TIMEOUT_SECONDS + 2 × ' +
+        'PUSH_TIMEOUT_SECONDS = 1200: raise STEP_TIMEOUT_SECONDS or lower the build or push timeout',
+    ]);
+  });
+
+  it('refuses a workflow timeout that ends a workflow inside its build step', () => {
+    const config = local({
+      STEP_TIMEOUT_SECONDS: '3000',
+      GIT_TIMEOUT_SECONDS: '300',
+      WORKFLOW_TIMEOUT_SECONDS: '3500',
+    });
+    expect(problemsOf(() => consistentConfig(config))).toEqual([
+      'WORKFLOW_TIMEOUT_SECONDS (3500) must cover the build step after the checkout and the template push, ' +
+        'STEP_TIMEOUT_SECONDS + 2 × GIT_TIMEOUT_SECONDS = 3600: raise WORKFLOW_TIMEOUT_SECONDS or lower the ' +
+        'step or git timeout',
+    ]);
+  });
+
+  it('warns of a shutdown grace shorter than one Manager request', () => {
+    const warnings = settingWarnings(local({ SHUTDOWN_GRACE_SECONDS: '5', HTTP_TIMEOUT_SECONDS: '30' }));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^SHUTDOWN_GRACE_SECONDS \(5\) is shorter than HTTP_TIMEOUT_SECONDS \(30\)/);
+  });
+
+  it('warns of a secret too short to be masked, naming the variable and never the value', () => {
+    const warnings = settingWarnings(local({ DOCKER_REGISTRY_PASSWORD: 'abc12' }));
+    expect(warnings).toEqual([
+      'DOCKER_REGISTRY_PASSWORD is shorter than 6 characters, too short to be masked in logs and reports: ' +
+        'use a longer secret',
+    ]);
   });
 });

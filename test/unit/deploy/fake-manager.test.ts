@@ -324,6 +324,34 @@ describe('scripts/fake-manager.js', () => {
     await expect(manager.createSystemEvent(event)).resolves.toBe('duplicate');
   });
 
+  it('reads back the requests it answered, oldest first, without the client secret of a login', async () => {
+    const { url } = await startScript(['--seed', seedFile()]);
+    const ok = await login(url, {
+      grant_type: 'client_credentials',
+      client_id: seed.clientId,
+      client_secret: seed.clientSecret,
+    });
+    const { access_token: token } = (await ok.json()) as { access_token: string };
+    const auth = { ...json, authorization: `Bearer access_token=${token}` };
+    await fetch(`${url}/messaging/exchanges/3?hostname=h1`, { headers: auth });
+    await fetch(`${url}/workflows/wf-1`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ id: 'wf-1' }),
+    });
+
+    const log = (await (await fetch(`${url}/_fake/requests`)).json()) as Record<string, unknown>[];
+    expect(log.every((r) => typeof r.at === 'string' && !Number.isNaN(Date.parse(r.at)))).toBe(true);
+    expect(log.map((r) => Object.fromEntries(Object.entries(r).filter(([key]) => key !== 'at')))).toEqual([
+      { method: 'POST', path: '/oauth/token', query: {}, status: 200 },
+      { method: 'GET', path: '/messaging/exchanges/3', query: { hostname: 'h1' }, status: 200 },
+      { method: 'PUT', path: '/workflows/wf-1', query: {}, body: { id: 'wf-1' }, status: 204 },
+    ]);
+    expect(JSON.stringify(log)).not.toContain(seed.clientSecret);
+    const later = (await (await fetch(`${url}/_fake/requests?since=2`)).json()) as { path: string }[];
+    expect(later.map((r) => r.path)).toEqual(['/workflows/wf-1']);
+  });
+
   it('refuses an unknown flag and a seed that is not a JSON object, with one line', async () => {
     await expect(startScript(['--listen', '127.0.0.1:1'])).rejects.toThrow(
       /exited 1: fake-manager: bad argument: --listen/,

@@ -77,14 +77,15 @@ describe('the health endpoint', () => {
 
   it('serves Prometheus metrics that move as workflows run', async () => {
     const { base, metrics } = await serve('ok', () => true);
-    metrics.workflowStarted();
-    metrics.stepFinished('build', 'ok', 1500);
+    metrics.workflowStarted('w1');
+    metrics.stepStarted('w1', 'build');
+    metrics.stepFinished('w1', 'build', 'ok', 1500);
     let text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/^oa_builder_workflows_running 1$/m);
     expect(text).toMatch(/^oa_builder_workflow_slots 3$/m);
     expect(text).toMatch(/^oa_builder_step_duration_seconds_count\{step="build",outcome="ok"\} 1$/m);
     expect(text).toMatch(/^oa_builder_actor_restarts\{actor="app\/heartbeat"\} 2$/m);
-    metrics.workflowFinished('succeeded');
+    metrics.workflowFinished('w1', 'succeeded');
     metrics.deadLettered();
     metrics.buildLogLinesDropped(5);
     metrics.retried('git server');
@@ -97,6 +98,40 @@ describe('the health endpoint', () => {
     expect(text).toMatch(/^oa_builder_build_log_lines_dropped_total 5$/m);
     expect(text).toMatch(/^oa_builder_dependency_retries_total\{dependency="git server"\} 2$/m);
     expect(text).toMatch(/^oa_builder_dependency_retries_total\{dependency="Manager"\} 1$/m);
+  });
+
+  it('counts the workflows in each step, the slot time used and the queue wait, and names its version', async () => {
+    let clock = 1_000_000;
+    const metrics = new PrometheusMetrics({
+      slots: 2,
+      health: () => Promise.resolve(tree('ok')),
+      now: () => clock,
+    });
+    const { base } = await serve('ok', () => true, metrics);
+    const scrape = async () => (await fetch(`${base}/metrics`)).text();
+    metrics.workflowStarted('w1', 4_000);
+    metrics.workflowStarted('w2', -50);
+    metrics.stepStarted('w1', 'build');
+    metrics.stepStarted('w2', 'checkout');
+    clock += 3_000;
+    let text = await scrape();
+    expect(text).toMatch(/^oa_builder_workflows_in_step\{step="build"\} 1$/m);
+    expect(text).toMatch(/^oa_builder_workflows_in_step\{step="checkout"\} 1$/m);
+    expect(text).toMatch(/^oa_builder_workflows_in_step\{step="verify"\} 0$/m);
+    expect(text).toMatch(/^oa_builder_slot_busy_seconds_total 6$/m);
+    // The negative wait is two clocks disagreeing: not counted.
+    expect(text).toMatch(/^oa_builder_queue_wait_seconds_count 1$/m);
+    expect(text).toMatch(/^oa_builder_queue_wait_seconds_sum 4$/m);
+    expect(text).toMatch(/^oa_builder_build_info\{version="\d+\.\d+\.\d+[^"]*",node="v\d+[^"]*"\} 1$/m);
+
+    metrics.stepFinished('w2', 'checkout', 'ok', 3_000);
+    // A workflow that ends in a step (it crashed, say) leaves it too.
+    metrics.workflowFinished('w1', 'failed');
+    clock += 1_000;
+    text = await scrape();
+    expect(text).toMatch(/^oa_builder_workflows_in_step\{step="build"\} 0$/m);
+    expect(text).toMatch(/^oa_builder_workflows_in_step\{step="checkout"\} 0$/m);
+    expect(text).toMatch(/^oa_builder_slot_busy_seconds_total 7$/m);
   });
 
   it('refuses methods other than GET and names its paths on a 404', async () => {

@@ -54,6 +54,13 @@ describe('the messages the builder sends', () => {
     });
   });
 
+  it("carries the builder's version under a key of its own when given", () => {
+    const term = decode(encodeHeartbeat({ hostname: 'h', version: '1.2.3' }));
+    if (!isMap(term)) throw new Error('not a map');
+    expect(mapGet(term, 'version')).toBe('1.2.3');
+    expect(mapGet(decode(encodeHeartbeat({ hostname: 'h' })) as never, 'version')).toBeUndefined();
+  });
+
   it('writes build log lines exactly as Erlang does', () => {
     // term_to_binary(#{workflow_id => <<"w1">>, logs => [<<"line">>]}) on OTP 25
     expect(encodeBuildLog({ workflow_id: 'w1', logs: ['line'] }).toString('hex')).toBe(
