@@ -57,7 +57,8 @@ describe('retry', () => {
     const started = Date.now();
     const err: unknown = await retry(work, {
       ...options,
-      policy: { initialDelayMs: 10_000, deadline: Date.now() + 5000 },
+      // Every draw of the first wait (5 to 10 s) would reach past the deadline.
+      policy: { initialDelayMs: 10_000, maxDelayMs: 10_000, deadline: Date.now() + 5000 },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OutageError);
     expect(work).toHaveBeenCalledTimes(1);
