@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_NETWORK_MODE":{"type":"string","minLength":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -739,20 +739,18 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data.GIT_BASE_URL !== undefined){
-let data17 = data.GIT_BASE_URL;
-if(typeof data17 !== "string"){
+if(data.BUILD_HOST_PROBE_SECONDS !== undefined){
+let data17 = data.BUILD_HOST_PROBE_SECONDS;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
 let dataType16 = typeof data17;
 let coerced16 = undefined;
 if(!(coerced16 !== undefined)){
-if(dataType16 == "number" || dataType16 == "boolean"){
-coerced16 = "" + data17;
-}
-else if(data17 === null){
-coerced16 = "";
+if(dataType16 === "boolean" || data17 === null
+              || (dataType16 === "string" && data17 && data17 == +data17 && !(data17 % 1))){
+coerced16 = +data17;
 }
 else {
-const err35 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err35 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -765,13 +763,13 @@ errors++;
 if(coerced16 !== undefined){
 data17 = coerced16;
 if(data !== undefined){
-data["GIT_BASE_URL"] = coerced16;
+data["BUILD_HOST_PROBE_SECONDS"] = coerced16;
 }
 }
 }
-if(typeof data17 === "string"){
-if(!(formats0(data17))){
-const err36 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err36 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -782,20 +780,18 @@ errors++;
 }
 }
 }
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data18 = data.GITHUB_OAUTH_TOKEN;
-if(typeof data18 !== "string"){
+if(data.BUILD_MEMORY_MB !== undefined){
+let data18 = data.BUILD_MEMORY_MB;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
 if(!(coerced17 !== undefined)){
-if(dataType17 == "number" || dataType17 == "boolean"){
-coerced17 = "" + data18;
-}
-else if(data18 === null){
-coerced17 = "";
+if(dataType17 === "boolean" || data18 === null
+              || (dataType17 === "string" && data18 && data18 == +data18 && !(data18 % 1))){
+coerced17 = +data18;
 }
 else {
-const err37 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err37 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -808,13 +804,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced17;
+data["BUILD_MEMORY_MB"] = coerced17;
 }
 }
 }
-if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err38 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 4 || isNaN(data18)){
+const err38 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4},message:"must be >= 4"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -825,20 +821,18 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data19 = data.GIT_AUTHOR_NAME;
-if(typeof data19 !== "string"){
+if(data.BUILD_CPU_PERCENT !== undefined){
+let data19 = data.BUILD_CPU_PERCENT;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
 if(!(coerced18 !== undefined)){
-if(dataType18 == "number" || dataType18 == "boolean"){
-coerced18 = "" + data19;
-}
-else if(data19 === null){
-coerced18 = "";
+if(dataType18 === "boolean" || data19 === null
+              || (dataType18 === "string" && data19 && data19 == +data19 && !(data19 % 1))){
+coerced18 = +data19;
 }
 else {
-const err39 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -851,13 +845,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced18;
+data["BUILD_CPU_PERCENT"] = coerced18;
 }
 }
 }
-if(typeof data19 === "string"){
-if(func3(data19) < 1){
-const err40 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 1 || isNaN(data19)){
+const err40 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -868,8 +862,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data20 = data.GIT_AUTHOR_EMAIL;
+if(data.BUILD_NETWORK_MODE !== undefined){
+let data20 = data.BUILD_NETWORK_MODE;
 if(typeof data20 !== "string"){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
@@ -881,7 +875,7 @@ else if(data20 === null){
 coerced19 = "";
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/BUILD_NETWORK_MODE",schemaPath:"#/properties/BUILD_NETWORK_MODE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -894,13 +888,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced19;
+data["BUILD_NETWORK_MODE"] = coerced19;
 }
 }
 }
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err42 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err42 = {instancePath:instancePath+"/BUILD_NETWORK_MODE",schemaPath:"#/properties/BUILD_NETWORK_MODE/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -911,20 +905,19 @@ errors++;
 }
 }
 }
-if(data.BUILDER_TMPDIR !== undefined){
-let data21 = data.BUILDER_TMPDIR;
-if(typeof data21 !== "string"){
-let dataType20 = typeof data21;
+if(data.BUILD_CACHE !== undefined){
+let data21 = data.BUILD_CACHE;
+if(typeof data21 !== "boolean"){
 let coerced20 = undefined;
 if(!(coerced20 !== undefined)){
-if(dataType20 == "number" || dataType20 == "boolean"){
-coerced20 = "" + data21;
+if(data21 === "false" || data21 === 0 || data21 === null){
+coerced20 = false;
 }
-else if(data21 === null){
-coerced20 = "";
+else if(data21 === "true" || data21 === 1){
+coerced20 = true;
 }
 else {
-const err43 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/BUILD_CACHE",schemaPath:"#/properties/BUILD_CACHE/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -937,13 +930,25 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced20;
+data["BUILD_CACHE"] = coerced20;
 }
 }
 }
-if(typeof data21 === "string"){
-if(func3(data21) < 1){
-const err44 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.GIT_BASE_URL !== undefined){
+let data22 = data.GIT_BASE_URL;
+if(typeof data22 !== "string"){
+let dataType21 = typeof data22;
+let coerced21 = undefined;
+if(!(coerced21 !== undefined)){
+if(dataType21 == "number" || dataType21 == "boolean"){
+coerced21 = "" + data22;
+}
+else if(data22 === null){
+coerced21 = "";
+}
+else {
+const err44 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -953,19 +958,16 @@ vErrors.push(err44);
 errors++;
 }
 }
+if(coerced21 !== undefined){
+data22 = coerced21;
+if(data !== undefined){
+data["GIT_BASE_URL"] = coerced21;
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data22 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-let dataType21 = typeof data22;
-let coerced21 = undefined;
-if(!(coerced21 !== undefined)){
-if(dataType21 === "boolean" || data22 === null
-              || (dataType21 === "string" && data22 && data22 == +data22 && !(data22 % 1))){
-coerced21 = +data22;
 }
-else {
-const err45 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data22 === "string"){
+if(!(formats0(data22))){
+const err45 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -975,16 +977,21 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(coerced21 !== undefined){
-data22 = coerced21;
-if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced21;
 }
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data23 = data.GITHUB_OAUTH_TOKEN;
+if(typeof data23 !== "string"){
+let dataType22 = typeof data23;
+let coerced22 = undefined;
+if(!(coerced22 !== undefined)){
+if(dataType22 == "number" || dataType22 == "boolean"){
+coerced22 = "" + data23;
 }
+else if(data23 === null){
+coerced22 = "";
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err46 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err46 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -994,19 +1001,16 @@ vErrors.push(err46);
 errors++;
 }
 }
+if(coerced22 !== undefined){
+data23 = coerced22;
+if(data !== undefined){
+data["GITHUB_OAUTH_TOKEN"] = coerced22;
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data23 = data.WORKFLOW_TIMEOUT_SECONDS;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-let dataType22 = typeof data23;
-let coerced22 = undefined;
-if(!(coerced22 !== undefined)){
-if(dataType22 === "boolean" || data23 === null
-              || (dataType22 === "string" && data23 && data23 == +data23 && !(data23 % 1))){
-coerced22 = +data23;
 }
-else {
-const err47 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err47 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1016,16 +1020,21 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(coerced22 !== undefined){
-data23 = coerced22;
-if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced22;
 }
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data24 = data.GIT_AUTHOR_NAME;
+if(typeof data24 !== "string"){
+let dataType23 = typeof data24;
+let coerced23 = undefined;
+if(!(coerced23 !== undefined)){
+if(dataType23 == "number" || dataType23 == "boolean"){
+coerced23 = "" + data24;
 }
+else if(data24 === null){
+coerced23 = "";
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 1 || isNaN(data23)){
-const err48 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err48 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1035,19 +1044,16 @@ vErrors.push(err48);
 errors++;
 }
 }
+if(coerced23 !== undefined){
+data24 = coerced23;
+if(data !== undefined){
+data["GIT_AUTHOR_NAME"] = coerced23;
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data24 = data.STEP_TIMEOUT_SECONDS;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-let dataType23 = typeof data24;
-let coerced23 = undefined;
-if(!(coerced23 !== undefined)){
-if(dataType23 === "boolean" || data24 === null
-              || (dataType23 === "string" && data24 && data24 == +data24 && !(data24 % 1))){
-coerced23 = +data24;
 }
-else {
-const err49 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err49 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1057,16 +1063,21 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(coerced23 !== undefined){
-data24 = coerced23;
-if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced23;
 }
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data25 = data.GIT_AUTHOR_EMAIL;
+if(typeof data25 !== "string"){
+let dataType24 = typeof data25;
+let coerced24 = undefined;
+if(!(coerced24 !== undefined)){
+if(dataType24 == "number" || dataType24 == "boolean"){
+coerced24 = "" + data25;
 }
+else if(data25 === null){
+coerced24 = "";
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 1 || isNaN(data24)){
-const err50 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err50 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1076,19 +1087,16 @@ vErrors.push(err50);
 errors++;
 }
 }
+if(coerced24 !== undefined){
+data25 = coerced24;
+if(data !== undefined){
+data["GIT_AUTHOR_EMAIL"] = coerced24;
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data25 = data.GIT_TIMEOUT_SECONDS;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-let dataType24 = typeof data25;
-let coerced24 = undefined;
-if(!(coerced24 !== undefined)){
-if(dataType24 === "boolean" || data25 === null
-              || (dataType24 === "string" && data25 && data25 == +data25 && !(data25 % 1))){
-coerced24 = +data25;
 }
-else {
-const err51 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err51 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1098,16 +1106,21 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(coerced24 !== undefined){
-data25 = coerced24;
-if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced24;
 }
+if(data.BUILDER_TMPDIR !== undefined){
+let data26 = data.BUILDER_TMPDIR;
+if(typeof data26 !== "string"){
+let dataType25 = typeof data26;
+let coerced25 = undefined;
+if(!(coerced25 !== undefined)){
+if(dataType25 == "number" || dataType25 == "boolean"){
+coerced25 = "" + data26;
 }
+else if(data26 === null){
+coerced25 = "";
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 1 || isNaN(data25)){
-const err52 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err52 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1117,19 +1130,16 @@ vErrors.push(err52);
 errors++;
 }
 }
+if(coerced25 !== undefined){
+data26 = coerced25;
+if(data !== undefined){
+data["BUILDER_TMPDIR"] = coerced25;
 }
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data26 = data.BUILD_TIMEOUT_SECONDS;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-let dataType25 = typeof data26;
-let coerced25 = undefined;
-if(!(coerced25 !== undefined)){
-if(dataType25 === "boolean" || data26 === null
-              || (dataType25 === "string" && data26 && data26 == +data26 && !(data26 % 1))){
-coerced25 = +data26;
 }
-else {
-const err53 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err53 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1139,28 +1149,9 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(coerced25 !== undefined){
-data26 = coerced25;
-if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced25;
 }
-}
-}
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 1 || isNaN(data26)){
-const err54 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-}
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data27 = data.PUSH_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data27 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
@@ -1170,7 +1161,26 @@ if(dataType26 === "boolean" || data27 === null
 coerced26 = +data27;
 }
 else {
-const err55 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err54 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(coerced26 !== undefined){
+data27 = coerced26;
+if(data !== undefined){
+data["BUILDER_CONCURRENCY"] = coerced26;
+}
+}
+}
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err55 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1180,28 +1190,9 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(coerced26 !== undefined){
-data27 = coerced26;
-if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced26;
 }
-}
-}
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err56 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-}
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data28 = data.HTTP_TIMEOUT_SECONDS;
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data28 = data.WORKFLOW_TIMEOUT_SECONDS;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
@@ -1211,7 +1202,26 @@ if(dataType27 === "boolean" || data28 === null
 coerced27 = +data28;
 }
 else {
-const err57 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err56 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(coerced27 !== undefined){
+data28 = coerced27;
+if(data !== undefined){
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced27;
+}
+}
+}
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err57 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1221,28 +1231,9 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(coerced27 !== undefined){
-data28 = coerced27;
-if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced27;
 }
-}
-}
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err58 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-}
-}
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data29 = data.STEP_TIMEOUT_SECONDS;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
 let dataType28 = typeof data29;
 let coerced28 = undefined;
@@ -1252,7 +1243,26 @@ if(dataType28 === "boolean" || data29 === null
 coerced28 = +data29;
 }
 else {
-const err59 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err58 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+if(coerced28 !== undefined){
+data29 = coerced28;
+if(data !== undefined){
+data["STEP_TIMEOUT_SECONDS"] = coerced28;
+}
+}
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+const err59 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1262,28 +1272,9 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(coerced28 !== undefined){
-data29 = coerced28;
-if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
 }
-}
-}
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err60 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-}
-}
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data30 = data.GIT_TIMEOUT_SECONDS;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
 let dataType29 = typeof data30;
 let coerced29 = undefined;
@@ -1293,7 +1284,26 @@ if(dataType29 === "boolean" || data30 === null
 coerced29 = +data30;
 }
 else {
-const err61 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err60 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(coerced29 !== undefined){
+data30 = coerced29;
+if(data !== undefined){
+data["GIT_TIMEOUT_SECONDS"] = coerced29;
+}
+}
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err61 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1303,28 +1313,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(coerced29 !== undefined){
-data30 = coerced29;
-if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
 }
-}
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err62 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-}
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data31 = data.BUILD_TIMEOUT_SECONDS;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 let dataType30 = typeof data31;
 let coerced30 = undefined;
@@ -1334,7 +1325,26 @@ if(dataType30 === "boolean" || data31 === null
 coerced30 = +data31;
 }
 else {
-const err63 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err62 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(coerced30 !== undefined){
+data31 = coerced30;
+if(data !== undefined){
+data["BUILD_TIMEOUT_SECONDS"] = coerced30;
+}
+}
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err63 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1344,16 +1354,19 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(coerced30 !== undefined){
-data31 = coerced30;
-if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
 }
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data32 = data.PUSH_TIMEOUT_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+let dataType31 = typeof data32;
+let coerced31 = undefined;
+if(!(coerced31 !== undefined)){
+if(dataType31 === "boolean" || data32 === null
+              || (dataType31 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced31 = +data32;
 }
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err64 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err64 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1363,21 +1376,16 @@ vErrors.push(err64);
 errors++;
 }
 }
+if(coerced31 !== undefined){
+data32 = coerced31;
+if(data !== undefined){
+data["PUSH_TIMEOUT_SECONDS"] = coerced31;
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
-let dataType31 = typeof data32;
-let coerced31 = undefined;
-if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
 }
-else if(data32 === null){
-coerced31 = "";
 }
-else {
-const err65 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err65 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1387,16 +1395,19 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(coerced31 !== undefined){
-data32 = coerced31;
-if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
 }
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data33 = data.HTTP_TIMEOUT_SECONDS;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+let dataType32 = typeof data33;
+let coerced32 = undefined;
+if(!(coerced32 !== undefined)){
+if(dataType32 === "boolean" || data33 === null
+              || (dataType32 === "string" && data33 && data33 == +data33 && !(data33 % 1))){
+coerced32 = +data33;
 }
-}
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err66 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err66 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1406,21 +1417,16 @@ vErrors.push(err66);
 errors++;
 }
 }
+if(coerced32 !== undefined){
+data33 = coerced32;
+if(data !== undefined){
+data["HTTP_TIMEOUT_SECONDS"] = coerced32;
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
-if(typeof data33 !== "string"){
-let dataType32 = typeof data33;
-let coerced32 = undefined;
-if(!(coerced32 !== undefined)){
-if(dataType32 == "number" || dataType32 == "boolean"){
-coerced32 = "" + data33;
 }
-else if(data33 === null){
-coerced32 = "";
 }
-else {
-const err67 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err67 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1430,15 +1436,19 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(coerced32 !== undefined){
-data33 = coerced32;
-if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
 }
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data34 = data.SHUTDOWN_GRACE_SECONDS;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+let dataType33 = typeof data34;
+let coerced33 = undefined;
+if(!(coerced33 !== undefined)){
+if(dataType33 === "boolean" || data34 === null
+              || (dataType33 === "string" && data34 && data34 == +data34 && !(data34 % 1))){
+coerced33 = +data34;
 }
-}
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err68 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+else {
+const err68 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1448,20 +1458,16 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
-if(typeof data34 !== "string"){
-let dataType33 = typeof data34;
-let coerced33 = undefined;
-if(!(coerced33 !== undefined)){
-if(dataType33 == "number" || dataType33 == "boolean"){
-coerced33 = "" + data34;
+if(coerced33 !== undefined){
+data34 = coerced33;
+if(data !== undefined){
+data["SHUTDOWN_GRACE_SECONDS"] = coerced33;
 }
-else if(data34 === null){
-coerced33 = "";
 }
-else {
-const err69 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err69 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1471,15 +1477,19 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(coerced33 !== undefined){
-data34 = coerced33;
-if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
 }
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data35 = data.HEARTBEAT_SECONDS;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+let dataType34 = typeof data35;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 === "boolean" || data35 === null
+              || (dataType34 === "string" && data35 && data35 == +data35 && !(data35 % 1))){
+coerced34 = +data35;
 }
-}
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err70 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+else {
+const err70 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1489,9 +1499,16 @@ vErrors.push(err70);
 errors++;
 }
 }
+if(coerced34 !== undefined){
+data35 = coerced34;
+if(data !== undefined){
+data["HEARTBEAT_SECONDS"] = coerced34;
 }
-else {
-const err71 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err71 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1500,12 +1517,191 @@ vErrors.push(err71);
 }
 errors++;
 }
+}
+}
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data36 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+let dataType35 = typeof data36;
+let coerced35 = undefined;
+if(!(coerced35 !== undefined)){
+if(dataType35 === "boolean" || data36 === null
+              || (dataType35 === "string" && data36 && data36 == +data36 && !(data36 % 1))){
+coerced35 = +data36;
+}
+else {
+const err72 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+if(coerced35 !== undefined){
+data36 = coerced35;
+if(data !== undefined){
+data["KILL_SWITCH_SECONDS"] = coerced35;
+}
+}
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err73 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+}
+if(data.HEALTH_LISTEN !== undefined){
+let data37 = data.HEALTH_LISTEN;
+if(typeof data37 !== "string"){
+let dataType36 = typeof data37;
+let coerced36 = undefined;
+if(!(coerced36 !== undefined)){
+if(dataType36 == "number" || dataType36 == "boolean"){
+coerced36 = "" + data37;
+}
+else if(data37 === null){
+coerced36 = "";
+}
+else {
+const err74 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+if(coerced36 !== undefined){
+data37 = coerced36;
+if(data !== undefined){
+data["HEALTH_LISTEN"] = coerced36;
+}
+}
+}
+if(typeof data37 === "string"){
+if(func3(data37) < 1){
+const err75 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+if(data.LOG_LEVEL !== undefined){
+let data38 = data.LOG_LEVEL;
+if(typeof data38 !== "string"){
+let dataType37 = typeof data38;
+let coerced37 = undefined;
+if(!(coerced37 !== undefined)){
+if(dataType37 == "number" || dataType37 == "boolean"){
+coerced37 = "" + data38;
+}
+else if(data38 === null){
+coerced37 = "";
+}
+else {
+const err76 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(coerced37 !== undefined){
+data38 = coerced37;
+if(data !== undefined){
+data["LOG_LEVEL"] = coerced37;
+}
+}
+}
+if(!((((data38 === "error") || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug"))){
+const err77 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data.LOG_FORMAT !== undefined){
+let data39 = data.LOG_FORMAT;
+if(typeof data39 !== "string"){
+let dataType38 = typeof data39;
+let coerced38 = undefined;
+if(!(coerced38 !== undefined)){
+if(dataType38 == "number" || dataType38 == "boolean"){
+coerced38 = "" + data39;
+}
+else if(data39 === null){
+coerced38 = "";
+}
+else {
+const err78 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(coerced38 !== undefined){
+data39 = coerced38;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced38;
+}
+}
+}
+if(!(((data39 === "json") || (data39 === "pretty")) || (data39 === "auto"))){
+const err79 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+else {
+const err80 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_NETWORK_MODE":{"type":"string","minLength":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2295,20 +2491,18 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data.GIT_BASE_URL !== undefined){
-let data17 = data.GIT_BASE_URL;
-if(typeof data17 !== "string"){
+if(data.BUILD_HOST_PROBE_SECONDS !== undefined){
+let data17 = data.BUILD_HOST_PROBE_SECONDS;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
 let dataType16 = typeof data17;
 let coerced16 = undefined;
 if(!(coerced16 !== undefined)){
-if(dataType16 == "number" || dataType16 == "boolean"){
-coerced16 = "" + data17;
-}
-else if(data17 === null){
-coerced16 = "";
+if(dataType16 === "boolean" || data17 === null
+              || (dataType16 === "string" && data17 && data17 == +data17 && !(data17 % 1))){
+coerced16 = +data17;
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2321,13 +2515,13 @@ errors++;
 if(coerced16 !== undefined){
 data17 = coerced16;
 if(data !== undefined){
-data["GIT_BASE_URL"] = coerced16;
+data["BUILD_HOST_PROBE_SECONDS"] = coerced16;
 }
 }
 }
-if(typeof data17 === "string"){
-if(!(formats0(data17))){
-const err42 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err42 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2338,20 +2532,18 @@ errors++;
 }
 }
 }
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data18 = data.GITHUB_OAUTH_TOKEN;
-if(typeof data18 !== "string"){
+if(data.BUILD_MEMORY_MB !== undefined){
+let data18 = data.BUILD_MEMORY_MB;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
 if(!(coerced17 !== undefined)){
-if(dataType17 == "number" || dataType17 == "boolean"){
-coerced17 = "" + data18;
-}
-else if(data18 === null){
-coerced17 = "";
+if(dataType17 === "boolean" || data18 === null
+              || (dataType17 === "string" && data18 && data18 == +data18 && !(data18 % 1))){
+coerced17 = +data18;
 }
 else {
-const err43 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2364,13 +2556,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced17;
+data["BUILD_MEMORY_MB"] = coerced17;
 }
 }
 }
-if(typeof data18 === "string"){
-if(func3(data18) < 1){
-const err44 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 4 || isNaN(data18)){
+const err44 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4},message:"must be >= 4"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2381,20 +2573,18 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data19 = data.GIT_AUTHOR_NAME;
-if(typeof data19 !== "string"){
+if(data.BUILD_CPU_PERCENT !== undefined){
+let data19 = data.BUILD_CPU_PERCENT;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
 if(!(coerced18 !== undefined)){
-if(dataType18 == "number" || dataType18 == "boolean"){
-coerced18 = "" + data19;
-}
-else if(data19 === null){
-coerced18 = "";
+if(dataType18 === "boolean" || data19 === null
+              || (dataType18 === "string" && data19 && data19 == +data19 && !(data19 % 1))){
+coerced18 = +data19;
 }
 else {
-const err45 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2407,13 +2597,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced18;
+data["BUILD_CPU_PERCENT"] = coerced18;
 }
 }
 }
-if(typeof data19 === "string"){
-if(func3(data19) < 1){
-const err46 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 1 || isNaN(data19)){
+const err46 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2424,8 +2614,8 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data20 = data.GIT_AUTHOR_EMAIL;
+if(data.BUILD_NETWORK_MODE !== undefined){
+let data20 = data.BUILD_NETWORK_MODE;
 if(typeof data20 !== "string"){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
@@ -2437,7 +2627,7 @@ else if(data20 === null){
 coerced19 = "";
 }
 else {
-const err47 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err47 = {instancePath:instancePath+"/BUILD_NETWORK_MODE",schemaPath:"#/properties/BUILD_NETWORK_MODE/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2450,13 +2640,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced19;
+data["BUILD_NETWORK_MODE"] = coerced19;
 }
 }
 }
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err48 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err48 = {instancePath:instancePath+"/BUILD_NETWORK_MODE",schemaPath:"#/properties/BUILD_NETWORK_MODE/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2467,20 +2657,19 @@ errors++;
 }
 }
 }
-if(data.BUILDER_TMPDIR !== undefined){
-let data21 = data.BUILDER_TMPDIR;
-if(typeof data21 !== "string"){
-let dataType20 = typeof data21;
+if(data.BUILD_CACHE !== undefined){
+let data21 = data.BUILD_CACHE;
+if(typeof data21 !== "boolean"){
 let coerced20 = undefined;
 if(!(coerced20 !== undefined)){
-if(dataType20 == "number" || dataType20 == "boolean"){
-coerced20 = "" + data21;
+if(data21 === "false" || data21 === 0 || data21 === null){
+coerced20 = false;
 }
-else if(data21 === null){
-coerced20 = "";
+else if(data21 === "true" || data21 === 1){
+coerced20 = true;
 }
 else {
-const err49 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err49 = {instancePath:instancePath+"/BUILD_CACHE",schemaPath:"#/properties/BUILD_CACHE/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2493,13 +2682,25 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced20;
+data["BUILD_CACHE"] = coerced20;
 }
 }
 }
-if(typeof data21 === "string"){
-if(func3(data21) < 1){
-const err50 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.GIT_BASE_URL !== undefined){
+let data22 = data.GIT_BASE_URL;
+if(typeof data22 !== "string"){
+let dataType21 = typeof data22;
+let coerced21 = undefined;
+if(!(coerced21 !== undefined)){
+if(dataType21 == "number" || dataType21 == "boolean"){
+coerced21 = "" + data22;
+}
+else if(data22 === null){
+coerced21 = "";
+}
+else {
+const err50 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2509,19 +2710,16 @@ vErrors.push(err50);
 errors++;
 }
 }
+if(coerced21 !== undefined){
+data22 = coerced21;
+if(data !== undefined){
+data["GIT_BASE_URL"] = coerced21;
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data22 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-let dataType21 = typeof data22;
-let coerced21 = undefined;
-if(!(coerced21 !== undefined)){
-if(dataType21 === "boolean" || data22 === null
-              || (dataType21 === "string" && data22 && data22 == +data22 && !(data22 % 1))){
-coerced21 = +data22;
 }
-else {
-const err51 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data22 === "string"){
+if(!(formats0(data22))){
+const err51 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2531,16 +2729,21 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(coerced21 !== undefined){
-data22 = coerced21;
-if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced21;
 }
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data23 = data.GITHUB_OAUTH_TOKEN;
+if(typeof data23 !== "string"){
+let dataType22 = typeof data23;
+let coerced22 = undefined;
+if(!(coerced22 !== undefined)){
+if(dataType22 == "number" || dataType22 == "boolean"){
+coerced22 = "" + data23;
 }
+else if(data23 === null){
+coerced22 = "";
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1 || isNaN(data22)){
-const err52 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err52 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2550,19 +2753,16 @@ vErrors.push(err52);
 errors++;
 }
 }
+if(coerced22 !== undefined){
+data23 = coerced22;
+if(data !== undefined){
+data["GITHUB_OAUTH_TOKEN"] = coerced22;
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data23 = data.WORKFLOW_TIMEOUT_SECONDS;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-let dataType22 = typeof data23;
-let coerced22 = undefined;
-if(!(coerced22 !== undefined)){
-if(dataType22 === "boolean" || data23 === null
-              || (dataType22 === "string" && data23 && data23 == +data23 && !(data23 % 1))){
-coerced22 = +data23;
 }
-else {
-const err53 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err53 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2572,16 +2772,21 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(coerced22 !== undefined){
-data23 = coerced22;
-if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced22;
 }
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data24 = data.GIT_AUTHOR_NAME;
+if(typeof data24 !== "string"){
+let dataType23 = typeof data24;
+let coerced23 = undefined;
+if(!(coerced23 !== undefined)){
+if(dataType23 == "number" || dataType23 == "boolean"){
+coerced23 = "" + data24;
 }
+else if(data24 === null){
+coerced23 = "";
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 1 || isNaN(data23)){
-const err54 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err54 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2591,19 +2796,16 @@ vErrors.push(err54);
 errors++;
 }
 }
+if(coerced23 !== undefined){
+data24 = coerced23;
+if(data !== undefined){
+data["GIT_AUTHOR_NAME"] = coerced23;
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data24 = data.STEP_TIMEOUT_SECONDS;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-let dataType23 = typeof data24;
-let coerced23 = undefined;
-if(!(coerced23 !== undefined)){
-if(dataType23 === "boolean" || data24 === null
-              || (dataType23 === "string" && data24 && data24 == +data24 && !(data24 % 1))){
-coerced23 = +data24;
 }
-else {
-const err55 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err55 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2613,16 +2815,21 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(coerced23 !== undefined){
-data24 = coerced23;
-if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced23;
 }
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data25 = data.GIT_AUTHOR_EMAIL;
+if(typeof data25 !== "string"){
+let dataType24 = typeof data25;
+let coerced24 = undefined;
+if(!(coerced24 !== undefined)){
+if(dataType24 == "number" || dataType24 == "boolean"){
+coerced24 = "" + data25;
 }
+else if(data25 === null){
+coerced24 = "";
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 1 || isNaN(data24)){
-const err56 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err56 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2632,19 +2839,16 @@ vErrors.push(err56);
 errors++;
 }
 }
+if(coerced24 !== undefined){
+data25 = coerced24;
+if(data !== undefined){
+data["GIT_AUTHOR_EMAIL"] = coerced24;
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data25 = data.GIT_TIMEOUT_SECONDS;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-let dataType24 = typeof data25;
-let coerced24 = undefined;
-if(!(coerced24 !== undefined)){
-if(dataType24 === "boolean" || data25 === null
-              || (dataType24 === "string" && data25 && data25 == +data25 && !(data25 % 1))){
-coerced24 = +data25;
 }
-else {
-const err57 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err57 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2654,16 +2858,21 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(coerced24 !== undefined){
-data25 = coerced24;
-if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced24;
 }
+if(data.BUILDER_TMPDIR !== undefined){
+let data26 = data.BUILDER_TMPDIR;
+if(typeof data26 !== "string"){
+let dataType25 = typeof data26;
+let coerced25 = undefined;
+if(!(coerced25 !== undefined)){
+if(dataType25 == "number" || dataType25 == "boolean"){
+coerced25 = "" + data26;
 }
+else if(data26 === null){
+coerced25 = "";
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 1 || isNaN(data25)){
-const err58 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err58 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2673,19 +2882,16 @@ vErrors.push(err58);
 errors++;
 }
 }
+if(coerced25 !== undefined){
+data26 = coerced25;
+if(data !== undefined){
+data["BUILDER_TMPDIR"] = coerced25;
 }
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data26 = data.BUILD_TIMEOUT_SECONDS;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-let dataType25 = typeof data26;
-let coerced25 = undefined;
-if(!(coerced25 !== undefined)){
-if(dataType25 === "boolean" || data26 === null
-              || (dataType25 === "string" && data26 && data26 == +data26 && !(data26 % 1))){
-coerced25 = +data26;
 }
-else {
-const err59 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err59 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2695,28 +2901,9 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(coerced25 !== undefined){
-data26 = coerced25;
-if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced25;
 }
-}
-}
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 1 || isNaN(data26)){
-const err60 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-}
-}
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data27 = data.PUSH_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data27 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
@@ -2726,7 +2913,26 @@ if(dataType26 === "boolean" || data27 === null
 coerced26 = +data27;
 }
 else {
-const err61 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err60 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(coerced26 !== undefined){
+data27 = coerced26;
+if(data !== undefined){
+data["BUILDER_CONCURRENCY"] = coerced26;
+}
+}
+}
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err61 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2736,28 +2942,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(coerced26 !== undefined){
-data27 = coerced26;
-if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced26;
 }
-}
-}
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err62 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-}
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data28 = data.HTTP_TIMEOUT_SECONDS;
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data28 = data.WORKFLOW_TIMEOUT_SECONDS;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
 let dataType27 = typeof data28;
 let coerced27 = undefined;
@@ -2767,7 +2954,26 @@ if(dataType27 === "boolean" || data28 === null
 coerced27 = +data28;
 }
 else {
-const err63 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err62 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(coerced27 !== undefined){
+data28 = coerced27;
+if(data !== undefined){
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced27;
+}
+}
+}
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err63 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2777,28 +2983,9 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(coerced27 !== undefined){
-data28 = coerced27;
-if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced27;
 }
-}
-}
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err64 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-}
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data29 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data29 = data.STEP_TIMEOUT_SECONDS;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
 let dataType28 = typeof data29;
 let coerced28 = undefined;
@@ -2808,7 +2995,26 @@ if(dataType28 === "boolean" || data29 === null
 coerced28 = +data29;
 }
 else {
-const err65 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err64 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(coerced28 !== undefined){
+data29 = coerced28;
+if(data !== undefined){
+data["STEP_TIMEOUT_SECONDS"] = coerced28;
+}
+}
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+const err65 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2818,28 +3024,9 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(coerced28 !== undefined){
-data29 = coerced28;
-if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced28;
 }
-}
-}
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err66 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-}
-}
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data30 = data.HEARTBEAT_SECONDS;
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data30 = data.GIT_TIMEOUT_SECONDS;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
 let dataType29 = typeof data30;
 let coerced29 = undefined;
@@ -2849,7 +3036,26 @@ if(dataType29 === "boolean" || data30 === null
 coerced29 = +data30;
 }
 else {
-const err67 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err66 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(coerced29 !== undefined){
+data30 = coerced29;
+if(data !== undefined){
+data["GIT_TIMEOUT_SECONDS"] = coerced29;
+}
+}
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err67 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -2859,28 +3065,9 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(coerced29 !== undefined){
-data30 = coerced29;
-if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced29;
 }
-}
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err68 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-}
-}
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data31 = data.KILL_SWITCH_SECONDS;
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data31 = data.BUILD_TIMEOUT_SECONDS;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 let dataType30 = typeof data31;
 let coerced30 = undefined;
@@ -2890,7 +3077,26 @@ if(dataType30 === "boolean" || data31 === null
 coerced30 = +data31;
 }
 else {
-const err69 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err68 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+if(coerced30 !== undefined){
+data31 = coerced30;
+if(data !== undefined){
+data["BUILD_TIMEOUT_SECONDS"] = coerced30;
+}
+}
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err69 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -2900,16 +3106,19 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(coerced30 !== undefined){
-data31 = coerced30;
-if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced30;
 }
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data32 = data.PUSH_TIMEOUT_SECONDS;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+let dataType31 = typeof data32;
+let coerced31 = undefined;
+if(!(coerced31 !== undefined)){
+if(dataType31 === "boolean" || data32 === null
+              || (dataType31 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
+coerced31 = +data32;
 }
-}
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err70 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err70 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -2919,21 +3128,16 @@ vErrors.push(err70);
 errors++;
 }
 }
+if(coerced31 !== undefined){
+data32 = coerced31;
+if(data !== undefined){
+data["PUSH_TIMEOUT_SECONDS"] = coerced31;
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data32 = data.HEALTH_LISTEN;
-if(typeof data32 !== "string"){
-let dataType31 = typeof data32;
-let coerced31 = undefined;
-if(!(coerced31 !== undefined)){
-if(dataType31 == "number" || dataType31 == "boolean"){
-coerced31 = "" + data32;
 }
-else if(data32 === null){
-coerced31 = "";
 }
-else {
-const err71 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err71 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -2943,16 +3147,19 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(coerced31 !== undefined){
-data32 = coerced31;
-if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced31;
 }
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data33 = data.HTTP_TIMEOUT_SECONDS;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+let dataType32 = typeof data33;
+let coerced32 = undefined;
+if(!(coerced32 !== undefined)){
+if(dataType32 === "boolean" || data33 === null
+              || (dataType32 === "string" && data33 && data33 == +data33 && !(data33 % 1))){
+coerced32 = +data33;
 }
-}
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err72 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err72 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -2962,21 +3169,16 @@ vErrors.push(err72);
 errors++;
 }
 }
+if(coerced32 !== undefined){
+data33 = coerced32;
+if(data !== undefined){
+data["HTTP_TIMEOUT_SECONDS"] = coerced32;
 }
-if(data.LOG_LEVEL !== undefined){
-let data33 = data.LOG_LEVEL;
-if(typeof data33 !== "string"){
-let dataType32 = typeof data33;
-let coerced32 = undefined;
-if(!(coerced32 !== undefined)){
-if(dataType32 == "number" || dataType32 == "boolean"){
-coerced32 = "" + data33;
 }
-else if(data33 === null){
-coerced32 = "";
 }
-else {
-const err73 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err73 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -2986,15 +3188,19 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(coerced32 !== undefined){
-data33 = coerced32;
-if(data !== undefined){
-data["LOG_LEVEL"] = coerced32;
 }
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data34 = data.SHUTDOWN_GRACE_SECONDS;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+let dataType33 = typeof data34;
+let coerced33 = undefined;
+if(!(coerced33 !== undefined)){
+if(dataType33 === "boolean" || data34 === null
+              || (dataType33 === "string" && data34 && data34 == +data34 && !(data34 % 1))){
+coerced33 = +data34;
 }
-}
-if(!((((data33 === "error") || (data33 === "warn")) || (data33 === "info")) || (data33 === "debug"))){
-const err74 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+else {
+const err74 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3004,20 +3210,16 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data34 = data.LOG_FORMAT;
-if(typeof data34 !== "string"){
-let dataType33 = typeof data34;
-let coerced33 = undefined;
-if(!(coerced33 !== undefined)){
-if(dataType33 == "number" || dataType33 == "boolean"){
-coerced33 = "" + data34;
+if(coerced33 !== undefined){
+data34 = coerced33;
+if(data !== undefined){
+data["SHUTDOWN_GRACE_SECONDS"] = coerced33;
 }
-else if(data34 === null){
-coerced33 = "";
 }
-else {
-const err75 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err75 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3027,15 +3229,19 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(coerced33 !== undefined){
-data34 = coerced33;
-if(data !== undefined){
-data["LOG_FORMAT"] = coerced33;
 }
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data35 = data.HEARTBEAT_SECONDS;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+let dataType34 = typeof data35;
+let coerced34 = undefined;
+if(!(coerced34 !== undefined)){
+if(dataType34 === "boolean" || data35 === null
+              || (dataType34 === "string" && data35 && data35 == +data35 && !(data35 % 1))){
+coerced34 = +data35;
 }
-}
-if(!(((data34 === "json") || (data34 === "pretty")) || (data34 === "auto"))){
-const err76 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+else {
+const err76 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3045,14 +3251,200 @@ vErrors.push(err76);
 errors++;
 }
 }
+if(coerced34 !== undefined){
+data35 = coerced34;
+if(data !== undefined){
+data["HEARTBEAT_SECONDS"] = coerced34;
 }
-else {
-const err77 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err77 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err77];
 }
 else {
 vErrors.push(err77);
+}
+errors++;
+}
+}
+}
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data36 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+let dataType35 = typeof data36;
+let coerced35 = undefined;
+if(!(coerced35 !== undefined)){
+if(dataType35 === "boolean" || data36 === null
+              || (dataType35 === "string" && data36 && data36 == +data36 && !(data36 % 1))){
+coerced35 = +data36;
+}
+else {
+const err78 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(coerced35 !== undefined){
+data36 = coerced35;
+if(data !== undefined){
+data["KILL_SWITCH_SECONDS"] = coerced35;
+}
+}
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err79 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+if(data.HEALTH_LISTEN !== undefined){
+let data37 = data.HEALTH_LISTEN;
+if(typeof data37 !== "string"){
+let dataType36 = typeof data37;
+let coerced36 = undefined;
+if(!(coerced36 !== undefined)){
+if(dataType36 == "number" || dataType36 == "boolean"){
+coerced36 = "" + data37;
+}
+else if(data37 === null){
+coerced36 = "";
+}
+else {
+const err80 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+if(coerced36 !== undefined){
+data37 = coerced36;
+if(data !== undefined){
+data["HEALTH_LISTEN"] = coerced36;
+}
+}
+}
+if(typeof data37 === "string"){
+if(func3(data37) < 1){
+const err81 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+if(data.LOG_LEVEL !== undefined){
+let data38 = data.LOG_LEVEL;
+if(typeof data38 !== "string"){
+let dataType37 = typeof data38;
+let coerced37 = undefined;
+if(!(coerced37 !== undefined)){
+if(dataType37 == "number" || dataType37 == "boolean"){
+coerced37 = "" + data38;
+}
+else if(data38 === null){
+coerced37 = "";
+}
+else {
+const err82 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+if(coerced37 !== undefined){
+data38 = coerced37;
+if(data !== undefined){
+data["LOG_LEVEL"] = coerced37;
+}
+}
+}
+if(!((((data38 === "error") || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug"))){
+const err83 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+if(data.LOG_FORMAT !== undefined){
+let data39 = data.LOG_FORMAT;
+if(typeof data39 !== "string"){
+let dataType38 = typeof data39;
+let coerced38 = undefined;
+if(!(coerced38 !== undefined)){
+if(dataType38 == "number" || dataType38 == "boolean"){
+coerced38 = "" + data39;
+}
+else if(data39 === null){
+coerced38 = "";
+}
+else {
+const err84 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(coerced38 !== undefined){
+data39 = coerced38;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced38;
+}
+}
+}
+if(!(((data39 === "json") || (data39 === "pretty")) || (data39 === "auto"))){
+const err85 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+}
+else {
+const err86 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
 }
 errors++;
 }
