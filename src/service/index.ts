@@ -157,7 +157,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (!started.builder) throw new Error('the builder is starting');
     return redactor.redactValue(await started.builder.app.health());
   };
-  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
+  const farm = async () => {
+    if (!started.builder) throw new Error('the builder is starting');
+    return started.builder.farm();
+  };
+  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth, farm });
   const outcomes = new Map<string, 'succeeded' | 'failed' | 'stopped'>();
   const replied = new Set<string>();
   let draining = false;
@@ -295,6 +299,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         http: () =>
           httpActor(config.healthListen, {
             health: treeHealth,
+            farm,
             ready: readiness,
             metrics: async () => ({
               contentType: metrics.registry.contentType,
