@@ -4,7 +4,7 @@ import { nopLogger } from '../../../src/log';
 import { buildStep, type StepContext, type StepDeps } from '../../../src/workflow/steps';
 import { startFakeHttpServer, sendJson, type FakeHttpServer } from '../registry/fake-http-server';
 import { apiPath, buildFixture, BUILT_IMAGE_ID, streamLines } from '../docker/fake-engine';
-import { probed, startTestFarm } from '../docker/farm/farm-fixture';
+import { probed, startTestFarm } from '../../harness/farm';
 import { rendezvousScore } from '../../../src/docker/farm/placement';
 
 const preferred = (key: string, first: string, second: string): boolean =>

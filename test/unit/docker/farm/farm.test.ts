@@ -1,5 +1,5 @@
 import { sendJson, startFakeHttpServer, type FakeHttpServer } from '../../registry/fake-http-server';
-import { probed, startTestFarm } from './farm-fixture';
+import { probed, startTestFarm } from '../../../harness/farm';
 
 /** A fake engine whose health can be switched: down, it answers its probes with 500. */
 async function fakeEngine(): Promise<{ server: FakeHttpServer; endpoint: string; up: { value: boolean } }> {

@@ -1,14 +1,14 @@
-import { farmActor, farmSource, farmStatus, type FarmMsg, type FarmStatus } from '../../../../actors/farm';
-import { startTree, type Tree } from '../../../../actors/supervision';
-import { parseEngineSpecs } from '../../../../src/docker/farm/hosts';
-import type { EngineSource } from '../../../../src/docker/farm/source';
+import { farmActor, farmSource, farmStatus, type FarmMsg, type FarmStatus } from '../../actors/farm';
+import { startTree, type Tree } from '../../actors/supervision';
+import { parseEngineSpecs } from '../../src/docker/farm/hosts';
+import type { EngineSource } from '../../src/docker/farm/source';
 
 /** A real farm actor over `entries` (BUILD_HOSTS entries), in a tree of its own, stopped after each test. */
 export interface TestFarm {
   readonly source: EngineSource;
   readonly tree: Tree<FarmMsg>;
   status(): Promise<FarmStatus>;
-  /** Resolves once the farm's status satisfies `ready` (e.g. every engine probed), polling its mailbox. */
+  /** Resolves once the farm's status satisfies `ready` (e.g. every engine probed), asking every 20 ms. */
   until(ready: (status: FarmStatus) => boolean): Promise<FarmStatus>;
 }
 
@@ -19,16 +19,15 @@ afterEach(async () => {
 
 export async function startTestFarm(
   entries: readonly string[],
-  options: { probeIntervalMs?: number; slots?: number; now?: () => number } = {},
+  options: { probeIntervalMs?: number; slots?: number; requestTimeoutMs?: number } = {},
 ): Promise<TestFarm> {
   const engines = parseEngineSpecs(entries, options.slots ?? 2);
-  const engine = { requestTimeoutMs: 2000 };
+  const engine = { requestTimeoutMs: options.requestTimeoutMs ?? 2000 };
   const tree = await startTree(
     farmActor({
       engines,
       engine,
       probeIntervalMs: options.probeIntervalMs ?? 60_000,
-      ...(options.now ? { now: options.now } : {}),
     }),
     { id: 'farm' },
   );
@@ -42,7 +41,7 @@ export async function startTestFarm(
       for (;;) {
         const now = await status();
         if (ready(now)) return now;
-        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
   };
