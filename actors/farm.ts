@@ -95,8 +95,6 @@ export interface FarmOptions {
   readonly probeIntervalMs: number;
   /** Timeouts of the probes. */
   readonly engine: EngineOptions;
-  /** Default `Date.now`; replaceable for tests of the backoff. */
-  readonly now?: () => number;
 }
 
 const healthy = (e: EngineState): boolean => e.breaker.state === 'closed' && e.known !== undefined;
@@ -130,14 +128,15 @@ function describeFarm(state: FarmState): string {
  * incarnation may place up to one build more per slot for as long as those builds run.
  */
 export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmState> {
-  const now = options.now ?? Date.now;
+  const now = Date.now;
 
-  const grant = (state: FarmState, waiter: Waiter): Grant | undefined => {
+  // `waited`: the build was queued; one placed at its request waited for nothing, however long placing took.
+  const grant = (state: FarmState, waiter: Waiter, waited: boolean): Grant | undefined => {
     const placed = place(loads(state), waiter.request.key, new Set(waiter.request.exclude ?? []));
     const engine = placed && state.engines.get(placed.endpoint);
     if (!placed || !engine?.known) return undefined;
     engine.inUse++;
-    const waitedMs = now() - waiter.since;
+    const waitedMs = waited ? now() - waiter.since : 0;
     const granted = { endpoint: placed.endpoint, ...engine.known, reason: placed.reason, waitedMs };
     state.leases.set(waiter.id, { ...placed, workflowId: waiter.request.workflowId, grant: granted });
     return granted;
@@ -146,7 +145,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
   // Every change that can free a slot or heal an engine lets the waiters in, oldest first.
   const dispatch = (state: FarmState, ctx: { reply<R>(to: ReplyTo<R>, value: R): void }): void => {
     state.waiters = state.waiters.filter((waiter) => {
-      const granted = grant(state, waiter);
+      const granted = grant(state, waiter, true);
       if (!granted) return true;
       state.waitsTotal++;
       state.waitSecondsTotal += granted.waitedMs / 1000;
@@ -192,7 +191,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
         case 'acquire': {
           const waiter: Waiter = { id: msg.id, request: msg.request, since: now() };
           // Fair without a queue check: every change runs the waiters first, so none could take this slot.
-          const granted = grant(state, waiter);
+          const granted = grant(state, waiter, false);
           if (granted) {
             ctx.log.debug('build placed', { workflow_id: msg.request.workflowId, ...granted });
             ctx.reply(msg.replyTo, { granted });
