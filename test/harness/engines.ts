@@ -2,11 +2,16 @@
 // `scripts/test-env.sh engine up NAME` in a state directory of their own beside the test environment's, each
 // with the busybox base image, and stopped by it again (by saved PID).
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { TEST_ENV_SCRIPT, testEnv } from './env';
+import { REPO_ROOT, TEST_ENV_SCRIPT, testEnv } from './env';
 
 const run = promisify(execFile);
+// Compiled into dist-bench/ (bench/farm), this file is one level deeper below the repository.
+const SCRIPT = [TEST_ENV_SCRIPT, path.join(REPO_ROOT, '..', 'scripts', 'test-env.sh')].find((f) =>
+  existsSync(f),
+);
 
 /** Where the extra engines live: OA_TEST_FARM_DIR, else beside the test environment's state directory. */
 export function farmDir(): string {
@@ -26,7 +31,8 @@ export interface EngineUpOptions {
 }
 
 async function testEnvScript(args: string[]): Promise<void> {
-  await run('bash', [TEST_ENV_SCRIPT, 'engine', ...args], {
+  if (!SCRIPT) throw new Error(`scripts/test-env.sh is not at ${TEST_ENV_SCRIPT}`);
+  await run('bash', [SCRIPT, 'engine', ...args], {
     env: { ...process.env, OA_TEST_ENV_DIR: farmDir() },
     maxBuffer: 4 * 1024 * 1024,
   });
