@@ -22,7 +22,8 @@ const TOTAL_SLOTS = 6;
 const BUILDS = 18;
 const SLEEP_SECONDS = 2;
 const ENGINE_OPTIONS = { requestTimeoutMs: 30_000 };
-const noAbort = new AbortController().signal;
+// One signal per call: they are never aborted, and one shared by all would collect a listener per call.
+const noAbort = (): AbortSignal => new AbortController().signal;
 
 async function contextWith(dockerfile: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'oa-bench-farm-'));
@@ -51,12 +52,12 @@ async function farmBuild(
   noCache: boolean,
 ): Promise<number> {
   const started = performance.now();
-  const lease = await source.acquire({ key: repo, workflowId: repo }, { signal: noAbort });
+  const lease = await source.acquire({ key: repo, workflowId: repo }, { signal: noAbort() });
   try {
     await buildImage(
       { engine: lease.engine, contextDir, tags: [`bench-farm/${repo}:latest`], noCache },
       {
-        signal: noAbort,
+        signal: noAbort(),
       },
     );
     lease.release('ok');
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     const on = status.engines.filter((e) => e.builds.ok > 0).map((e) => e.endpoint);
     console.log('\ncache: one repo, three builds, all on its affine engine ' + on.join(', '));
     console.log(`  uncached (--no-cache)           ${(uncached / 1000).toFixed(2)} s`);
-    console.log(`  cache on, first (fills it)      ${(warm / 1000).toFixed(2)} s`);
+    console.log(`  cache on, first after it        ${(warm / 1000).toFixed(2)} s`);
     console.log(
       `  cache on, second on that engine ${(cached / 1000).toFixed(2)} s  ratio uncached/cached ${(uncached / cached).toFixed(1)}`,
     );
