@@ -1,13 +1,14 @@
 // Soak test of the service: two `oa-builder serve` replicas take a stream of build requests (new builds,
 // repeats whose image exists, config-only runs, failing ones) while faults strike at moments drawn from a
 // seed: a replica killed with SIGKILL and started again, a broker restart (a private RabbitMQ node, never the
-// shared one), the registry answering 5xx, the git server down, the Manager slow and failing. At the end,
+// shared one), the registry answering 5xx, the git server down, the Manager slow and failing, the second of
+// the two build engines stopped and started again (`scripts/test-env.sh engine`). At the end,
 // every request is accounted for from the orchestrator's replies, the replicas' work directories are
 // counted after a graceful stop, and everything they published, saved or printed is scanned for secrets.
 // Run from the repository root: npm run bench:soak [-- --short] [-- --seed N] [-- --workflows N]
-// (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 5 faults, some 2-3 minutes).
+// (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 6 faults, some 2-3 minutes).
 // Goals: no workflow lost or left running, duplicates only where idempotent, no secret anywhere, no work
-// directory left. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
+// directory left, no build failed for the stopped engine unless it had started there. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
 // its watchdog. The seed is printed first; --seed replays the same plan (timing still varies).
 // --keep-logs keeps the replicas' output (it is kept anyway when a goal is missed).
 import { randomBytes, randomInt } from 'node:crypto';
