@@ -332,11 +332,15 @@ export async function buildStep(
   // Set once a build starts: when the registry has the image, no Engine call is made at all.
   const local: { lease?: EngineLease; built?: BuiltImage } = {};
   const acquire = async (): Promise<Engine> => {
-    const lease = await deps.engines.acquire(request, {
-      signal: ctx.signal,
-      log: ctx.log,
-      onWait: (why) => ctx.report.event('log', `Waiting for a free docker build slot: ${why}`),
-    });
+    // A copy: messages are plain data, and this build's list of engines to avoid still grows.
+    const lease = await deps.engines.acquire(
+      { ...request, exclude: [...request.exclude] },
+      {
+        signal: ctx.signal,
+        log: ctx.log,
+        onWait: (why) => ctx.report.event('log', `Waiting for a free docker build slot: ${why}`),
+      },
+    );
     local.lease = lease;
     const { endpoint } = lease.engine;
     ctx.log.debug('docker host chosen', { endpoint, reason: lease.reason, waited_ms: lease.waitedMs });

@@ -9,6 +9,7 @@ import {
   secretValues,
   settings,
 } from '../../../src/config';
+import { stepDeps } from '../../../src/app';
 
 const serviceEnv = {
   EXCHANGE_ID: '1',
@@ -159,5 +160,31 @@ describe('configurationTable', () => {
     for (const s of Object.values(settings)) expect(table).toContain(`\`${s.env}\``);
     expect(table).toContain('| `QUEUE_NAME` | string | `builder` |');
     expect(table).toContain('| `MANAGER_URL` | url | required in service mode |');
+  });
+});
+
+describe('stepDeps', () => {
+  const engines = { acquire: () => Promise.reject(new Error('not asked here')) };
+
+  it('builds without the cache and without limits by default, as the original did', () => {
+    const deps = stepDeps(loadConfig({ mode: 'local', env: {} }), engines);
+    expect(deps.build).toEqual({ timeoutMs: 1_800_000, noCache: true });
+  });
+
+  it('applies the build options of the configuration on every engine', () => {
+    const env = {
+      BUILD_MEMORY_MB: '512',
+      BUILD_CPU_PERCENT: '150',
+      BUILD_NETWORK_MODE: 'none',
+      BUILD_CACHE: 'true',
+    };
+    const deps = stepDeps(loadConfig({ mode: 'local', env }), engines);
+    expect(deps.build).toEqual({
+      timeoutMs: 1_800_000,
+      noCache: false,
+      networkMode: 'none',
+      memoryBytes: 512 * 1024 * 1024,
+      cpuQuota: 150_000,
+    });
   });
 });
