@@ -123,8 +123,9 @@ describe('a farm of three engines', () => {
     const waited = done.filter((b) =>
       b.events.some((e) => e.startsWith('Waiting for a free docker build slot')),
     );
-    expect(waited).toHaveLength(3);
-    expect(waited.map((b) => b.error)).toEqual([undefined, undefined, undefined]);
+    // Three waited from the start; the one on farm3 joins them when the stop met it before its first line.
+    expect(waited.length).toBeGreaterThanOrEqual(3);
+    expect(waited.filter((b) => b.error)).toEqual([]);
     expect(waited.every((b) => b.host !== doomed)).toBe(true);
 
     await engineUp('farm3');
