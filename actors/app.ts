@@ -14,7 +14,7 @@ import { startWorkflow, workflowsSupervisor, type WorkflowsMsg, type WorkflowsOp
 
 /** The long-lived children of the root, in start order. */
 export const INFRASTRUCTURE = ['http', 'heartbeat'] as const;
-export type InfrastructureId = (typeof INFRASTRUCTURE)[number] | 'intake';
+export type InfrastructureId = (typeof INFRASTRUCTURE)[number] | 'farm' | 'intake';
 
 /** Options of `startApp`; the workflow options are those of the workflows supervisor. */
 export interface AppOptions<Input, Msg> extends WorkflowsOptions<Input, Msg> {
@@ -47,7 +47,7 @@ export interface AppHandle<Input, Msg> {
 
 /**
  * Starts the application tree (one_for_one, like the original Builder supervisor):
- * `http`, `heartbeat`, `workflows`, `intake`. Intake starts last, so nothing is
+ * `http`, `heartbeat`, `farm` (when given), `workflows`, `intake`. Intake starts last, so nothing is
  * consumed before everything it feeds is running, and stops first, so shutdown begins by consuming no more,
  * then drains workflows (each flushes its own build log before its reply), sends the last heartbeat and closes the health endpoint.
  */
@@ -62,6 +62,8 @@ export async function startApp<Input, Msg>(options: AppOptions<Input, Msg>): Pro
       ...(options.periodMs === undefined ? {} : { periodMs: options.periodMs }),
       children: [
         ...INFRASTRUCTURE.map((id) => ({ id, start: infra(id) })),
+        // The build farm only where builds run: a tree without one (tests of the tree itself) has no engines.
+        ...(options.infrastructure?.farm ? [{ id: 'farm', start: options.infrastructure.farm }] : []),
         { id: 'workflows', start: () => workflowsSupervisor(options) },
         { id: 'intake', start: infra('intake') },
       ],

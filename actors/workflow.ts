@@ -337,6 +337,8 @@ async function runWorkflow(
             docker: checkout.docker,
             commit: config.commit,
             contextDir: checkout.dir,
+            deploymentRepo: request.deployment_repo,
+            workflowId: request.id,
           },
         },
         'Milestone has failed',

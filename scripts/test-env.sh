@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The services the builder's integration tests talk to, all on loopback: a private dockerd with a locally
 # imported busybox base image, an open and an htpasswd registry, a git smart-HTTP server and RabbitMQ.
-# See docs/test-environment.md. Usage: test-env.sh install | up | down [--purge] | env | status
+# See docs/test-environment.md. Usage: test-env.sh install | up | down [--purge] | env | status | engine ...
 set -euo pipefail
 export LC_ALL=C
 
@@ -43,12 +43,13 @@ die() {
 
 usage() {
   cat >&2 <<EOF
-usage: $0 install | up | down [--purge] | env | status
+usage: $0 install | up | down [--purge] | env | status | engine up|down NAME [--tcp PORT] [--tls DIR]
   install install the missing Debian packages only (as root; no apt call when none is missing)
   up      install, then start every service that is not running yet, and write $STATE/env.json
   down    stop what up started, by saved PID; --purge also deletes the state directory
   env     print export lines for a shell: eval "\$($0 env)"
   status  show each service; exit 1 if one is not answering
+  engine  start or stop one more dockerd NAME (build-farm tests); --tcp/--tls add a (TLS) loopback listener
 state directory: \$OA_TEST_ENV_DIR (default /tmp/oa-builder-test)
 EOF
   exit 2
@@ -170,23 +171,26 @@ stop_orphan() {
 
 # A dockerd that had to be killed leaves its bind mount of the data root (and any layer mounts) behind;
 # deepest first, so that nested mounts come off before their parents.
+# unmount_leftovers [DIR/]: those under DIR only (default: the whole state directory).
 unmount_leftovers() {
   local target
   while read -r target; do
     log "unmounting $target, left by a killed dockerd"
     umount "$target" || umount -l "$target" || log "cannot unmount $target"
-  done < <(awk -v under="$STATE/" 'index($5, under) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+  done < <(awk -v under="${1:-$STATE/}" 'index($5, under) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
 }
 
 # --- probes ----------------------------------------------------------------------------------------------
 
-docker_api() { curl -sf --max-time 10 --unix-socket "$DOCKER_SOCK" "${@:2}" "http://docker$1"; }
+docker_api_at() { curl -sf --max-time 10 --unix-socket "$1" "${@:3}" "http://docker$2"; }
 http_code() { curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$@"; }
 
-probe_docker() {
-  [[ $(docker_api /_ping) == OK ]] || return 1
-  [[ -z $DOCKER_TCP_PORT || $(curl -sf --max-time 2 "http://127.0.0.1:$DOCKER_TCP_PORT/_ping") == OK ]]
+# probe_docker_at SOCKET [TCP-URL]: the engine answers on its socket (and on TCP-URL when given).
+probe_docker_at() {
+  [[ $(docker_api_at "$1" /_ping) == OK ]] || return 1
+  [[ -z ${2:-} || $(curl -sf --max-time 2 "$2/_ping") == OK ]]
 }
+probe_docker() { probe_docker_at "$DOCKER_SOCK" "${DOCKER_TCP_PORT:+http://127.0.0.1:$DOCKER_TCP_PORT}"; }
 probe_registry() { [[ $(http_code "http://127.0.0.1:$REGISTRY_PORT/v2/") == 200 ]]; }
 # The curl config on stdin keeps the password out of the process list.
 probe_auth_registry() {
@@ -234,36 +238,62 @@ remove_stale_pid_file() {
   if ! is_alive "$pid"; then rm -f "$1"; fi
 }
 
-ensure_dockerd() {
-  if already_running dockerd "$DOCKER_ROOT" probe_docker; then return; fi
-  [[ -z $DOCKER_TCP_PORT ]] || need_free_port dockerd "$DOCKER_TCP_PORT" OA_TEST_DOCKER_TCP_PORT
+# start_dockerd NAME DIR SOCKET [DOCKERD-ARGS...]: a dockerd of our own with its state under DIR (wiped first),
+# its API on SOCKET, no network of its own, and the base image imported. PID saved as NAME; DIR marks it.
+start_dockerd() {
+  local name=$1 dir=$2 sock=$3
+  shift 3
   # A fresh engine state every start: a dockerd that was killed leaves its containers' network sandboxes, and
   # the next one removes them one by one at start-up (about 0.1 s each, minutes after a long session). The only
   # image kept there is the base image, which is imported again in a fraction of a second.
-  unmount_leftovers
-  rm -rf "$DOCKER_ROOT" "$STATE/docker/exec"
-  mkdir -p "$STATE/docker"
+  unmount_leftovers "$dir/"
+  rm -rf "$dir/root" "$dir/exec"
+  mkdir -p "$dir"
   # A killed dockerd leaves its own and its containerd's PID files behind, and a new dockerd refuses to start
   # (or waits for that containerd) while those PIDs still show in /proc, as they do until PID 1 reaps them.
-  remove_stale_pid_file "$STATE/docker/dockerd.pid"
-  remove_stale_pid_file "$STATE/docker/exec/containerd/containerd.pid"
+  remove_stale_pid_file "$dir/dockerd.pid"
+  remove_stale_pid_file "$dir/exec/containerd/containerd.pid"
   # An explicit empty config keeps a host's /etc/docker/daemon.json out of the test daemon.
-  echo '{}' >"$STATE/docker/daemon.json"
-  local args=(--config-file "$STATE/docker/daemon.json" --data-root "$DOCKER_ROOT" --exec-root "$STATE/docker/exec"
-    --pidfile "$STATE/docker/dockerd.pid" -H "unix://$DOCKER_SOCK" --storage-driver overlay2
-    --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --ip=127.0.0.1)
-  [[ -z $DOCKER_TCP_PORT ]] || args+=(-H "tcp://127.0.0.1:$DOCKER_TCP_PORT")
-  start_bg dockerd dockerd "${args[@]}"
-  wait_until dockerd probe_docker
-  log "dockerd ready on $DOCKER_SOCK"
+  echo '{}' >"$dir/daemon.json"
+  start_bg "$name" dockerd --config-file "$dir/daemon.json" --data-root "$dir/root" --exec-root "$dir/exec" \
+    --pidfile "$dir/dockerd.pid" -H "unix://$sock" --storage-driver overlay2 \
+    --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --ip=127.0.0.1 "$@"
+  wait_until "$name" probe_docker_at "$sock" "${DOCKER_PROBE_TCP:-}"
+  ensure_base_image "$sock"
+  log "$name ready on $sock"
 }
 
-# busybox:latest imported from the busybox-static binary, so FROM busybox never reaches for Docker Hub.
+ensure_dockerd() {
+  if already_running dockerd "$DOCKER_ROOT" probe_docker; then
+    ensure_base_image "$DOCKER_SOCK"
+    return
+  fi
+  [[ -z $DOCKER_TCP_PORT ]] || need_free_port dockerd "$DOCKER_TCP_PORT" OA_TEST_DOCKER_TCP_PORT
+  local tcp=()
+  [[ -z $DOCKER_TCP_PORT ]] || tcp=(-H "tcp://127.0.0.1:$DOCKER_TCP_PORT")
+  DOCKER_PROBE_TCP=${DOCKER_TCP_PORT:+http://127.0.0.1:$DOCKER_TCP_PORT} \
+    start_dockerd dockerd "$STATE/docker" "$DOCKER_SOCK" "${tcp[@]}"
+}
+
+# busybox:latest imported from the busybox-static binary, so FROM busybox never reaches for Docker Hub. The
+# root file system is made once (some 800 processes) and kept, for every engine started after the first.
 ensure_base_image() {
-  if docker_api "/images/$BASE_IMAGE/json" >/dev/null; then return; fi
-  local busybox rootfs=$STATE/tmp/rootfs tarball=$STATE/tmp/rootfs.tar applet reply
+  local sock=$1 tarball=$STATE/tmp/base-image.tar
+  if docker_api_at "$sock" "/images/$BASE_IMAGE/json" >/dev/null; then return; fi
+  [[ -f $tarball ]] || make_base_rootfs "$tarball"
+  local reply
+  reply=$(docker_api_at "$sock" /images/create -X POST -H 'Content-Type: application/x-tar' \
+    --data-binary "@$tarball" --url-query fromSrc=- --url-query repo=busybox --url-query tag=latest \
+    --url-query 'changes=CMD ["/bin/sh"]')
+  if [[ $reply == *'"error'* ]]; then die "importing $BASE_IMAGE failed: $reply"; fi
+  docker_api_at "$sock" "/images/$BASE_IMAGE/json" >/dev/null || die "$BASE_IMAGE is missing after its import: $reply"
+  log "imported $BASE_IMAGE into $sock"
+}
+
+make_base_rootfs() {
+  local busybox rootfs applet
   busybox=$(command -v busybox) || die "busybox not found (package busybox-static)"
-  rm -rf "$rootfs"
+  rootfs=$(mktemp -d "$STATE/tmp/rootfs.XXXXXX")
   mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp"
   chmod 1777 "$rootfs/tmp"
   cp "$busybox" "$rootfs/bin/busybox"
@@ -274,13 +304,55 @@ ensure_base_image() {
   done < <("$busybox" --list-full)
   echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
   echo 'root:x:0:' >"$rootfs/etc/group"
-  tar -C "$rootfs" --owner=0 --group=0 -cf "$tarball" .
-  reply=$(docker_api /images/create -X POST -H 'Content-Type: application/x-tar' --data-binary "@$tarball" \
-    --url-query fromSrc=- --url-query repo=busybox --url-query tag=latest --url-query 'changes=CMD ["/bin/sh"]')
-  rm -rf "$rootfs" "$tarball"
-  if [[ $reply == *'"error'* ]]; then die "importing $BASE_IMAGE failed: $reply"; fi
-  docker_api "/images/$BASE_IMAGE/json" >/dev/null || die "$BASE_IMAGE is missing after its import: $reply"
-  log "imported $BASE_IMAGE"
+  # Written aside and renamed, so an engine started meanwhile never imports half a file.
+  tar -C "$rootfs" --owner=0 --group=0 -cf "$1.$$" .
+  mv "$1.$$" "$1"
+  rm -rf "$rootfs"
+}
+
+# --- extra engines (a build farm) ------------------------------------------------------------------------
+
+# engine up NAME [--tcp PORT] [--tls DIR] | engine down NAME: one more dockerd, for the build-farm tests,
+# under $STATE/engines/NAME with its API on $STATE/engines/NAME.sock. --tcp adds a loopback TCP listener;
+# --tls DIR makes it require TLS there (--tlsverify) with DIR's ca.pem, server-cert.pem and server-key.pem.
+cmd_engine() {
+  local action=${1:-} name=${2:-} port= tls=
+  [[ $name =~ ^[a-z0-9-]{1,12}$ ]] || die "engine names are 1 to 12 of [a-z0-9-], not '$name'"
+  shift 2
+  while (($# > 0)); do
+    case $1 in
+      --tcp) port=${2:-} && shift 2 ;;
+      --tls) tls=${2:-} && shift 2 ;;
+      *) die "engine: unknown option $1" ;;
+    esac
+  done
+  local dir=$STATE/engines/$name sock=$STATE/engines/$name.sock
+  case $action in
+    up)
+      ((EUID == 0)) || die "engine up must run as root (dockerd needs it)"
+      mkdir -p "$LOGS" "$PIDS" "$STATE/tmp" "$STATE/engines"
+      # One lock per engine: engines start side by side, and never in the way of up or down.
+      exec 9>>"$dir.lock"
+      flock -w 300 9 || die "another test-env.sh holds $dir.lock"
+      if already_running "engine-$name" "$dir/root" probe_docker_at "$sock"; then return; fi
+      local args=()
+      if [[ -n $port ]]; then
+        need_free_port "engine-$name" "$port" --tcp
+        args+=(-H "tcp://127.0.0.1:$port")
+      fi
+      [[ -z $tls ]] || args+=(--tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem"
+        --tlskey "$tls/server-key.pem")
+      start_dockerd "engine-$name" "$dir" "$sock" "${args[@]}"
+      ;;
+    down)
+      [[ -d $STATE/engines ]] || return 0
+      exec 9>>"$dir.lock"
+      flock -w 300 9 || die "another test-env.sh holds $dir.lock"
+      stop_services "engine-$name=$dir/root"
+      unmount_leftovers "$dir/"
+      ;;
+    *) die "usage: $0 engine up|down NAME [--tcp PORT] [--tls DIR]" ;;
+  esac
 }
 
 # --- registries ------------------------------------------------------------------------------------------
@@ -475,7 +547,6 @@ cmd_up() {
   [[ -d $REPO_ROOT/node_modules/amqplib ]] || die "node_modules is missing; run npm ci first"
   ensure_packages
   ensure_dockerd
-  ensure_base_image
   ensure_registry registry "$REGISTRY_PORT" OA_TEST_REGISTRY_PORT probe_registry
   ensure_registry auth-registry "$AUTH_REGISTRY_PORT" OA_TEST_AUTH_REGISTRY_PORT probe_auth_registry auth
   ensure_git_server
@@ -494,6 +565,12 @@ cmd_down() {
   # needs no such care: it is started to die with its parent.)
   stop_orphan beam "$STATE/rabbitmq/beam.pid" "$STATE/rabbitmq"
   stop_services epmd="$EPMD_PORT"
+  local engine
+  for engine in "$PIDS"/engine-*.pid; do
+    [[ -f $engine ]] || continue
+    engine=${engine##*/engine-}
+    stop_services "engine-${engine%.pid}=$STATE/engines/${engine%.pid}/root"
+  done
   unmount_leftovers
   rm -f "$STATE/env.json" "$STATE/env.sh"
   if [[ ${1:-} == --purge ]]; then
@@ -545,5 +622,6 @@ case ${1:-} in
   down) cmd_down "${2:-}" ;;
   env) cmd_env ;;
   status) cmd_status ;;
+  engine) cmd_engine "${@:2}" ;;
   *) usage ;;
 esac

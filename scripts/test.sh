@@ -23,6 +23,9 @@ check() { # name, command...
 
 finish() {
   bash scripts/test-env.sh down || echo "warning: test environment did not stop cleanly"
+  # The farm tests' and the soak's extra engines, should a run have ended before it stopped them.
+  OA_TEST_ENV_DIR="${OA_TEST_FARM_DIR:-${OA_TEST_ENV_DIR:-/tmp/oa-builder-test}-farm}" bash scripts/test-env.sh down ||
+    echo "warning: the extra engines did not stop cleanly"
   echo "$passed passed, $failed failed"
   rm -rf "$results"
   [ "$failed" -eq 0 ]

@@ -2,7 +2,8 @@
 // actor tree. Local mode (`oa-builder run`) and service mode build the same tree; they differ only in where
 // requests come from and which Reporter each workflow gets.
 import { startApp, type AppHandle, type AppOptions } from '../actors/app';
-import type { ActorRef } from '../actors/supervision';
+import { farmActor, farmSource, farmStatus, type FarmMsg, type FarmStatus } from '../actors/farm';
+import { ActorStoppedError, type ActorRef } from '../actors/supervision';
 import {
   workflowActor,
   type WorkflowInput,
@@ -10,6 +11,9 @@ import {
   type WorkflowSteps,
 } from '../actors/workflow';
 import { secretValues, settingWarnings, type BuilderConfig } from './config';
+import type { EngineOptions } from './docker';
+import { parseEngineSpecs, type EngineSpec } from './docker/farm/hosts';
+import type { EngineSource } from './docker/farm/source';
 import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
 import { gitAccessFromConfig } from './git';
@@ -33,8 +37,8 @@ function buildSecrets(config: BuilderConfig): Record<string, string> {
   );
 }
 
-/** The adapters' settings from the configuration, shared by every workflow. */
-export function stepDeps(config: BuilderConfig): StepDeps {
+/** The adapters' settings from the configuration, shared by every workflow; `engines` is the build farm. */
+export function stepDeps(config: BuilderConfig, engines: EngineSource): StepDeps {
   return {
     git: gitAccessFromConfig(config),
     author: { name: config.gitAuthorName, email: config.gitAuthorEmail },
@@ -46,17 +50,27 @@ export function stepDeps(config: BuilderConfig): StepDeps {
         config.dockerRegistryEmail,
       ),
     },
-    buildHosts: config.buildHosts,
-    engine: { requestTimeoutMs: config.httpTimeoutSeconds * 1000 },
+    engines,
     build: {
       timeoutMs: config.buildTimeoutSeconds * 1000,
       backend: config.buildBackend,
+      noCache: !config.buildCache,
       ...(config.buildNetwork === undefined ? {} : { networkMode: config.buildNetwork }),
+      ...(config.buildMemoryMb === undefined ? {} : { memoryBytes: config.buildMemoryMb * 1024 * 1024 }),
+      ...(config.buildCpuPercent === undefined ? {} : { cpuQuota: config.buildCpuPercent * 1000 }),
       secrets: buildSecrets(config),
     },
     push: { timeoutMs: config.pushTimeoutSeconds * 1000 },
     registryTimeoutMs: config.httpTimeoutSeconds * 1000,
     outageBudgetMs: config.outageBudgetSeconds * 1000,
+  };
+}
+
+/** The build farm's engines and probe settings from the configuration. */
+function farmSettings(config: BuilderConfig): { engines: EngineSpec[]; engine: EngineOptions } {
+  return {
+    engines: parseEngineSpecs(config.buildHosts, config.concurrency),
+    engine: { requestTimeoutMs: config.httpTimeoutSeconds * 1000 },
   };
 }
 
@@ -88,17 +102,20 @@ export interface Builder {
   /** Starts the workflow of one validated request; rejects when no slot is free or it already runs. */
   start(received: ReceivedBuildRequest): Promise<ActorRef<never>>;
   readonly app: AppHandle<WorkflowInput, never>;
+  /** The build farm's engines, slots and leases; rejects while the farm is not running. */
+  farm(): Promise<FarmStatus>;
 }
 
 /** The workflow options a configuration gives. */
 function workflowOptions(
   config: BuilderConfig,
+  engines: EngineSource,
   reporterFor: (request: BuildRequest) => Reporter,
   redactor: Redactor,
   options: Pick<BuilderOptions, 'steps' | 'killSwitch' | 'finishTimeoutMs' | 'onRetry'>,
 ): WorkflowOptions {
   return {
-    deps: { ...stepDeps(config), learnSecret: (secret) => redactor.add(secret) },
+    deps: { ...stepDeps(config, engines), learnSecret: (secret) => redactor.add(secret) },
     workRoot: config.workDir,
     workflowTimeoutMs: config.workflowTimeoutSeconds * 1000,
     stepTimeoutMs: config.stepTimeoutSeconds * 1000,
@@ -145,16 +162,31 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
   // The reporter saves the request's fields to the Manager: they are masked like everything else it sends.
   const reporterFor = (request: BuildRequest): Reporter =>
     redactingReporter(options.reporterFor(redactor.redactValue(request)), redactor);
-  const workflow = workflowOptions(config, reporterFor, redactor, options);
+  const farm = farmSettings(config);
+  // Looked up at each use: a restarted farm is a new incarnation with a new ref.
+  const started: { app?: AppHandle<WorkflowInput, never> } = {};
+  const farmRef = (): ActorRef<FarmMsg> | undefined =>
+    started.app?.child('farm') as ActorRef<FarmMsg> | undefined;
+  const engines = farmSource(farmRef, farm.engines, farm.engine);
+  const workflow = workflowOptions(config, engines, reporterFor, redactor, options);
   const app = await startApp<WorkflowInput, never>({
     ...options.app,
+    infrastructure: {
+      ...options.app?.infrastructure,
+      farm: () => farmActor({ ...farm, probeIntervalMs: config.buildHostProbeSeconds * 1000 }),
+    },
     log,
     maxWorkflows: config.concurrency,
     shutdownMs: config.shutdownGraceSeconds * 1000,
     workflow: (id, input) => workflowActor(id, input, workflow),
   });
+  started.app = app;
   return {
     app,
+    farm: () => {
+      const ref = farmRef();
+      return ref ? farmStatus(ref) : Promise.reject(new ActorStoppedError('app/farm'));
+    },
     start: (received) =>
       app.startWorkflow(received.request.id, { request: received.request, received: received.term }),
   };

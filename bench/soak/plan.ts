@@ -12,7 +12,7 @@ import type { Prng } from './prng';
 export type Kind = 'build' | 'exists' | 'config' | 'bad-ref' | 'bad-dockerfile';
 export const KINDS: readonly Kind[] = ['build', 'exists', 'config', 'bad-ref', 'bad-dockerfile'];
 
-export type FaultType = 'kill' | 'broker' | 'registry' | 'git' | 'manager';
+export type FaultType = 'kill' | 'broker' | 'registry' | 'git' | 'manager' | 'engine';
 
 export interface PlannedWorkflow {
   readonly index: number;
@@ -31,7 +31,7 @@ export interface PairSpec {
 export interface PlannedFault {
   readonly type: FaultType;
   readonly atMs: number;
-  /** How long the outage lasts; for `kill`, how long the replica stays down; unused for `broker`. */
+  /** How long the outage lasts; for `kill`, how long the replica stays down, for `engine` the engine; unused for `broker`. */
   readonly durationMs: number;
   /** `kill`: which replica. */
   readonly replica: number;
@@ -101,8 +101,8 @@ export function makePlan(rand: Prng, options: PlanOptions): Plan {
   }
   const windowMs = workflows.at(-1)?.atMs ?? 0;
 
-  const base: FaultType[] = ['kill', 'broker', 'registry', 'git', 'manager'];
-  const extra: FaultType[] = ['kill', 'kill', 'kill', 'broker', 'registry', 'git', 'manager'];
+  const base: FaultType[] = ['kill', 'engine', 'broker', 'registry', 'git', 'manager'];
+  const extra: FaultType[] = ['kill', 'kill', 'kill', 'engine', 'broker', 'registry', 'git', 'manager'];
   const types = rand.shuffle([
     ...base.slice(0, options.faults),
     ...Array.from({ length: Math.max(0, options.faults - base.length) }, () => rand.pick(extra)),
@@ -115,11 +115,13 @@ export function makePlan(rand: Prng, options: PlanOptions): Plan {
     const durationMs =
       type === 'kill'
         ? rand.int(2_000, 6_000)
-        : type === 'manager'
-          ? rand.int(10_000, 20_000)
-          : type === 'broker'
-            ? 0
-            : rand.int(8_000, 20_000);
+        : type === 'engine'
+          ? rand.int(5_000, 12_000)
+          : type === 'manager'
+            ? rand.int(10_000, 20_000)
+            : type === 'broker'
+              ? 0
+              : rand.int(8_000, 20_000);
     const variant =
       type === 'registry'
         ? rand.pick(['500', '502', '503'])

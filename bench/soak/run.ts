@@ -1,13 +1,14 @@
 // Soak test of the service: two `oa-builder serve` replicas take a stream of build requests (new builds,
 // repeats whose image exists, config-only runs, failing ones) while faults strike at moments drawn from a
 // seed: a replica killed with SIGKILL and started again, a broker restart (a private RabbitMQ node, never the
-// shared one), the registry answering 5xx, the git server down, the Manager slow and failing. At the end,
+// shared one), the registry answering 5xx, the git server down, the Manager slow and failing, the second of
+// the two build engines stopped and started again (`scripts/test-env.sh engine`). At the end,
 // every request is accounted for from the orchestrator's replies, the replicas' work directories are
 // counted after a graceful stop, and everything they published, saved or printed is scanned for secrets.
 // Run from the repository root: npm run bench:soak [-- --short] [-- --seed N] [-- --workflows N]
-// (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 5 faults, some 2-3 minutes).
+// (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 6 faults, some 2-3 minutes).
 // Goals: no workflow lost or left running, duplicates only where idempotent, no secret anywhere, no work
-// directory left. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
+// directory left, no build failed for the stopped engine unless it had started there. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
 // its watchdog. The seed is printed first; --seed replays the same plan (timing still varies).
 // --keep-logs keeps the replicas' output (it is kept anyway when a goal is missed).
 import { randomBytes, randomInt } from 'node:crypto';
@@ -59,6 +60,7 @@ const GOOD_KINDS: readonly Kind[] = ['build', 'exists', 'config'];
 import { prng } from './prng';
 import { startFaultyProxy, type FaultyProxy } from './proxy';
 import { Replica } from './replica';
+import { engineDown, engineUp } from '../../test/harness/engines';
 
 // Run-wide state, read by the callbacks of the replicas and by the teardown.
 /** Replica exits nobody asked for, for the report. */
@@ -89,7 +91,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
     name: 'short',
     workflows: 56,
     intervalMs: 1_400,
-    faults: 5,
+    faults: 6,
     settleMs: 240_000,
     quietMs: 10_000,
     watchdogMs: 15 * 60_000,
@@ -229,7 +231,12 @@ interface Rig {
   readonly needles: Needle[];
   readonly pairs: SeededRepos[];
   readonly graceMs: number;
+  /** The second build engine, beside the test environment's, which the `engine` fault stops and starts. */
+  readonly engine: string;
 }
+
+/** The name of the second engine for `scripts/test-env.sh engine`. */
+const SOAK_ENGINE = 'soak1';
 
 const READY_TIMEOUT_MS = 120_000;
 const SHUTDOWN_GRACE_SECONDS = 60;
@@ -365,6 +372,10 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
     }),
   );
 
+  say(`starting a second build engine (${SOAK_ENGINE})`);
+  teardown.add('second build engine', () => engineDown(SOAK_ENGINE));
+  const engine = await engineUp(SOAK_ENGINE);
+
   const logDir = path.join(scratch, 'logs');
   fs.mkdirSync(logDir);
   const graceMs = SHUTDOWN_GRACE_SECONDS * 1000;
@@ -379,6 +390,9 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
     const overrides: Record<string, string> = {
       GIT_BASE_URL: `${git.url}/`,
       DOCKER_REGISTRY_URL: registry.url,
+      // A farm of two, probed every second, so the engine fault meets builds waiting, moving and running.
+      BUILD_HOSTS: `${env.dockerHost},${engine}`,
+      BUILD_HOST_PROBE_SECONDS: '1',
       DOCKER_REGISTRY_USERNAME: 'soak-pusher',
       DOCKER_REGISTRY_PASSWORD: secret('DOCKER_REGISTRY_PASSWORD'),
       GITHUB_OAUTH_TOKEN: secret('GITHUB_OAUTH_TOKEN'),
@@ -441,6 +455,7 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
     needles,
     pairs,
     graceMs,
+    engine,
   };
 }
 
@@ -504,7 +519,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
       const wait = streamStart + fault.atMs - Date.now();
       if (wait > 0) await sleep(wait);
       // A kill or a broker restart with nothing in flight tests little; it waits a bounded while for work.
-      if (fault.type === 'kill' || fault.type === 'broker') {
+      if (fault.type === 'kill' || fault.type === 'broker' || fault.type === 'engine') {
         const until = Date.now() + FAULT_WAIT_FOR_WORK_MS;
         while (inFlight().length < 2 && Date.now() < until) await sleep(200);
       }
@@ -626,6 +641,15 @@ async function inject(
       const remaining = left.filter((e) => replica.workDirEntries().includes(e));
       say(`replica ${replica.name} ready again after ${seconds(Date.now() - t)} s`);
       return `replica ${replica.name}: ${left.length} work dir(s) left by the kill, ${left.length - remaining.length} removed at its restart`;
+    }
+    case 'engine': {
+      say(`FAULT build engine ${SOAK_ENGINE} stopped for ${seconds(fault.durationMs)} s`);
+      await engineDown(SOAK_ENGINE);
+      await sleep(fault.durationMs);
+      const t = Date.now();
+      await engineUp(SOAK_ENGINE);
+      say(`build engine ${SOAK_ENGINE} back after ${seconds(Date.now() - t)} s`);
+      return `engine ${rig.engine} down for ${seconds(fault.durationMs)} s`;
     }
     case 'broker': {
       say('FAULT RabbitMQ restart (private node)');
@@ -983,6 +1007,12 @@ function report(input: ReportInput): number {
   }
 
   // Outcomes against what each kind should do; failures of the good kinds are expected under the faults.
+  const logged = new Set(
+    orchestrator.messages('buildLogs').flatMap((m) => {
+      const id = m.fields?.workflow_id;
+      return typeof id === 'string' ? [id] : [];
+    }),
+  );
   const wrong: string[] = [];
   const byKind = new Map<
     Kind,
@@ -1018,6 +1048,9 @@ function report(input: ReportInput): number {
     }
     if (o.sent.planned.kind === 'bad-dockerfile' && first.summary.pushed)
       wrong.push(`${o.id} (bad-dockerfile) pushed an image`);
+    // A build fails for the stopped engine only once it had started there, i.e. written some output.
+    if (first.summary.failed && first.summary.reason?.includes(rig.engine) && !logged.has(o.id))
+      wrong.push(`${o.id} (${o.sent.planned.kind}) failed for engine ${rig.engine} before its build started`);
   }
 
   const times = outcomes.flatMap((o) => (o.replies[0] ? [o.replies[0].at - o.sent.sentAt] : []));

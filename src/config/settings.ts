@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { buildHostProblem } from '../docker/endpoint';
+import { buildHostProblem } from '../docker/farm/hosts';
 import { listenProblem } from '../health/server';
 import { registryUrlProblem } from '../registry/image-name';
 
@@ -149,7 +149,40 @@ export const settings = {
     check: buildHostProblem,
     description:
       'Comma-separated Docker Engine endpoints (unix:///path, tcp://host:port, http(s)://host:port); a bare IP ' +
-      'means tcp://IP:2375 as in the original BUILD_SLAVE_IPS. One is picked per build.',
+      'means tcp://IP:2375 as in the original BUILD_SLAVE_IPS. Options follow an endpoint after `;`: ' +
+      '`slots=N` (builds at once on it from this replica; default BUILDER_CONCURRENCY), and for TLS `tls=DIR` ' +
+      '(ca.pem, cert.pem, key.pem as in DOCKER_CERT_PATH) or `ca=`, `cert=`, `key=` files. Each build goes to ' +
+      'a healthy engine with a free slot, the same deployment repo to the same engine when it is not much busier.',
+  },
+  buildHostProbeSeconds: {
+    env: 'BUILD_HOST_PROBE_SECONDS',
+    type: 'integer',
+    minimum: 1,
+    default: 10,
+    description:
+      'Interval of the health probe (/_ping) of each build host; a failing one leaves rotation until it answers, ' +
+      'probed with backoff up to 8 intervals.',
+  },
+  buildMemoryMb: {
+    env: 'BUILD_MEMORY_MB',
+    type: 'integer',
+    minimum: 4,
+    description: 'Memory limit of each build container (RUN steps), in MiB. Default unset: no limit.',
+  },
+  buildCpuPercent: {
+    env: 'BUILD_CPU_PERCENT',
+    type: 'integer',
+    minimum: 1,
+    description:
+      'CPU limit of each build container, in percent of one CPU (150 = one and a half). Default unset: no limit.',
+  },
+  buildCache: {
+    env: 'BUILD_CACHE',
+    type: 'boolean',
+    default: false,
+    description:
+      'Build with the layer cache. The original always built with --no-cache, hence the default; turn it on ' +
+      'to reuse the layers that per-repo engine affinity keeps on one engine.',
   },
   gitBaseUrl: {
     env: 'GIT_BASE_URL',

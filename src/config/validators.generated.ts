@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -780,20 +780,18 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data.GIT_BASE_URL !== undefined){
-let data18 = data.GIT_BASE_URL;
-if(typeof data18 !== "string"){
+if(data.BUILD_HOST_PROBE_SECONDS !== undefined){
+let data18 = data.BUILD_HOST_PROBE_SECONDS;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
 if(!(coerced17 !== undefined)){
-if(dataType17 == "number" || dataType17 == "boolean"){
-coerced17 = "" + data18;
-}
-else if(data18 === null){
-coerced17 = "";
+if(dataType17 === "boolean" || data18 === null
+              || (dataType17 === "string" && data18 && data18 == +data18 && !(data18 % 1))){
+coerced17 = +data18;
 }
 else {
-const err37 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err37 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -806,13 +804,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GIT_BASE_URL"] = coerced17;
+data["BUILD_HOST_PROBE_SECONDS"] = coerced17;
 }
 }
 }
-if(typeof data18 === "string"){
-if(!(formats0(data18))){
-const err38 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 1 || isNaN(data18)){
+const err38 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -823,20 +821,18 @@ errors++;
 }
 }
 }
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data19 = data.GITHUB_OAUTH_TOKEN;
-if(typeof data19 !== "string"){
+if(data.BUILD_MEMORY_MB !== undefined){
+let data19 = data.BUILD_MEMORY_MB;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
 if(!(coerced18 !== undefined)){
-if(dataType18 == "number" || dataType18 == "boolean"){
-coerced18 = "" + data19;
-}
-else if(data19 === null){
-coerced18 = "";
+if(dataType18 === "boolean" || data19 === null
+              || (dataType18 === "string" && data19 && data19 == +data19 && !(data19 % 1))){
+coerced18 = +data19;
 }
 else {
-const err39 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -849,13 +845,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced18;
+data["BUILD_MEMORY_MB"] = coerced18;
 }
 }
 }
-if(typeof data19 === "string"){
-if(func3(data19) < 1){
-const err40 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 4 || isNaN(data19)){
+const err40 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4},message:"must be >= 4"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -866,20 +862,18 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data20 = data.GIT_AUTHOR_NAME;
-if(typeof data20 !== "string"){
+if(data.BUILD_CPU_PERCENT !== undefined){
+let data20 = data.BUILD_CPU_PERCENT;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
 if(!(coerced19 !== undefined)){
-if(dataType19 == "number" || dataType19 == "boolean"){
-coerced19 = "" + data20;
-}
-else if(data20 === null){
-coerced19 = "";
+if(dataType19 === "boolean" || data20 === null
+              || (dataType19 === "string" && data20 && data20 == +data20 && !(data20 % 1))){
+coerced19 = +data20;
 }
 else {
-const err41 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -892,13 +886,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced19;
+data["BUILD_CPU_PERCENT"] = coerced19;
 }
 }
 }
-if(typeof data20 === "string"){
-if(func3(data20) < 1){
-const err42 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err42 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -909,20 +903,19 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data21 = data.GIT_AUTHOR_EMAIL;
-if(typeof data21 !== "string"){
-let dataType20 = typeof data21;
+if(data.BUILD_CACHE !== undefined){
+let data21 = data.BUILD_CACHE;
+if(typeof data21 !== "boolean"){
 let coerced20 = undefined;
 if(!(coerced20 !== undefined)){
-if(dataType20 == "number" || dataType20 == "boolean"){
-coerced20 = "" + data21;
+if(data21 === "false" || data21 === 0 || data21 === null){
+coerced20 = false;
 }
-else if(data21 === null){
-coerced20 = "";
+else if(data21 === "true" || data21 === 1){
+coerced20 = true;
 }
 else {
-const err43 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/BUILD_CACHE",schemaPath:"#/properties/BUILD_CACHE/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -935,25 +928,13 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced20;
+data["BUILD_CACHE"] = coerced20;
 }
 }
 }
-if(typeof data21 === "string"){
-if(func3(data21) < 1){
-const err44 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err44];
 }
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-}
-if(data.BUILDER_TMPDIR !== undefined){
-let data22 = data.BUILDER_TMPDIR;
+if(data.GIT_BASE_URL !== undefined){
+let data22 = data.GIT_BASE_URL;
 if(typeof data22 !== "string"){
 let dataType21 = typeof data22;
 let coerced21 = undefined;
@@ -965,7 +946,26 @@ else if(data22 === null){
 coerced21 = "";
 }
 else {
-const err45 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err44 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(coerced21 !== undefined){
+data22 = coerced21;
+if(data !== undefined){
+data["GIT_BASE_URL"] = coerced21;
+}
+}
+}
+if(typeof data22 === "string"){
+if(!(formats0(data22))){
+const err45 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -975,16 +975,21 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(coerced21 !== undefined){
-data22 = coerced21;
-if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced21;
 }
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data23 = data.GITHUB_OAUTH_TOKEN;
+if(typeof data23 !== "string"){
+let dataType22 = typeof data23;
+let coerced22 = undefined;
+if(!(coerced22 !== undefined)){
+if(dataType22 == "number" || dataType22 == "boolean"){
+coerced22 = "" + data23;
 }
+else if(data23 === null){
+coerced22 = "";
 }
-if(typeof data22 === "string"){
-if(func3(data22) < 1){
-const err46 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err46 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -994,19 +999,16 @@ vErrors.push(err46);
 errors++;
 }
 }
+if(coerced22 !== undefined){
+data23 = coerced22;
+if(data !== undefined){
+data["GITHUB_OAUTH_TOKEN"] = coerced22;
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data23 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-let dataType22 = typeof data23;
-let coerced22 = undefined;
-if(!(coerced22 !== undefined)){
-if(dataType22 === "boolean" || data23 === null
-              || (dataType22 === "string" && data23 && data23 == +data23 && !(data23 % 1))){
-coerced22 = +data23;
 }
-else {
-const err47 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err47 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1016,16 +1018,21 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(coerced22 !== undefined){
-data23 = coerced22;
-if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced22;
 }
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data24 = data.GIT_AUTHOR_NAME;
+if(typeof data24 !== "string"){
+let dataType23 = typeof data24;
+let coerced23 = undefined;
+if(!(coerced23 !== undefined)){
+if(dataType23 == "number" || dataType23 == "boolean"){
+coerced23 = "" + data24;
 }
+else if(data24 === null){
+coerced23 = "";
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 1 || isNaN(data23)){
-const err48 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err48 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1035,19 +1042,16 @@ vErrors.push(err48);
 errors++;
 }
 }
+if(coerced23 !== undefined){
+data24 = coerced23;
+if(data !== undefined){
+data["GIT_AUTHOR_NAME"] = coerced23;
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data24 = data.WORKFLOW_TIMEOUT_SECONDS;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-let dataType23 = typeof data24;
-let coerced23 = undefined;
-if(!(coerced23 !== undefined)){
-if(dataType23 === "boolean" || data24 === null
-              || (dataType23 === "string" && data24 && data24 == +data24 && !(data24 % 1))){
-coerced23 = +data24;
 }
-else {
-const err49 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err49 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1057,16 +1061,21 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(coerced23 !== undefined){
-data24 = coerced23;
-if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced23;
 }
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data25 = data.GIT_AUTHOR_EMAIL;
+if(typeof data25 !== "string"){
+let dataType24 = typeof data25;
+let coerced24 = undefined;
+if(!(coerced24 !== undefined)){
+if(dataType24 == "number" || dataType24 == "boolean"){
+coerced24 = "" + data25;
 }
+else if(data25 === null){
+coerced24 = "";
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 1 || isNaN(data24)){
-const err50 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err50 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1076,19 +1085,16 @@ vErrors.push(err50);
 errors++;
 }
 }
+if(coerced24 !== undefined){
+data25 = coerced24;
+if(data !== undefined){
+data["GIT_AUTHOR_EMAIL"] = coerced24;
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data25 = data.STEP_TIMEOUT_SECONDS;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-let dataType24 = typeof data25;
-let coerced24 = undefined;
-if(!(coerced24 !== undefined)){
-if(dataType24 === "boolean" || data25 === null
-              || (dataType24 === "string" && data25 && data25 == +data25 && !(data25 % 1))){
-coerced24 = +data25;
 }
-else {
-const err51 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err51 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1098,16 +1104,21 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(coerced24 !== undefined){
-data25 = coerced24;
-if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced24;
 }
+if(data.BUILDER_TMPDIR !== undefined){
+let data26 = data.BUILDER_TMPDIR;
+if(typeof data26 !== "string"){
+let dataType25 = typeof data26;
+let coerced25 = undefined;
+if(!(coerced25 !== undefined)){
+if(dataType25 == "number" || dataType25 == "boolean"){
+coerced25 = "" + data26;
 }
+else if(data26 === null){
+coerced25 = "";
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 1 || isNaN(data25)){
-const err52 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err52 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1117,19 +1128,16 @@ vErrors.push(err52);
 errors++;
 }
 }
+if(coerced25 !== undefined){
+data26 = coerced25;
+if(data !== undefined){
+data["BUILDER_TMPDIR"] = coerced25;
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data26 = data.GIT_TIMEOUT_SECONDS;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-let dataType25 = typeof data26;
-let coerced25 = undefined;
-if(!(coerced25 !== undefined)){
-if(dataType25 === "boolean" || data26 === null
-              || (dataType25 === "string" && data26 && data26 == +data26 && !(data26 % 1))){
-coerced25 = +data26;
 }
-else {
-const err53 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err53 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1139,28 +1147,9 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(coerced25 !== undefined){
-data26 = coerced25;
-if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced25;
 }
-}
-}
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 1 || isNaN(data26)){
-const err54 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-}
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data27 = data.BUILD_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data27 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
@@ -1170,7 +1159,26 @@ if(dataType26 === "boolean" || data27 === null
 coerced26 = +data27;
 }
 else {
-const err55 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err54 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(coerced26 !== undefined){
+data27 = coerced26;
+if(data !== undefined){
+data["BUILDER_CONCURRENCY"] = coerced26;
+}
+}
+}
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err55 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1180,16 +1188,19 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(coerced26 !== undefined){
-data27 = coerced26;
-if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced26;
 }
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data28 = data.WORKFLOW_TIMEOUT_SECONDS;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+let dataType27 = typeof data28;
+let coerced27 = undefined;
+if(!(coerced27 !== undefined)){
+if(dataType27 === "boolean" || data28 === null
+              || (dataType27 === "string" && data28 && data28 == +data28 && !(data28 % 1))){
+coerced27 = +data28;
 }
-}
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err56 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err56 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1199,21 +1210,16 @@ vErrors.push(err56);
 errors++;
 }
 }
+if(coerced27 !== undefined){
+data28 = coerced27;
+if(data !== undefined){
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced27;
 }
-if(data.BUILD_BACKEND !== undefined){
-let data28 = data.BUILD_BACKEND;
-if(typeof data28 !== "string"){
-let dataType27 = typeof data28;
-let coerced27 = undefined;
-if(!(coerced27 !== undefined)){
-if(dataType27 == "number" || dataType27 == "boolean"){
-coerced27 = "" + data28;
 }
-else if(data28 === null){
-coerced27 = "";
 }
-else {
-const err57 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err57 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1223,15 +1229,19 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(coerced27 !== undefined){
-data28 = coerced27;
-if(data !== undefined){
-data["BUILD_BACKEND"] = coerced27;
 }
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data29 = data.STEP_TIMEOUT_SECONDS;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+let dataType28 = typeof data29;
+let coerced28 = undefined;
+if(!(coerced28 !== undefined)){
+if(dataType28 === "boolean" || data29 === null
+              || (dataType28 === "string" && data29 && data29 == +data29 && !(data29 % 1))){
+coerced28 = +data29;
 }
-}
-if(!(((data28 === "auto") || (data28 === "buildkit")) || (data28 === "classic"))){
-const err58 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
+else {
+const err58 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1241,20 +1251,16 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data.BUILD_NETWORK !== undefined){
-let data29 = data.BUILD_NETWORK;
-if(typeof data29 !== "string"){
-let dataType28 = typeof data29;
-let coerced28 = undefined;
-if(!(coerced28 !== undefined)){
-if(dataType28 == "number" || dataType28 == "boolean"){
-coerced28 = "" + data29;
+if(coerced28 !== undefined){
+data29 = coerced28;
+if(data !== undefined){
+data["STEP_TIMEOUT_SECONDS"] = coerced28;
 }
-else if(data29 === null){
-coerced28 = "";
 }
-else {
-const err59 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+const err59 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1264,16 +1270,19 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(coerced28 !== undefined){
-data29 = coerced28;
-if(data !== undefined){
-data["BUILD_NETWORK"] = coerced28;
 }
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data30 = data.GIT_TIMEOUT_SECONDS;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+let dataType29 = typeof data30;
+let coerced29 = undefined;
+if(!(coerced29 !== undefined)){
+if(dataType29 === "boolean" || data30 === null
+              || (dataType29 === "string" && data30 && data30 == +data30 && !(data30 % 1))){
+coerced29 = +data30;
 }
-}
-if(typeof data29 === "string"){
-if(func3(data29) < 1){
-const err60 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err60 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1283,12 +1292,16 @@ vErrors.push(err60);
 errors++;
 }
 }
+if(coerced29 !== undefined){
+data30 = coerced29;
+if(data !== undefined){
+data["GIT_TIMEOUT_SECONDS"] = coerced29;
 }
-if(data.BUILD_SECRETS !== undefined){
-let data30 = data.BUILD_SECRETS;
-if(Array.isArray(data30)){
-if(data30.length < 1){
-const err61 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err61 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1297,11 +1310,20 @@ vErrors.push(err61);
 }
 errors++;
 }
-const len1 = data30.length;
-for(let i1=0; i1<len1; i1++){
-let data31 = data30[i1];
-if(!((data31 === "git_token") || (data31 === "registry_password"))){
-const err62 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data31 = data.BUILD_TIMEOUT_SECONDS;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+let dataType30 = typeof data31;
+let coerced30 = undefined;
+if(!(coerced30 !== undefined)){
+if(dataType30 === "boolean" || data31 === null
+              || (dataType30 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
+coerced30 = +data31;
+}
+else {
+const err62 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1311,9 +1333,16 @@ vErrors.push(err62);
 errors++;
 }
 }
+if(coerced30 !== undefined){
+data31 = coerced30;
+if(data !== undefined){
+data["BUILD_TIMEOUT_SECONDS"] = coerced30;
 }
-else {
-const err63 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
+}
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err63 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1323,18 +1352,21 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data32 = data.PUSH_TIMEOUT_SECONDS;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-let dataType29 = typeof data32;
-let coerced29 = undefined;
-if(!(coerced29 !== undefined)){
-if(dataType29 === "boolean" || data32 === null
-              || (dataType29 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
-coerced29 = +data32;
+}
+if(data.BUILD_BACKEND !== undefined){
+let data32 = data.BUILD_BACKEND;
+if(typeof data32 !== "string"){
+let dataType31 = typeof data32;
+let coerced31 = undefined;
+if(!(coerced31 !== undefined)){
+if(dataType31 == "number" || dataType31 == "boolean"){
+coerced31 = "" + data32;
+}
+else if(data32 === null){
+coerced31 = "";
 }
 else {
-const err64 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err64 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1344,16 +1376,15 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(coerced29 !== undefined){
-data32 = coerced29;
+if(coerced31 !== undefined){
+data32 = coerced31;
 if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced29;
+data["BUILD_BACKEND"] = coerced31;
 }
 }
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err65 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!(((data32 === "auto") || (data32 === "buildkit")) || (data32 === "classic"))){
+const err65 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1363,19 +1394,20 @@ vErrors.push(err65);
 errors++;
 }
 }
+if(data.BUILD_NETWORK !== undefined){
+let data33 = data.BUILD_NETWORK;
+if(typeof data33 !== "string"){
+let dataType32 = typeof data33;
+let coerced32 = undefined;
+if(!(coerced32 !== undefined)){
+if(dataType32 == "number" || dataType32 == "boolean"){
+coerced32 = "" + data33;
 }
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data33 = data.HTTP_TIMEOUT_SECONDS;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-let dataType30 = typeof data33;
-let coerced30 = undefined;
-if(!(coerced30 !== undefined)){
-if(dataType30 === "boolean" || data33 === null
-              || (dataType30 === "string" && data33 && data33 == +data33 && !(data33 % 1))){
-coerced30 = +data33;
+else if(data33 === null){
+coerced32 = "";
 }
 else {
-const err66 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err66 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1385,16 +1417,16 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(coerced30 !== undefined){
-data33 = coerced30;
+if(coerced32 !== undefined){
+data33 = coerced32;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced30;
+data["BUILD_NETWORK"] = coerced32;
 }
 }
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err67 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err67 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1405,18 +1437,11 @@ errors++;
 }
 }
 }
-if(data.OUTAGE_BUDGET_SECONDS !== undefined){
-let data34 = data.OUTAGE_BUDGET_SECONDS;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-let dataType31 = typeof data34;
-let coerced31 = undefined;
-if(!(coerced31 !== undefined)){
-if(dataType31 === "boolean" || data34 === null
-              || (dataType31 === "string" && data34 && data34 == +data34 && !(data34 % 1))){
-coerced31 = +data34;
-}
-else {
-const err68 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.BUILD_SECRETS !== undefined){
+let data34 = data.BUILD_SECRETS;
+if(Array.isArray(data34)){
+if(data34.length < 1){
+const err68 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1425,17 +1450,11 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(coerced31 !== undefined){
-data34 = coerced31;
-if(data !== undefined){
-data["OUTAGE_BUDGET_SECONDS"] = coerced31;
-}
-}
-}
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err69 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const len1 = data34.length;
+for(let i1=0; i1<len1; i1++){
+let data35 = data34[i1];
+if(!((data35 === "git_token") || (data35 === "registry_password"))){
+const err69 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1446,18 +1465,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data35 = data.SHUTDOWN_GRACE_SECONDS;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-let dataType32 = typeof data35;
-let coerced32 = undefined;
-if(!(coerced32 !== undefined)){
-if(dataType32 === "boolean" || data35 === null
-              || (dataType32 === "string" && data35 && data35 == +data35 && !(data35 % 1))){
-coerced32 = +data35;
-}
 else {
-const err70 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err70 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1467,28 +1476,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(coerced32 !== undefined){
-data35 = coerced32;
-if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced32;
-}
-}
-}
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 0 || isNaN(data35)){
-const err71 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-}
-}
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data36 = data.HEARTBEAT_SECONDS;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data36 = data.PUSH_TIMEOUT_SECONDS;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
 let dataType33 = typeof data36;
 let coerced33 = undefined;
@@ -1498,7 +1487,26 @@ if(dataType33 === "boolean" || data36 === null
 coerced33 = +data36;
 }
 else {
-const err72 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err71 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(coerced33 !== undefined){
+data36 = coerced33;
+if(data !== undefined){
+data["PUSH_TIMEOUT_SECONDS"] = coerced33;
+}
+}
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err72 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1508,28 +1516,9 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(coerced33 !== undefined){
-data36 = coerced33;
-if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced33;
 }
-}
-}
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 1 || isNaN(data36)){
-const err73 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-}
-}
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data37 = data.KILL_SWITCH_SECONDS;
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data37 = data.HTTP_TIMEOUT_SECONDS;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
 let dataType34 = typeof data37;
 let coerced34 = undefined;
@@ -1539,7 +1528,26 @@ if(dataType34 === "boolean" || data37 === null
 coerced34 = +data37;
 }
 else {
-const err74 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err73 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+if(coerced34 !== undefined){
+data37 = coerced34;
+if(data !== undefined){
+data["HTTP_TIMEOUT_SECONDS"] = coerced34;
+}
+}
+}
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err74 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1549,16 +1557,19 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(coerced34 !== undefined){
-data37 = coerced34;
-if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced34;
 }
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data38 = data.OUTAGE_BUDGET_SECONDS;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+let dataType35 = typeof data38;
+let coerced35 = undefined;
+if(!(coerced35 !== undefined)){
+if(dataType35 === "boolean" || data38 === null
+              || (dataType35 === "string" && data38 && data38 == +data38 && !(data38 % 1))){
+coerced35 = +data38;
 }
-}
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 1 || isNaN(data37)){
-const err75 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err75 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1568,21 +1579,16 @@ vErrors.push(err75);
 errors++;
 }
 }
+if(coerced35 !== undefined){
+data38 = coerced35;
+if(data !== undefined){
+data["OUTAGE_BUDGET_SECONDS"] = coerced35;
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data38 = data.HEALTH_LISTEN;
-if(typeof data38 !== "string"){
-let dataType35 = typeof data38;
-let coerced35 = undefined;
-if(!(coerced35 !== undefined)){
-if(dataType35 == "number" || dataType35 == "boolean"){
-coerced35 = "" + data38;
 }
-else if(data38 === null){
-coerced35 = "";
 }
-else {
-const err76 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 0 || isNaN(data38)){
+const err76 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1592,16 +1598,19 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(coerced35 !== undefined){
-data38 = coerced35;
-if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced35;
 }
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data39 = data.SHUTDOWN_GRACE_SECONDS;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+let dataType36 = typeof data39;
+let coerced36 = undefined;
+if(!(coerced36 !== undefined)){
+if(dataType36 === "boolean" || data39 === null
+              || (dataType36 === "string" && data39 && data39 == +data39 && !(data39 % 1))){
+coerced36 = +data39;
 }
-}
-if(typeof data38 === "string"){
-if(func3(data38) < 1){
-const err77 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err77 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1611,21 +1620,16 @@ vErrors.push(err77);
 errors++;
 }
 }
+if(coerced36 !== undefined){
+data39 = coerced36;
+if(data !== undefined){
+data["SHUTDOWN_GRACE_SECONDS"] = coerced36;
 }
-if(data.LOG_LEVEL !== undefined){
-let data39 = data.LOG_LEVEL;
-if(typeof data39 !== "string"){
-let dataType36 = typeof data39;
-let coerced36 = undefined;
-if(!(coerced36 !== undefined)){
-if(dataType36 == "number" || dataType36 == "boolean"){
-coerced36 = "" + data39;
 }
-else if(data39 === null){
-coerced36 = "";
 }
-else {
-const err78 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err78 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1635,15 +1639,19 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(coerced36 !== undefined){
-data39 = coerced36;
-if(data !== undefined){
-data["LOG_LEVEL"] = coerced36;
 }
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data40 = data.HEARTBEAT_SECONDS;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+let dataType37 = typeof data40;
+let coerced37 = undefined;
+if(!(coerced37 !== undefined)){
+if(dataType37 === "boolean" || data40 === null
+              || (dataType37 === "string" && data40 && data40 == +data40 && !(data40 % 1))){
+coerced37 = +data40;
 }
-}
-if(!((((data39 === "error") || (data39 === "warn")) || (data39 === "info")) || (data39 === "debug"))){
-const err79 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+else {
+const err79 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1653,20 +1661,16 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data40 = data.LOG_FORMAT;
-if(typeof data40 !== "string"){
-let dataType37 = typeof data40;
-let coerced37 = undefined;
-if(!(coerced37 !== undefined)){
-if(dataType37 == "number" || dataType37 == "boolean"){
-coerced37 = "" + data40;
+if(coerced37 !== undefined){
+data40 = coerced37;
+if(data !== undefined){
+data["HEARTBEAT_SECONDS"] = coerced37;
 }
-else if(data40 === null){
-coerced37 = "";
 }
-else {
-const err80 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 < 1 || isNaN(data40)){
+const err80 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1676,15 +1680,19 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(coerced37 !== undefined){
-data40 = coerced37;
-if(data !== undefined){
-data["LOG_FORMAT"] = coerced37;
 }
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data41 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+let dataType38 = typeof data41;
+let coerced38 = undefined;
+if(!(coerced38 !== undefined)){
+if(dataType38 === "boolean" || data41 === null
+              || (dataType38 === "string" && data41 && data41 == +data41 && !(data41 % 1))){
+coerced38 = +data41;
 }
-}
-if(!(((data40 === "json") || (data40 === "pretty")) || (data40 === "auto"))){
-const err81 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+else {
+const err81 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1694,9 +1702,16 @@ vErrors.push(err81);
 errors++;
 }
 }
+if(coerced38 !== undefined){
+data41 = coerced38;
+if(data !== undefined){
+data["KILL_SWITCH_SECONDS"] = coerced38;
 }
-else {
-const err82 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 1 || isNaN(data41)){
+const err82 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1705,12 +1720,150 @@ vErrors.push(err82);
 }
 errors++;
 }
+}
+}
+if(data.HEALTH_LISTEN !== undefined){
+let data42 = data.HEALTH_LISTEN;
+if(typeof data42 !== "string"){
+let dataType39 = typeof data42;
+let coerced39 = undefined;
+if(!(coerced39 !== undefined)){
+if(dataType39 == "number" || dataType39 == "boolean"){
+coerced39 = "" + data42;
+}
+else if(data42 === null){
+coerced39 = "";
+}
+else {
+const err83 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+if(coerced39 !== undefined){
+data42 = coerced39;
+if(data !== undefined){
+data["HEALTH_LISTEN"] = coerced39;
+}
+}
+}
+if(typeof data42 === "string"){
+if(func3(data42) < 1){
+const err84 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+}
+if(data.LOG_LEVEL !== undefined){
+let data43 = data.LOG_LEVEL;
+if(typeof data43 !== "string"){
+let dataType40 = typeof data43;
+let coerced40 = undefined;
+if(!(coerced40 !== undefined)){
+if(dataType40 == "number" || dataType40 == "boolean"){
+coerced40 = "" + data43;
+}
+else if(data43 === null){
+coerced40 = "";
+}
+else {
+const err85 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+if(coerced40 !== undefined){
+data43 = coerced40;
+if(data !== undefined){
+data["LOG_LEVEL"] = coerced40;
+}
+}
+}
+if(!((((data43 === "error") || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug"))){
+const err86 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data.LOG_FORMAT !== undefined){
+let data44 = data.LOG_FORMAT;
+if(typeof data44 !== "string"){
+let dataType41 = typeof data44;
+let coerced41 = undefined;
+if(!(coerced41 !== undefined)){
+if(dataType41 == "number" || dataType41 == "boolean"){
+coerced41 = "" + data44;
+}
+else if(data44 === null){
+coerced41 = "";
+}
+else {
+const err87 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+if(coerced41 !== undefined){
+data44 = coerced41;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced41;
+}
+}
+}
+if(!(((data44 === "json") || (data44 === "pretty")) || (data44 === "auto"))){
+const err88 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+else {
+const err89 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2541,20 +2694,18 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.GIT_BASE_URL !== undefined){
-let data18 = data.GIT_BASE_URL;
-if(typeof data18 !== "string"){
+if(data.BUILD_HOST_PROBE_SECONDS !== undefined){
+let data18 = data.BUILD_HOST_PROBE_SECONDS;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
 let dataType17 = typeof data18;
 let coerced17 = undefined;
 if(!(coerced17 !== undefined)){
-if(dataType17 == "number" || dataType17 == "boolean"){
-coerced17 = "" + data18;
-}
-else if(data18 === null){
-coerced17 = "";
+if(dataType17 === "boolean" || data18 === null
+              || (dataType17 === "string" && data18 && data18 == +data18 && !(data18 % 1))){
+coerced17 = +data18;
 }
 else {
-const err43 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2567,13 +2718,13 @@ errors++;
 if(coerced17 !== undefined){
 data18 = coerced17;
 if(data !== undefined){
-data["GIT_BASE_URL"] = coerced17;
+data["BUILD_HOST_PROBE_SECONDS"] = coerced17;
 }
 }
 }
-if(typeof data18 === "string"){
-if(!(formats0(data18))){
-const err44 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 1 || isNaN(data18)){
+const err44 = {instancePath:instancePath+"/BUILD_HOST_PROBE_SECONDS",schemaPath:"#/properties/BUILD_HOST_PROBE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2584,20 +2735,18 @@ errors++;
 }
 }
 }
-if(data.GITHUB_OAUTH_TOKEN !== undefined){
-let data19 = data.GITHUB_OAUTH_TOKEN;
-if(typeof data19 !== "string"){
+if(data.BUILD_MEMORY_MB !== undefined){
+let data19 = data.BUILD_MEMORY_MB;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
 let dataType18 = typeof data19;
 let coerced18 = undefined;
 if(!(coerced18 !== undefined)){
-if(dataType18 == "number" || dataType18 == "boolean"){
-coerced18 = "" + data19;
-}
-else if(data19 === null){
-coerced18 = "";
+if(dataType18 === "boolean" || data19 === null
+              || (dataType18 === "string" && data19 && data19 == +data19 && !(data19 % 1))){
+coerced18 = +data19;
 }
 else {
-const err45 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2610,13 +2759,13 @@ errors++;
 if(coerced18 !== undefined){
 data19 = coerced18;
 if(data !== undefined){
-data["GITHUB_OAUTH_TOKEN"] = coerced18;
+data["BUILD_MEMORY_MB"] = coerced18;
 }
 }
 }
-if(typeof data19 === "string"){
-if(func3(data19) < 1){
-const err46 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 4 || isNaN(data19)){
+const err46 = {instancePath:instancePath+"/BUILD_MEMORY_MB",schemaPath:"#/properties/BUILD_MEMORY_MB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 4},message:"must be >= 4"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2627,20 +2776,18 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_NAME !== undefined){
-let data20 = data.GIT_AUTHOR_NAME;
-if(typeof data20 !== "string"){
+if(data.BUILD_CPU_PERCENT !== undefined){
+let data20 = data.BUILD_CPU_PERCENT;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
 let dataType19 = typeof data20;
 let coerced19 = undefined;
 if(!(coerced19 !== undefined)){
-if(dataType19 == "number" || dataType19 == "boolean"){
-coerced19 = "" + data20;
-}
-else if(data20 === null){
-coerced19 = "";
+if(dataType19 === "boolean" || data20 === null
+              || (dataType19 === "string" && data20 && data20 == +data20 && !(data20 % 1))){
+coerced19 = +data20;
 }
 else {
-const err47 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err47 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2653,13 +2800,13 @@ errors++;
 if(coerced19 !== undefined){
 data20 = coerced19;
 if(data !== undefined){
-data["GIT_AUTHOR_NAME"] = coerced19;
+data["BUILD_CPU_PERCENT"] = coerced19;
 }
 }
 }
-if(typeof data20 === "string"){
-if(func3(data20) < 1){
-const err48 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err48 = {instancePath:instancePath+"/BUILD_CPU_PERCENT",schemaPath:"#/properties/BUILD_CPU_PERCENT/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2670,20 +2817,19 @@ errors++;
 }
 }
 }
-if(data.GIT_AUTHOR_EMAIL !== undefined){
-let data21 = data.GIT_AUTHOR_EMAIL;
-if(typeof data21 !== "string"){
-let dataType20 = typeof data21;
+if(data.BUILD_CACHE !== undefined){
+let data21 = data.BUILD_CACHE;
+if(typeof data21 !== "boolean"){
 let coerced20 = undefined;
 if(!(coerced20 !== undefined)){
-if(dataType20 == "number" || dataType20 == "boolean"){
-coerced20 = "" + data21;
+if(data21 === "false" || data21 === 0 || data21 === null){
+coerced20 = false;
 }
-else if(data21 === null){
-coerced20 = "";
+else if(data21 === "true" || data21 === 1){
+coerced20 = true;
 }
 else {
-const err49 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err49 = {instancePath:instancePath+"/BUILD_CACHE",schemaPath:"#/properties/BUILD_CACHE/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2696,25 +2842,13 @@ errors++;
 if(coerced20 !== undefined){
 data21 = coerced20;
 if(data !== undefined){
-data["GIT_AUTHOR_EMAIL"] = coerced20;
+data["BUILD_CACHE"] = coerced20;
 }
 }
 }
-if(typeof data21 === "string"){
-if(func3(data21) < 1){
-const err50 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err50];
 }
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-}
-}
-if(data.BUILDER_TMPDIR !== undefined){
-let data22 = data.BUILDER_TMPDIR;
+if(data.GIT_BASE_URL !== undefined){
+let data22 = data.GIT_BASE_URL;
 if(typeof data22 !== "string"){
 let dataType21 = typeof data22;
 let coerced21 = undefined;
@@ -2726,7 +2860,26 @@ else if(data22 === null){
 coerced21 = "";
 }
 else {
-const err51 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err50 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(coerced21 !== undefined){
+data22 = coerced21;
+if(data !== undefined){
+data["GIT_BASE_URL"] = coerced21;
+}
+}
+}
+if(typeof data22 === "string"){
+if(!(formats0(data22))){
+const err51 = {instancePath:instancePath+"/GIT_BASE_URL",schemaPath:"#/properties/GIT_BASE_URL/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2736,16 +2889,21 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(coerced21 !== undefined){
-data22 = coerced21;
-if(data !== undefined){
-data["BUILDER_TMPDIR"] = coerced21;
 }
+if(data.GITHUB_OAUTH_TOKEN !== undefined){
+let data23 = data.GITHUB_OAUTH_TOKEN;
+if(typeof data23 !== "string"){
+let dataType22 = typeof data23;
+let coerced22 = undefined;
+if(!(coerced22 !== undefined)){
+if(dataType22 == "number" || dataType22 == "boolean"){
+coerced22 = "" + data23;
 }
+else if(data23 === null){
+coerced22 = "";
 }
-if(typeof data22 === "string"){
-if(func3(data22) < 1){
-const err52 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err52 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2755,19 +2913,16 @@ vErrors.push(err52);
 errors++;
 }
 }
+if(coerced22 !== undefined){
+data23 = coerced22;
+if(data !== undefined){
+data["GITHUB_OAUTH_TOKEN"] = coerced22;
 }
-if(data.BUILDER_CONCURRENCY !== undefined){
-let data23 = data.BUILDER_CONCURRENCY;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-let dataType22 = typeof data23;
-let coerced22 = undefined;
-if(!(coerced22 !== undefined)){
-if(dataType22 === "boolean" || data23 === null
-              || (dataType22 === "string" && data23 && data23 == +data23 && !(data23 % 1))){
-coerced22 = +data23;
 }
-else {
-const err53 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err53 = {instancePath:instancePath+"/GITHUB_OAUTH_TOKEN",schemaPath:"#/properties/GITHUB_OAUTH_TOKEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2777,16 +2932,21 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(coerced22 !== undefined){
-data23 = coerced22;
-if(data !== undefined){
-data["BUILDER_CONCURRENCY"] = coerced22;
 }
+if(data.GIT_AUTHOR_NAME !== undefined){
+let data24 = data.GIT_AUTHOR_NAME;
+if(typeof data24 !== "string"){
+let dataType23 = typeof data24;
+let coerced23 = undefined;
+if(!(coerced23 !== undefined)){
+if(dataType23 == "number" || dataType23 == "boolean"){
+coerced23 = "" + data24;
 }
+else if(data24 === null){
+coerced23 = "";
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 1 || isNaN(data23)){
-const err54 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err54 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2796,19 +2956,16 @@ vErrors.push(err54);
 errors++;
 }
 }
+if(coerced23 !== undefined){
+data24 = coerced23;
+if(data !== undefined){
+data["GIT_AUTHOR_NAME"] = coerced23;
 }
-if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
-let data24 = data.WORKFLOW_TIMEOUT_SECONDS;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-let dataType23 = typeof data24;
-let coerced23 = undefined;
-if(!(coerced23 !== undefined)){
-if(dataType23 === "boolean" || data24 === null
-              || (dataType23 === "string" && data24 && data24 == +data24 && !(data24 % 1))){
-coerced23 = +data24;
 }
-else {
-const err55 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err55 = {instancePath:instancePath+"/GIT_AUTHOR_NAME",schemaPath:"#/properties/GIT_AUTHOR_NAME/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2818,16 +2975,21 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(coerced23 !== undefined){
-data24 = coerced23;
-if(data !== undefined){
-data["WORKFLOW_TIMEOUT_SECONDS"] = coerced23;
 }
+if(data.GIT_AUTHOR_EMAIL !== undefined){
+let data25 = data.GIT_AUTHOR_EMAIL;
+if(typeof data25 !== "string"){
+let dataType24 = typeof data25;
+let coerced24 = undefined;
+if(!(coerced24 !== undefined)){
+if(dataType24 == "number" || dataType24 == "boolean"){
+coerced24 = "" + data25;
 }
+else if(data25 === null){
+coerced24 = "";
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 1 || isNaN(data24)){
-const err56 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err56 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2837,19 +2999,16 @@ vErrors.push(err56);
 errors++;
 }
 }
+if(coerced24 !== undefined){
+data25 = coerced24;
+if(data !== undefined){
+data["GIT_AUTHOR_EMAIL"] = coerced24;
 }
-if(data.STEP_TIMEOUT_SECONDS !== undefined){
-let data25 = data.STEP_TIMEOUT_SECONDS;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-let dataType24 = typeof data25;
-let coerced24 = undefined;
-if(!(coerced24 !== undefined)){
-if(dataType24 === "boolean" || data25 === null
-              || (dataType24 === "string" && data25 && data25 == +data25 && !(data25 % 1))){
-coerced24 = +data25;
 }
-else {
-const err57 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err57 = {instancePath:instancePath+"/GIT_AUTHOR_EMAIL",schemaPath:"#/properties/GIT_AUTHOR_EMAIL/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2859,16 +3018,21 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(coerced24 !== undefined){
-data25 = coerced24;
-if(data !== undefined){
-data["STEP_TIMEOUT_SECONDS"] = coerced24;
 }
+if(data.BUILDER_TMPDIR !== undefined){
+let data26 = data.BUILDER_TMPDIR;
+if(typeof data26 !== "string"){
+let dataType25 = typeof data26;
+let coerced25 = undefined;
+if(!(coerced25 !== undefined)){
+if(dataType25 == "number" || dataType25 == "boolean"){
+coerced25 = "" + data26;
 }
+else if(data26 === null){
+coerced25 = "";
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 1 || isNaN(data25)){
-const err58 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err58 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2878,19 +3042,16 @@ vErrors.push(err58);
 errors++;
 }
 }
+if(coerced25 !== undefined){
+data26 = coerced25;
+if(data !== undefined){
+data["BUILDER_TMPDIR"] = coerced25;
 }
-if(data.GIT_TIMEOUT_SECONDS !== undefined){
-let data26 = data.GIT_TIMEOUT_SECONDS;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-let dataType25 = typeof data26;
-let coerced25 = undefined;
-if(!(coerced25 !== undefined)){
-if(dataType25 === "boolean" || data26 === null
-              || (dataType25 === "string" && data26 && data26 == +data26 && !(data26 % 1))){
-coerced25 = +data26;
 }
-else {
-const err59 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err59 = {instancePath:instancePath+"/BUILDER_TMPDIR",schemaPath:"#/properties/BUILDER_TMPDIR/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2900,28 +3061,9 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(coerced25 !== undefined){
-data26 = coerced25;
-if(data !== undefined){
-data["GIT_TIMEOUT_SECONDS"] = coerced25;
 }
-}
-}
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 1 || isNaN(data26)){
-const err60 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-}
-}
-if(data.BUILD_TIMEOUT_SECONDS !== undefined){
-let data27 = data.BUILD_TIMEOUT_SECONDS;
+if(data.BUILDER_CONCURRENCY !== undefined){
+let data27 = data.BUILDER_CONCURRENCY;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 let dataType26 = typeof data27;
 let coerced26 = undefined;
@@ -2931,7 +3073,26 @@ if(dataType26 === "boolean" || data27 === null
 coerced26 = +data27;
 }
 else {
-const err61 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err60 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(coerced26 !== undefined){
+data27 = coerced26;
+if(data !== undefined){
+data["BUILDER_CONCURRENCY"] = coerced26;
+}
+}
+}
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err61 = {instancePath:instancePath+"/BUILDER_CONCURRENCY",schemaPath:"#/properties/BUILDER_CONCURRENCY/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2941,16 +3102,19 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(coerced26 !== undefined){
-data27 = coerced26;
-if(data !== undefined){
-data["BUILD_TIMEOUT_SECONDS"] = coerced26;
 }
+if(data.WORKFLOW_TIMEOUT_SECONDS !== undefined){
+let data28 = data.WORKFLOW_TIMEOUT_SECONDS;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+let dataType27 = typeof data28;
+let coerced27 = undefined;
+if(!(coerced27 !== undefined)){
+if(dataType27 === "boolean" || data28 === null
+              || (dataType27 === "string" && data28 && data28 == +data28 && !(data28 % 1))){
+coerced27 = +data28;
 }
-}
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err62 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err62 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2960,21 +3124,16 @@ vErrors.push(err62);
 errors++;
 }
 }
+if(coerced27 !== undefined){
+data28 = coerced27;
+if(data !== undefined){
+data["WORKFLOW_TIMEOUT_SECONDS"] = coerced27;
 }
-if(data.BUILD_BACKEND !== undefined){
-let data28 = data.BUILD_BACKEND;
-if(typeof data28 !== "string"){
-let dataType27 = typeof data28;
-let coerced27 = undefined;
-if(!(coerced27 !== undefined)){
-if(dataType27 == "number" || dataType27 == "boolean"){
-coerced27 = "" + data28;
 }
-else if(data28 === null){
-coerced27 = "";
 }
-else {
-const err63 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err63 = {instancePath:instancePath+"/WORKFLOW_TIMEOUT_SECONDS",schemaPath:"#/properties/WORKFLOW_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2984,15 +3143,19 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(coerced27 !== undefined){
-data28 = coerced27;
-if(data !== undefined){
-data["BUILD_BACKEND"] = coerced27;
 }
+if(data.STEP_TIMEOUT_SECONDS !== undefined){
+let data29 = data.STEP_TIMEOUT_SECONDS;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+let dataType28 = typeof data29;
+let coerced28 = undefined;
+if(!(coerced28 !== undefined)){
+if(dataType28 === "boolean" || data29 === null
+              || (dataType28 === "string" && data29 && data29 == +data29 && !(data29 % 1))){
+coerced28 = +data29;
 }
-}
-if(!(((data28 === "auto") || (data28 === "buildkit")) || (data28 === "classic"))){
-const err64 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
+else {
+const err64 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -3002,20 +3165,16 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data.BUILD_NETWORK !== undefined){
-let data29 = data.BUILD_NETWORK;
-if(typeof data29 !== "string"){
-let dataType28 = typeof data29;
-let coerced28 = undefined;
-if(!(coerced28 !== undefined)){
-if(dataType28 == "number" || dataType28 == "boolean"){
-coerced28 = "" + data29;
+if(coerced28 !== undefined){
+data29 = coerced28;
+if(data !== undefined){
+data["STEP_TIMEOUT_SECONDS"] = coerced28;
 }
-else if(data29 === null){
-coerced28 = "";
 }
-else {
-const err65 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+const err65 = {instancePath:instancePath+"/STEP_TIMEOUT_SECONDS",schemaPath:"#/properties/STEP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -3025,16 +3184,19 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(coerced28 !== undefined){
-data29 = coerced28;
-if(data !== undefined){
-data["BUILD_NETWORK"] = coerced28;
 }
+if(data.GIT_TIMEOUT_SECONDS !== undefined){
+let data30 = data.GIT_TIMEOUT_SECONDS;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+let dataType29 = typeof data30;
+let coerced29 = undefined;
+if(!(coerced29 !== undefined)){
+if(dataType29 === "boolean" || data30 === null
+              || (dataType29 === "string" && data30 && data30 == +data30 && !(data30 % 1))){
+coerced29 = +data30;
 }
-}
-if(typeof data29 === "string"){
-if(func3(data29) < 1){
-const err66 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err66 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3044,12 +3206,16 @@ vErrors.push(err66);
 errors++;
 }
 }
+if(coerced29 !== undefined){
+data30 = coerced29;
+if(data !== undefined){
+data["GIT_TIMEOUT_SECONDS"] = coerced29;
 }
-if(data.BUILD_SECRETS !== undefined){
-let data30 = data.BUILD_SECRETS;
-if(Array.isArray(data30)){
-if(data30.length < 1){
-const err67 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err67 = {instancePath:instancePath+"/GIT_TIMEOUT_SECONDS",schemaPath:"#/properties/GIT_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -3058,11 +3224,20 @@ vErrors.push(err67);
 }
 errors++;
 }
-const len1 = data30.length;
-for(let i1=0; i1<len1; i1++){
-let data31 = data30[i1];
-if(!((data31 === "git_token") || (data31 === "registry_password"))){
-const err68 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data.BUILD_TIMEOUT_SECONDS !== undefined){
+let data31 = data.BUILD_TIMEOUT_SECONDS;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+let dataType30 = typeof data31;
+let coerced30 = undefined;
+if(!(coerced30 !== undefined)){
+if(dataType30 === "boolean" || data31 === null
+              || (dataType30 === "string" && data31 && data31 == +data31 && !(data31 % 1))){
+coerced30 = +data31;
+}
+else {
+const err68 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -3072,9 +3247,16 @@ vErrors.push(err68);
 errors++;
 }
 }
+if(coerced30 !== undefined){
+data31 = coerced30;
+if(data !== undefined){
+data["BUILD_TIMEOUT_SECONDS"] = coerced30;
 }
-else {
-const err69 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
+}
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err69 = {instancePath:instancePath+"/BUILD_TIMEOUT_SECONDS",schemaPath:"#/properties/BUILD_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3084,18 +3266,21 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data.PUSH_TIMEOUT_SECONDS !== undefined){
-let data32 = data.PUSH_TIMEOUT_SECONDS;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-let dataType29 = typeof data32;
-let coerced29 = undefined;
-if(!(coerced29 !== undefined)){
-if(dataType29 === "boolean" || data32 === null
-              || (dataType29 === "string" && data32 && data32 == +data32 && !(data32 % 1))){
-coerced29 = +data32;
+}
+if(data.BUILD_BACKEND !== undefined){
+let data32 = data.BUILD_BACKEND;
+if(typeof data32 !== "string"){
+let dataType31 = typeof data32;
+let coerced31 = undefined;
+if(!(coerced31 !== undefined)){
+if(dataType31 == "number" || dataType31 == "boolean"){
+coerced31 = "" + data32;
+}
+else if(data32 === null){
+coerced31 = "";
 }
 else {
-const err70 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err70 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3105,16 +3290,15 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(coerced29 !== undefined){
-data32 = coerced29;
+if(coerced31 !== undefined){
+data32 = coerced31;
 if(data !== undefined){
-data["PUSH_TIMEOUT_SECONDS"] = coerced29;
+data["BUILD_BACKEND"] = coerced31;
 }
 }
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err71 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(!(((data32 === "auto") || (data32 === "buildkit")) || (data32 === "classic"))){
+const err71 = {instancePath:instancePath+"/BUILD_BACKEND",schemaPath:"#/properties/BUILD_BACKEND/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_BACKEND.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3124,19 +3308,20 @@ vErrors.push(err71);
 errors++;
 }
 }
+if(data.BUILD_NETWORK !== undefined){
+let data33 = data.BUILD_NETWORK;
+if(typeof data33 !== "string"){
+let dataType32 = typeof data33;
+let coerced32 = undefined;
+if(!(coerced32 !== undefined)){
+if(dataType32 == "number" || dataType32 == "boolean"){
+coerced32 = "" + data33;
 }
-if(data.HTTP_TIMEOUT_SECONDS !== undefined){
-let data33 = data.HTTP_TIMEOUT_SECONDS;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-let dataType30 = typeof data33;
-let coerced30 = undefined;
-if(!(coerced30 !== undefined)){
-if(dataType30 === "boolean" || data33 === null
-              || (dataType30 === "string" && data33 && data33 == +data33 && !(data33 % 1))){
-coerced30 = +data33;
+else if(data33 === null){
+coerced32 = "";
 }
 else {
-const err72 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err72 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3146,16 +3331,16 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(coerced30 !== undefined){
-data33 = coerced30;
+if(coerced32 !== undefined){
+data33 = coerced32;
 if(data !== undefined){
-data["HTTP_TIMEOUT_SECONDS"] = coerced30;
+data["BUILD_NETWORK"] = coerced32;
 }
 }
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err73 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err73 = {instancePath:instancePath+"/BUILD_NETWORK",schemaPath:"#/properties/BUILD_NETWORK/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3166,18 +3351,11 @@ errors++;
 }
 }
 }
-if(data.OUTAGE_BUDGET_SECONDS !== undefined){
-let data34 = data.OUTAGE_BUDGET_SECONDS;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-let dataType31 = typeof data34;
-let coerced31 = undefined;
-if(!(coerced31 !== undefined)){
-if(dataType31 === "boolean" || data34 === null
-              || (dataType31 === "string" && data34 && data34 == +data34 && !(data34 % 1))){
-coerced31 = +data34;
-}
-else {
-const err74 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.BUILD_SECRETS !== undefined){
+let data34 = data.BUILD_SECRETS;
+if(Array.isArray(data34)){
+if(data34.length < 1){
+const err74 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3186,17 +3364,11 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(coerced31 !== undefined){
-data34 = coerced31;
-if(data !== undefined){
-data["OUTAGE_BUDGET_SECONDS"] = coerced31;
-}
-}
-}
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err75 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const len1 = data34.length;
+for(let i1=0; i1<len1; i1++){
+let data35 = data34[i1];
+if(!((data35 === "git_token") || (data35 === "registry_password"))){
+const err75 = {instancePath:instancePath+"/BUILD_SECRETS/" + i1,schemaPath:"#/properties/BUILD_SECRETS/items/enum",keyword:"enum",params:{allowedValues: schema12.properties.BUILD_SECRETS.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3207,18 +3379,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data35 = data.SHUTDOWN_GRACE_SECONDS;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-let dataType32 = typeof data35;
-let coerced32 = undefined;
-if(!(coerced32 !== undefined)){
-if(dataType32 === "boolean" || data35 === null
-              || (dataType32 === "string" && data35 && data35 == +data35 && !(data35 % 1))){
-coerced32 = +data35;
-}
 else {
-const err76 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err76 = {instancePath:instancePath+"/BUILD_SECRETS",schemaPath:"#/properties/BUILD_SECRETS/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3228,28 +3390,8 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(coerced32 !== undefined){
-data35 = coerced32;
-if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced32;
-}
-}
-}
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 < 0 || isNaN(data35)){
-const err77 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-}
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data36 = data.HEARTBEAT_SECONDS;
+if(data.PUSH_TIMEOUT_SECONDS !== undefined){
+let data36 = data.PUSH_TIMEOUT_SECONDS;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
 let dataType33 = typeof data36;
 let coerced33 = undefined;
@@ -3259,7 +3401,26 @@ if(dataType33 === "boolean" || data36 === null
 coerced33 = +data36;
 }
 else {
-const err78 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err77 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(coerced33 !== undefined){
+data36 = coerced33;
+if(data !== undefined){
+data["PUSH_TIMEOUT_SECONDS"] = coerced33;
+}
+}
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err78 = {instancePath:instancePath+"/PUSH_TIMEOUT_SECONDS",schemaPath:"#/properties/PUSH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3269,28 +3430,9 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(coerced33 !== undefined){
-data36 = coerced33;
-if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced33;
 }
-}
-}
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 1 || isNaN(data36)){
-const err79 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-}
-}
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data37 = data.KILL_SWITCH_SECONDS;
+if(data.HTTP_TIMEOUT_SECONDS !== undefined){
+let data37 = data.HTTP_TIMEOUT_SECONDS;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
 let dataType34 = typeof data37;
 let coerced34 = undefined;
@@ -3300,7 +3442,26 @@ if(dataType34 === "boolean" || data37 === null
 coerced34 = +data37;
 }
 else {
-const err80 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err79 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(coerced34 !== undefined){
+data37 = coerced34;
+if(data !== undefined){
+data["HTTP_TIMEOUT_SECONDS"] = coerced34;
+}
+}
+}
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err80 = {instancePath:instancePath+"/HTTP_TIMEOUT_SECONDS",schemaPath:"#/properties/HTTP_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3310,16 +3471,19 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(coerced34 !== undefined){
-data37 = coerced34;
-if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced34;
 }
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data38 = data.OUTAGE_BUDGET_SECONDS;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+let dataType35 = typeof data38;
+let coerced35 = undefined;
+if(!(coerced35 !== undefined)){
+if(dataType35 === "boolean" || data38 === null
+              || (dataType35 === "string" && data38 && data38 == +data38 && !(data38 % 1))){
+coerced35 = +data38;
 }
-}
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 1 || isNaN(data37)){
-const err81 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+else {
+const err81 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3329,21 +3493,16 @@ vErrors.push(err81);
 errors++;
 }
 }
+if(coerced35 !== undefined){
+data38 = coerced35;
+if(data !== undefined){
+data["OUTAGE_BUDGET_SECONDS"] = coerced35;
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data38 = data.HEALTH_LISTEN;
-if(typeof data38 !== "string"){
-let dataType35 = typeof data38;
-let coerced35 = undefined;
-if(!(coerced35 !== undefined)){
-if(dataType35 == "number" || dataType35 == "boolean"){
-coerced35 = "" + data38;
 }
-else if(data38 === null){
-coerced35 = "";
 }
-else {
-const err82 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 0 || isNaN(data38)){
+const err82 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3353,16 +3512,19 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(coerced35 !== undefined){
-data38 = coerced35;
-if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced35;
 }
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data39 = data.SHUTDOWN_GRACE_SECONDS;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+let dataType36 = typeof data39;
+let coerced36 = undefined;
+if(!(coerced36 !== undefined)){
+if(dataType36 === "boolean" || data39 === null
+              || (dataType36 === "string" && data39 && data39 == +data39 && !(data39 % 1))){
+coerced36 = +data39;
 }
-}
-if(typeof data38 === "string"){
-if(func3(data38) < 1){
-const err83 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err83 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3372,21 +3534,16 @@ vErrors.push(err83);
 errors++;
 }
 }
+if(coerced36 !== undefined){
+data39 = coerced36;
+if(data !== undefined){
+data["SHUTDOWN_GRACE_SECONDS"] = coerced36;
 }
-if(data.LOG_LEVEL !== undefined){
-let data39 = data.LOG_LEVEL;
-if(typeof data39 !== "string"){
-let dataType36 = typeof data39;
-let coerced36 = undefined;
-if(!(coerced36 !== undefined)){
-if(dataType36 == "number" || dataType36 == "boolean"){
-coerced36 = "" + data39;
 }
-else if(data39 === null){
-coerced36 = "";
 }
-else {
-const err84 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err84 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -3396,15 +3553,19 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(coerced36 !== undefined){
-data39 = coerced36;
-if(data !== undefined){
-data["LOG_LEVEL"] = coerced36;
 }
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data40 = data.HEARTBEAT_SECONDS;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+let dataType37 = typeof data40;
+let coerced37 = undefined;
+if(!(coerced37 !== undefined)){
+if(dataType37 === "boolean" || data40 === null
+              || (dataType37 === "string" && data40 && data40 == +data40 && !(data40 % 1))){
+coerced37 = +data40;
 }
-}
-if(!((((data39 === "error") || (data39 === "warn")) || (data39 === "info")) || (data39 === "debug"))){
-const err85 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+else {
+const err85 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -3414,20 +3575,16 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data40 = data.LOG_FORMAT;
-if(typeof data40 !== "string"){
-let dataType37 = typeof data40;
-let coerced37 = undefined;
-if(!(coerced37 !== undefined)){
-if(dataType37 == "number" || dataType37 == "boolean"){
-coerced37 = "" + data40;
+if(coerced37 !== undefined){
+data40 = coerced37;
+if(data !== undefined){
+data["HEARTBEAT_SECONDS"] = coerced37;
 }
-else if(data40 === null){
-coerced37 = "";
 }
-else {
-const err86 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 < 1 || isNaN(data40)){
+const err86 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -3437,15 +3594,19 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(coerced37 !== undefined){
-data40 = coerced37;
-if(data !== undefined){
-data["LOG_FORMAT"] = coerced37;
 }
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data41 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+let dataType38 = typeof data41;
+let coerced38 = undefined;
+if(!(coerced38 !== undefined)){
+if(dataType38 === "boolean" || data41 === null
+              || (dataType38 === "string" && data41 && data41 == +data41 && !(data41 % 1))){
+coerced38 = +data41;
 }
-}
-if(!(((data40 === "json") || (data40 === "pretty")) || (data40 === "auto"))){
-const err87 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+else {
+const err87 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -3455,14 +3616,159 @@ vErrors.push(err87);
 errors++;
 }
 }
+if(coerced38 !== undefined){
+data41 = coerced38;
+if(data !== undefined){
+data["KILL_SWITCH_SECONDS"] = coerced38;
 }
-else {
-const err88 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 1 || isNaN(data41)){
+const err88 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err88];
 }
 else {
 vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+if(data.HEALTH_LISTEN !== undefined){
+let data42 = data.HEALTH_LISTEN;
+if(typeof data42 !== "string"){
+let dataType39 = typeof data42;
+let coerced39 = undefined;
+if(!(coerced39 !== undefined)){
+if(dataType39 == "number" || dataType39 == "boolean"){
+coerced39 = "" + data42;
+}
+else if(data42 === null){
+coerced39 = "";
+}
+else {
+const err89 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+if(coerced39 !== undefined){
+data42 = coerced39;
+if(data !== undefined){
+data["HEALTH_LISTEN"] = coerced39;
+}
+}
+}
+if(typeof data42 === "string"){
+if(func3(data42) < 1){
+const err90 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+if(data.LOG_LEVEL !== undefined){
+let data43 = data.LOG_LEVEL;
+if(typeof data43 !== "string"){
+let dataType40 = typeof data43;
+let coerced40 = undefined;
+if(!(coerced40 !== undefined)){
+if(dataType40 == "number" || dataType40 == "boolean"){
+coerced40 = "" + data43;
+}
+else if(data43 === null){
+coerced40 = "";
+}
+else {
+const err91 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(coerced40 !== undefined){
+data43 = coerced40;
+if(data !== undefined){
+data["LOG_LEVEL"] = coerced40;
+}
+}
+}
+if(!((((data43 === "error") || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug"))){
+const err92 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+if(data.LOG_FORMAT !== undefined){
+let data44 = data.LOG_FORMAT;
+if(typeof data44 !== "string"){
+let dataType41 = typeof data44;
+let coerced41 = undefined;
+if(!(coerced41 !== undefined)){
+if(dataType41 == "number" || dataType41 == "boolean"){
+coerced41 = "" + data44;
+}
+else if(data44 === null){
+coerced41 = "";
+}
+else {
+const err93 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(coerced41 !== undefined){
+data44 = coerced41;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced41;
+}
+}
+}
+if(!(((data44 === "json") || (data44 === "pretty")) || (data44 === "auto"))){
+const err94 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+else {
+const err95 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
 }
 errors++;
 }

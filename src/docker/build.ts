@@ -31,6 +31,10 @@ export interface BuildOptions {
    * cache hits are shared with other builds and are never removed by this build's cleanup.
    */
   readonly noCache?: boolean;
+  /** Memory limit of the build containers, in bytes. Default none. */
+  readonly memoryBytes?: number;
+  /** CPU limit of the build containers, in microseconds per 100 ms period (100000 = one CPU). Default none. */
+  readonly cpuQuota?: number;
   /** Deadline of the whole build, in milliseconds. Default 1800000 (BUILD_TIMEOUT_SECONDS). */
   readonly timeoutMs?: number;
   /**
@@ -110,6 +114,9 @@ async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<
     forcerm: true,
     nocache: input.noCache ?? true,
     networkmode: input.networkMode,
+    memory: input.memoryBytes,
+    cpuperiod: input.cpuQuota === undefined ? undefined : 100_000,
+    cpuquota: input.cpuQuota,
   };
   const registry = registryConfig(input.access);
   try {

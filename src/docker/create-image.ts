@@ -5,6 +5,7 @@ import type { RetryPolicy } from '../outage/retry';
 import { buildImage, type BuildOptions, type BuiltImage } from './build';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
+import { DockerUnreachableError } from './errors';
 import { pushImage, type PushOptions } from './push';
 import { shortImageId, statusMessages } from './status';
 
@@ -15,6 +16,11 @@ export interface CreateImageInput {
    * where the registry already has the image makes no Engine call at all.
    */
   readonly connect: () => Promise<Engine>;
+  /**
+   * Another engine for a build that could not reach `failed` before the build started (no output yet): the
+   * build then runs there instead of failing. Default: none, the error stands.
+   */
+  readonly reconnect?: (failed: Engine, error: DockerUnreachableError) => Promise<Engine>;
   /** From docker.json `docker_url` and the registry URL, by `imageName`. */
   readonly image: ImageName;
   /** The resolved source commit: the tag that says which source the image holds. */
@@ -85,18 +91,34 @@ export async function createImage(
     }
     say(statusMessages.imageMissing(reference));
   }
-  const engine = await input.connect();
+  let engine = await input.connect();
   say(statusMessages.building(reference));
-  const built = await buildImage(
-    {
-      ...input.build,
-      engine,
-      contextDir: input.contextDir,
-      tags: [reference, imageReference(input.image, 'latest')],
-      access: input.access,
-    },
-    ctx,
-  );
+  let built: BuiltImage | undefined;
+  while (!built) {
+    let started = false;
+    try {
+      built = await buildImage(
+        {
+          ...input.build,
+          engine,
+          contextDir: input.contextDir,
+          tags: [reference, imageReference(input.image, 'latest')],
+          access: input.access,
+        },
+        {
+          ...ctx,
+          onLine: (line) => {
+            started = true;
+            ctx.onLine?.(line);
+          },
+        },
+      );
+    } catch (err) {
+      // The daemon writes its first line as soon as it runs the build: before it, nothing ran there.
+      if (started || !input.reconnect || !(err instanceof DockerUnreachableError)) throw err;
+      engine = await input.reconnect(engine, err);
+    }
+  }
   ctx.onBuilt?.(built);
   const id = shortImageId(built.id);
   say(statusMessages.built(id));

@@ -46,28 +46,3 @@ export function parseEndpoint(value: string): Endpoint {
     port: url.port ? Number(url.port) : scheme.port,
   };
 }
-
-/**
- * Why a BUILD_HOSTS entry cannot be used, or undefined when it can: the settings check asks the very parser the
- * builds use, so a scheme accepted here is one a build can connect to.
- */
-export function buildHostProblem(entry: string): string | undefined {
-  try {
-    parseEndpoint(entry);
-    return undefined;
-  } catch (err) {
-    if (err instanceof DockerUnreachableError) return `is ${err.detail}`;
-    throw err;
-  }
-}
-
-/**
- * Picks the build host for one build at random, as the original did. Replicas pick independently: random
- * spreads builds over the hosts as evenly as a per-replica round-robin would, without any shared counter.
- * `random` is replaceable for tests.
- */
-export function pickBuildHost(hosts: readonly string[], random: () => number = Math.random): string {
-  const host = hosts[Math.floor(random() * hosts.length)];
-  if (host === undefined) throw new DockerUnreachableError('(none)', 'no build host is configured');
-  return host;
-}

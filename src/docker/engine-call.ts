@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type Modem from 'docker-modem';
 import type { Endpoint } from './endpoint';
 import { DockerEngineError, DockerUnreachableError } from './errors';
+import type { EngineTls } from './farm/hosts';
 
 /** One Engine API request. */
 export interface EngineCall {
@@ -35,7 +36,7 @@ function loadModem(): typeof Modem {
  * otherwise fills gaps from DOCKER_HOST, DOCKER_CERT_PATH and DOCKER_CLIENT_TIMEOUT of this process.
  * No idle timeout: a build can be silent for long; deadlines come from the caller's signal instead.
  */
-export function modemFor(endpoint: Endpoint, apiVersion?: string): Modem {
+export function modemFor(endpoint: Endpoint, apiVersion?: string, tls?: EngineTls): Modem {
   const options: Modem.ConstructorOptions & { pathPrefix?: string } = {
     socketPath: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
     host: endpoint.kind === 'tcp' ? endpoint.host : undefined,
@@ -44,9 +45,9 @@ export function modemFor(endpoint: Endpoint, apiVersion?: string): Modem {
     pathPrefix: '/',
     version: apiVersion === undefined ? undefined : `v${apiVersion}`,
     timeout: undefined,
-    ca: undefined,
-    cert: undefined,
-    key: undefined,
+    ca: tls?.ca,
+    cert: tls?.cert,
+    key: tls?.key,
   };
   const DockerModem = loadModem();
   return new DockerModem(options);
@@ -54,7 +55,11 @@ export function modemFor(endpoint: Endpoint, apiVersion?: string): Modem {
 
 function describe(err: unknown): string {
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  if (typeof code !== 'string') return err instanceof Error ? err.message : String(err);
+  // OpenSSL's codes alone (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_SSL_...) do not say which side is wrong.
+  if (/CERT|SSL|TLS|SIGNATURE|ISSUER/.test(code))
+    return `the TLS handshake failed (${code}): check the engine's CA, client certificate and key`;
+  return code;
 }
 
 /**

@@ -4,6 +4,7 @@ import { withDeadline } from '../registry/deadline';
 import { parseEndpoint } from './endpoint';
 import { dial, errorMessage, modemFor, readJson, readText, type EngineCall } from './engine-call';
 import { DockerApiVersionError, DockerUnreachableError } from './errors';
+import type { EngineSpec } from './farm/hosts';
 
 /** The highest Engine API version the integration suite runs against (dockerd 20.10 and podman 4.3). */
 export const TESTED_API_VERSION = '1.41';
@@ -85,32 +86,47 @@ function negotiate(endpoint: string, reply: VersionReply, max: string): string {
  * by itself; without a version every call would use whatever the daemon's newest API is.
  */
 export async function connectEngine(
-  endpoint: string,
+  target: string | Pick<EngineSpec, 'endpoint' | 'address' | 'tls'>,
   options: EngineOptions,
   ctx: CallContext,
 ): Promise<Engine> {
-  const parsed = parseEndpoint(endpoint);
+  const spec = typeof target === 'string' ? { endpoint: target, address: parseEndpoint(target) } : target;
+  const { endpoint } = spec;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const maxApiVersion = options.maxApiVersion ?? TESTED_API_VERSION;
   required(maxApiVersion);
   const onTimeout = () =>
     new DockerUnreachableError(endpoint, `no answer within ${requestTimeoutMs / 1000} s`);
   return withDeadline(ctx.signal, requestTimeoutMs, onTimeout, async (signal) => {
-    const res = await dial(modemFor(parsed), endpoint, { method: 'GET', path: '/version' }, signal);
+    const res = await dial(
+      modemFor(spec.address, undefined, spec.tls),
+      endpoint,
+      { method: 'GET', path: '/version' },
+      signal,
+    );
     const reply = ((await readJson(res, endpoint, signal)) ?? {}) as VersionReply;
     const apiVersion = negotiate(endpoint, reply, maxApiVersion);
     const podman =
       res.headers['libpod-api-version'] !== undefined ||
       (reply.Components ?? []).some((c) => typeof c.Name === 'string' && /podman/i.test(c.Name));
     ctx.log?.debug('docker engine connected', { endpoint, apiVersion, podman });
-    return {
-      endpoint,
-      apiVersion,
-      flavour: podman ? 'podman' : 'docker',
-      requestTimeoutMs,
-      modem: modemFor(parsed, apiVersion),
-    };
+    return engineFor(spec, { apiVersion, flavour: podman ? 'podman' : 'docker' }, requestTimeoutMs);
   });
+}
+
+/** The {@link Engine} of an endpoint whose API version is already known (from a probe of the farm). */
+export function engineFor(
+  spec: Pick<EngineSpec, 'endpoint' | 'address' | 'tls'>,
+  version: { readonly apiVersion: string; readonly flavour: EngineFlavour },
+  requestTimeoutMs: number,
+): Engine {
+  return {
+    endpoint: spec.endpoint,
+    apiVersion: version.apiVersion,
+    flavour: version.flavour,
+    requestTimeoutMs,
+    modem: modemFor(spec.address, version.apiVersion, spec.tls),
+  };
 }
 
 /** Runs one short Engine call under the engine's request deadline. */

@@ -9,7 +9,7 @@ export {
   type CreateImageInput,
   type CreateImageResult,
 } from './create-image';
-export { parseEndpoint, pickBuildHost, type Endpoint } from './endpoint';
+export { parseEndpoint, type Endpoint } from './endpoint';
 export {
   connectEngine,
   engineJson,

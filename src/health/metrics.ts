@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FarmStatus } from '../../actors/farm';
 import type { ActorHealth, HealthTree } from '../../actors/supervision';
 import type { Dependency } from '../outage';
 import { BUILDER_VERSION } from '../version';
@@ -45,6 +46,13 @@ export interface PrometheusMetricsOptions {
   readonly health: () => Promise<HealthTree>;
   /** Milliseconds since the epoch. Default `Date.now`. */
   readonly now?: () => number;
+  /** The build farm's state, read at each scrape for the per-engine figures. Default: none to show. */
+  readonly farm?: () => Promise<FarmStatus>;
+}
+
+/** The farm's state for a scrape; a farm that does not answer (restarting, or none) shows no engines. */
+function farmReader(read: (() => Promise<FarmStatus>) | undefined): () => Promise<FarmStatus | undefined> {
+  return () => (read ? read().catch(() => undefined) : Promise.resolve(undefined));
 }
 
 const STEPS: readonly StepName[] = ['checkout', 'config', 'build', 'verify'];
@@ -158,6 +166,75 @@ export class PrometheusMetrics implements Metrics {
       help: 'Calls repeated because a dependency was unavailable (unreachable, timing out, 5xx), by dependency.',
       labelNames: ['dependency'],
       registers,
+    });
+    const farm = farmReader(options.farm);
+    const perEngine = (
+      name: string,
+      help: string,
+      value: (engine: FarmStatus['engines'][number]) => number,
+    ): Gauge =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['engine'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const engine of (await farm())?.engines ?? [])
+            this.set({ engine: engine.endpoint }, value(engine));
+        },
+      });
+    perEngine('oa_builder_engine_healthy', 'Whether the build engine is in rotation (1) or not (0).', (e) =>
+      e.healthy ? 1 : 0,
+    );
+    perEngine('oa_builder_engine_slots', 'Builds this replica runs at once on the engine.', (e) => e.slots);
+    perEngine(
+      'oa_builder_engine_slots_in_use',
+      'Builds this replica runs on the engine now.',
+      (e) => e.inUse,
+    );
+    perEngine(
+      'oa_builder_engine_failures',
+      'Failures of the engine in a row (probes, builds that could not reach it) since it last answered.',
+      (e) => e.failures,
+    );
+    new Counter({
+      name: 'oa_builder_engine_builds_total',
+      help: 'Builds that ran on the engine, by outcome (unreachable: the engine went away; stopped: the workflow was).',
+      labelNames: ['engine', 'outcome'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const engine of (await farm())?.engines ?? [])
+          for (const [outcome, count] of Object.entries(engine.builds))
+            this.inc({ engine: engine.endpoint, outcome }, count);
+      },
+    });
+    new Gauge({
+      name: 'oa_builder_engine_builds_waiting',
+      help: 'Builds waiting for a free slot on a healthy engine.',
+      registers,
+      async collect() {
+        this.set((await farm())?.waiting ?? 0);
+      },
+    });
+    new Counter({
+      name: 'oa_builder_engine_waits_total',
+      help: 'Builds that had to wait for a slot.',
+      registers,
+      async collect() {
+        this.reset();
+        this.inc((await farm())?.waitsTotal ?? 0);
+      },
+    });
+    new Counter({
+      name: 'oa_builder_engine_wait_seconds_total',
+      help: 'Seconds builds waited for a slot, in all.',
+      registers,
+      async collect() {
+        this.reset();
+        this.inc((await farm())?.waitSecondsTotal ?? 0);
+      },
     });
     new Gauge({
       name: 'oa_builder_actor_restarts',

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FarmStatus } from '../../actors/farm';
 import type { HealthTree } from '../../actors/supervision';
 
 /** What the endpoint shows; read at every request. */
@@ -7,6 +8,8 @@ export interface HealthSource {
   readonly health: () => Promise<HealthTree>;
   /** Connected to the broker, consuming, and not draining. */
   readonly ready: () => boolean;
+  /** The build farm: its engines and which workflow builds where. Default: not shown. */
+  readonly farm?: () => Promise<FarmStatus>;
   /** Prometheus text exposition. */
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
 }
@@ -43,8 +46,8 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * `/healthz` (200 while the process and its actor tree are alive, with the tree as JSON; 503 once the root is
- * down), `/readyz` (200 while connected and consuming; 503 otherwise, as during a drain) and `/metrics`.
+ * `/healthz` (200 while the process and its actor tree are alive, with the tree and the build farm as JSON;
+ * 503 once the root is down), `/readyz` (200 while connected and consuming; 503 otherwise, as during a drain) and `/metrics`.
  * Only GET; nothing here changes anything.
  */
 export async function startHealthServer(listen: string, source: HealthSource): Promise<HealthServer> {
@@ -56,7 +59,9 @@ export async function startHealthServer(listen: string, source: HealthSource): P
       switch (path) {
         case '/healthz': {
           const tree = await source.health();
-          return json(res, tree.status === 'down' ? 503 : 200, tree);
+          // A farm that does not answer (restarting) shows as null; the tree says why.
+          const farm = source.farm && { farm: await source.farm().catch(() => null) };
+          return json(res, tree.status === 'down' ? 503 : 200, { ...tree, ...farm });
         }
         case '/readyz': {
           const ready = source.ready();

@@ -104,7 +104,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (!started.builder) throw new Error('the builder is starting');
     return redactor.redactValue(await started.builder.app.health());
   };
-  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth });
+  const farm = async () => {
+    if (!started.builder) throw new Error('the builder is starting');
+    return started.builder.farm();
+  };
+  const metrics = new PrometheusMetrics({ slots: config.concurrency, health: treeHealth, farm });
   const timeoutMs = config.httpTimeoutSeconds * 1000;
   const onRetry = (notice: RetryNotice): void => metrics.retried(notice.dependency);
   const manager = new ManagerClient({
@@ -143,6 +147,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ...(await treeHealth()),
       workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
     }),
+    farm,
     // Not ready before the tree (and the broker connection it needs) is up.
     ready: () => started.builder !== undefined && readiness(),
     metrics: async () => ({

@@ -1,16 +1,15 @@
 import path from 'node:path';
 import {
-  connectEngine,
   createImage,
-  pickBuildHost,
+  DockerUnreachableError,
   removeBuildImages,
   statusMessages,
   type BuildOptions,
   type BuiltImage,
   type Engine,
-  type EngineOptions,
   type PushOptions,
 } from '../docker';
+import type { EngineLease, EngineSource, LeaseOutcome } from '../docker/farm/source';
 import {
   checkoutRepo,
   readSourceFile,
@@ -62,9 +61,8 @@ export interface StepDeps {
   readonly author: GitAuthor;
   /** DOCKER_REGISTRY_URL and its credentials; docker.json may name another registry. */
   readonly registry: RegistryAccess;
-  /** BUILD_HOSTS entries; one is picked at random per build. */
-  readonly buildHosts: readonly string[];
-  readonly engine: EngineOptions;
+  /** The build farm (BUILD_HOSTS): a slot on a healthy engine for each build. */
+  readonly engines: EngineSource;
   readonly build: BuildOptions;
   readonly push: PushOptions;
   /** Deadline of one registry lookup, in milliseconds. */
@@ -309,6 +307,10 @@ export interface ImageStepInput {
   readonly commit: string;
   /** The rendered deployment checkout: the build context. */
   readonly contextDir: string;
+  /** The deployment repo: builds of one repo prefer one engine, for its layer cache. Default: the image. */
+  readonly deploymentRepo?: string | null;
+  /** Names the build in `/healthz`. Default: the image reference. */
+  readonly workflowId?: string;
 }
 
 export interface BuildStepOutput {
@@ -325,8 +327,9 @@ function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageNam
 
 /**
  * The build milestone: unless forced, skip when the registry has `<image>:<commit>`, without touching the
- * build host; otherwise connect to it, build, tag and push. The local tags this build made are removed
- * afterwards (the registry holds the image), never others.
+ * farm; otherwise lease a slot on an engine, build, tag and push. A build that cannot reach its engine before
+ * it started moves to another one. The local tags this build made are removed afterwards (the registry holds
+ * the image), never others, and the slot is given back last.
  */
 export async function buildStep(
   input: ImageStepInput,
@@ -335,18 +338,51 @@ export async function buildStep(
 ): Promise<BuildStepOutput> {
   const [name, access] = image(input, deps);
   const reference = imageReference(name, input.commit);
-  const host = pickBuildHost(deps.buildHosts);
-  ctx.report.event(
-    'success',
-    `Beginning docker image build of ${input.docker.dockerUrl}:${input.commit} on docker host ${host}...`,
-  );
-  ctx.report.save();
+  const request = {
+    key: input.deploymentRepo ?? input.docker.dockerUrl,
+    workflowId: input.workflowId ?? reference,
+    exclude: [] as string[],
+  };
   // Set once a build starts: when the registry has the image, no Engine call is made at all.
-  const local: { engine?: Engine; built?: BuiltImage } = {};
+  const local: { lease?: EngineLease; built?: BuiltImage } = {};
+  const acquire = async (): Promise<Engine> => {
+    // A copy: messages are plain data, and this build's list of engines to avoid still grows.
+    const lease = await deps.engines.acquire(
+      { ...request, exclude: [...request.exclude] },
+      {
+        signal: ctx.signal,
+        log: ctx.log,
+        onWait: (why) => ctx.report.event('log', `Waiting for a free docker build slot: ${why}`),
+      },
+    );
+    local.lease = lease;
+    const { endpoint } = lease.engine;
+    ctx.log.debug('docker host chosen', { endpoint, reason: lease.reason, waited_ms: lease.waitedMs });
+    if (lease.waitedMs > 0)
+      ctx.report.event('log', `Waited ${(lease.waitedMs / 1000).toFixed(1)} s for a docker build slot`);
+    ctx.report.event(
+      'success',
+      `Beginning docker image build of ${input.docker.dockerUrl}:${input.commit} on docker host ${endpoint}...`,
+    );
+    ctx.report.save();
+    return lease.engine;
+  };
+  const reconnect = (failed: Engine, err: DockerUnreachableError): Promise<Engine> => {
+    local.lease?.release('unreachable', err.message);
+    request.exclude.push(failed.endpoint);
+    ctx.report.event(
+      'log',
+      `Docker host ${failed.endpoint} could not be reached before the build started (${err.detail}); ` +
+        'moving the build to another docker host',
+    );
+    return acquire();
+  };
+  let outcome: LeaseOutcome = 'ok';
   try {
     const result = await createImage(
       {
-        connect: async () => (local.engine = await connectEngine(host, deps.engine, ctx)),
+        connect: acquire,
+        reconnect,
         image: name,
         commit: input.commit,
         contextDir: input.contextDir,
@@ -367,20 +403,27 @@ export async function buildStep(
     );
     return { reference, imageFound: result.imageFound, imageId: result.imageId ?? null };
   } catch (err) {
+    outcome = ctx.signal.aborted
+      ? 'stopped'
+      : err instanceof DockerUnreachableError
+        ? 'unreachable'
+        : 'failed';
     if (ctx.signal.aborted) throw err;
     throw new StepError(
       `Failed to build docker image ${input.docker.dockerUrl}:${input.commit}:  ${messageOf(err)}`,
       { cause: err },
     );
   } finally {
-    if (local.engine && local.built) {
+    const { lease, built } = local;
+    if (lease && built) {
       await removeBuildImages(
-        { engine: local.engine, image: local.built },
+        { engine: lease.engine, image: built },
         { signal: AbortSignal.timeout(30_000), log: ctx.log },
       )
         .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
         .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));
     }
+    lease?.release(outcome);
     ctx.report.save();
   }
 }

@@ -112,6 +112,21 @@ describe('buildImage', () => {
     expect(query?.get('nocache')).toBe('false');
   });
 
+  it('limits the memory and CPU of the build containers when asked, and not otherwise', async () => {
+    const { fake, engine } = await engineAnswering((_req, res) => streamLines(res, success));
+    await buildImage(input(engine, { memoryBytes: 512 * 1024 * 1024, cpuQuota: 150_000 }), ctx());
+    await buildImage(input(engine), ctx());
+    const [limited, free] = fake.requests
+      .filter((r) => apiPath(r.url.pathname) === '/build')
+      .map((r) => r.url.searchParams);
+    expect([limited?.get('memory'), limited?.get('cpuperiod'), limited?.get('cpuquota')]).toEqual([
+      String(512 * 1024 * 1024),
+      '100000',
+      '150000',
+    ]);
+    expect(['memory', 'cpuperiod', 'cpuquota'].filter((k) => free?.has(k))).toEqual([]);
+  });
+
   it('sends registry credentials for FROM pulls as X-Registry-Config', async () => {
     const { fake, engine } = await engineAnswering((_req, res) => streamLines(res, success));
     const access = { url: 'http://127.0.0.1:5001', credentials: { username: 'u', password: 'p' } };

@@ -1,4 +1,4 @@
-import { DockerUnreachableError, parseEndpoint, pickBuildHost } from '../../../src/docker';
+import { DockerUnreachableError, parseEndpoint } from '../../../src/docker';
 
 describe('parseEndpoint', () => {
   it('reads a unix socket', () => {
@@ -44,19 +44,5 @@ describe('parseEndpoint', () => {
     expect(() => parseEndpoint('unix://docker.sock')).toThrow(/absolute/);
     expect(() => parseEndpoint('tcp://:2375')).toThrow(DockerUnreachableError);
     expect(() => parseEndpoint('http://[bad')).toThrow(/not an address/);
-  });
-});
-
-describe('pickBuildHost', () => {
-  const hosts = ['a', 'b', 'c'];
-
-  it('picks by the random draw', () => {
-    expect(pickBuildHost(hosts, () => 0)).toBe('a');
-    expect(pickBuildHost(hosts, () => 0.5)).toBe('b');
-    expect(pickBuildHost(hosts, () => 0.999)).toBe('c');
-  });
-
-  it('fails clearly when no host is configured', () => {
-    expect(() => pickBuildHost([])).toThrow(/no build host is configured/);
   });
 });

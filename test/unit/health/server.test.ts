@@ -1,3 +1,4 @@
+import type { FarmStatus } from '../../../actors/farm';
 import type { HealthTree } from '../../../actors/supervision';
 import { PrometheusMetrics } from '../../../src/health/metrics';
 import { parseListen, startHealthServer, type HealthServer } from '../../../src/health/server';
@@ -38,13 +39,44 @@ afterEach(async () => {
   server = undefined;
 });
 
+const farm: FarmStatus = {
+  engines: [
+    {
+      endpoint: 'tcp://build-1:2375',
+      healthy: true,
+      apiVersion: '1.41',
+      slots: 4,
+      inUse: 1,
+      failures: 0,
+      lastError: null,
+      builds: { ok: 7, failed: 1, unreachable: 0, stopped: 0 },
+    },
+    {
+      endpoint: 'tcp://build-2:2375',
+      healthy: false,
+      apiVersion: null,
+      slots: 2,
+      inUse: 0,
+      failures: 3,
+      lastError: 'docker engine tcp://build-2:2375 is unreachable: ECONNREFUSED',
+      builds: { ok: 2, failed: 0, unreachable: 1, stopped: 0 },
+    },
+  ],
+  leases: [{ workflowId: 'wf-1', endpoint: 'tcp://build-1:2375', reason: 'affinity' }],
+  waiting: 2,
+  waitsTotal: 3,
+  waitSecondsTotal: 4.5,
+};
+
 async function serve(
   status: HealthTree['status'],
   ready: () => boolean,
   metrics = new PrometheusMetrics({ slots: 3, health: () => Promise.resolve(tree(status, 2)) }),
+  farmStatus?: () => Promise<FarmStatus>,
 ) {
   server = await startHealthServer('127.0.0.1:0', {
     health: () => Promise.resolve(tree(status)),
+    ...(farmStatus ? { farm: farmStatus } : {}),
     ready,
     metrics: async () => ({
       contentType: metrics.registry.contentType,
@@ -132,6 +164,43 @@ describe('the health endpoint', () => {
     expect(text).toMatch(/^oa_builder_workflows_in_step\{step="build"\} 0$/m);
     expect(text).toMatch(/^oa_builder_workflows_in_step\{step="checkout"\} 0$/m);
     expect(text).toMatch(/^oa_builder_slot_busy_seconds_total 7$/m);
+  });
+
+  it('lists the build engines and where each workflow builds in /healthz, and their figures in /metrics', async () => {
+    const read = () => Promise.resolve(farm);
+    const health = () => Promise.resolve(tree('ok'));
+    const { base } = await serve(
+      'ok',
+      () => true,
+      new PrometheusMetrics({ slots: 3, health, farm: read }),
+      read,
+    );
+
+    expect(await (await fetch(`${base}/healthz`)).json()).toMatchObject({ status: 'ok', farm });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/^oa_builder_engine_healthy\{engine="tcp:\/\/build-2:2375"\} 0$/m);
+    expect(text).toMatch(/^oa_builder_engine_slots_in_use\{engine="tcp:\/\/build-1:2375"\} 1$/m);
+    expect(text).toMatch(/^oa_builder_engine_slots\{engine="tcp:\/\/build-2:2375"\} 2$/m);
+    expect(text).toMatch(/^oa_builder_engine_failures\{engine="tcp:\/\/build-2:2375"\} 3$/m);
+    expect(text).toMatch(
+      /^oa_builder_engine_builds_total\{engine="tcp:\/\/build-1:2375",outcome="failed"\} 1$/m,
+    );
+    expect(text).toMatch(/^oa_builder_engine_builds_waiting 2$/m);
+    expect(text).toMatch(/^oa_builder_engine_wait_seconds_total 4.5$/m);
+  });
+
+  it('shows the farm as null in /healthz while it does not answer, and no engine figures', async () => {
+    const restarting = () => Promise.reject(new Error('the farm is restarting'));
+    const health = () => Promise.resolve(tree('degraded'));
+    const metrics = new PrometheusMetrics({ slots: 3, health, farm: restarting });
+    const { base } = await serve('degraded', () => true, metrics, restarting);
+
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'degraded', farm: null });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).not.toMatch(/^oa_builder_engine_healthy\{/m);
+    expect(text).toMatch(/^oa_builder_engine_builds_waiting 0$/m);
   });
 
   it('refuses methods other than GET and names its paths on a 404', async () => {

@@ -4,6 +4,11 @@ import { nopLogger } from '../../../src/log';
 import { buildStep, type StepContext, type StepDeps } from '../../../src/workflow/steps';
 import { startFakeHttpServer, sendJson, type FakeHttpServer } from '../registry/fake-http-server';
 import { apiPath, buildFixture, BUILT_IMAGE_ID, streamLines } from '../docker/fake-engine';
+import { probed, startTestFarm } from '../../harness/farm';
+import { rendezvousScore } from '../../../src/docker/farm/placement';
+
+const preferred = (key: string, first: string, second: string): boolean =>
+  rendezvousScore(key, first) > rendezvousScore(key, second);
 
 const { contextDir, track } = buildFixture();
 
@@ -42,13 +47,14 @@ async function engineServer(pushError?: string): Promise<{ server: FakeHttpServe
   return { server, tags };
 }
 
-function deps(registry: FakeHttpServer, buildHost: string): StepDeps {
+async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<StepDeps> {
+  const farm = await startTestFarm(buildHosts);
+  await farm.until(probed);
   return {
     git: { baseUrl: 'http://git.invalid/', credentials: noCredentials, timeoutMs: 1000 },
     author: { name: 'Test', email: 'test@example.invalid' },
     registry: { url: registry.url },
-    buildHosts: [buildHost],
-    engine: { requestTimeoutMs: 2000 },
+    engines: farm.source,
     build: {},
     push: { retry: { attempts: 1 } },
     outageBudgetMs: 0,
@@ -56,14 +62,20 @@ function deps(registry: FakeHttpServer, buildHost: string): StepDeps {
   };
 }
 
-function context(): StepContext & { events: string[] } {
+function context(
+  signal = new AbortController().signal,
+  onEvent: (message: string) => void = () => undefined,
+): StepContext & { events: string[] } {
   const events: string[] = [];
   return {
     events,
-    signal: new AbortController().signal,
+    signal,
     log: nopLogger,
     report: {
-      event: (_kind, message) => void events.push(message),
+      event: (_kind, message) => {
+        events.push(message);
+        onEvent(message);
+      },
       save: () => undefined,
       line: () => undefined,
     },
@@ -78,21 +90,22 @@ const input = {
 };
 
 describe('buildStep', () => {
-  it('makes no Engine call at all when the registry already has the image', async () => {
+  it('makes no build call and takes no slot when the registry already has the image', async () => {
     const registry = await registryWith(['abc123']);
-    // Any call would reach this engine and fail the step.
-    const engine = await startFakeHttpServer((_req, res) => sendJson(res, 500, { message: 'called' }));
+    // Any call but the farm's probes would reach this engine and fail the step.
+    const engine = await startFakeHttpServer((req, res) =>
+      req.url.pathname === '/version'
+        ? sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' })
+        : sendJson(res, 500, { message: 'called' }),
+    );
     track(engine);
     const ctx = context();
 
-    const output = await buildStep(input, deps(registry, `tcp://${engine.host}`), ctx);
+    const output = await buildStep(input, await deps(registry, `tcp://${engine.host}`), ctx);
 
     expect(output).toEqual({ reference: `${registry.host}/org/app:abc123`, imageFound: true, imageId: null });
-    expect(engine.requests).toEqual([]);
-    expect(ctx.events).toEqual([
-      `Beginning docker image build of org/app:abc123 on docker host tcp://${engine.host}...`,
-      statusMessages.imageExists(`${registry.host}/org/app:abc123`),
-    ]);
+    expect(engine.requests.map((r) => apiPath(r.url.pathname))).toEqual(['/version']);
+    expect(ctx.events).toEqual([statusMessages.imageExists(`${registry.host}/org/app:abc123`)]);
   });
 
   it("removes the build's tags from the build host after the push", async () => {
@@ -102,7 +115,7 @@ describe('buildStep', () => {
 
     const output = await buildStep(
       { ...input, contextDir: contextDir() },
-      deps(registry, `tcp://${engine.server.host}`),
+      await deps(registry, `tcp://${engine.server.host}`),
       ctx,
     );
 
@@ -123,7 +136,7 @@ describe('buildStep', () => {
     await expect(
       buildStep(
         { ...input, contextDir: contextDir() },
-        deps(registry, `tcp://${engine.server.host}`),
+        await deps(registry, `tcp://${engine.server.host}`),
         context(),
       ),
     ).rejects.toThrow(
@@ -133,17 +146,74 @@ describe('buildStep', () => {
     expect(engine.tags.size).toBe(0);
   });
 
-  it('asks the registry first and then fails on an unreachable build host, in that order', async () => {
+  it('asks the registry first, then waits for a healthy engine, saying so, until the step is stopped', async () => {
     const registry = await registryWith([]);
-    const ctx = context();
+    const stop = new AbortController();
+    const ctx = context(stop.signal, (message) => message.startsWith('Waiting') && stop.abort());
 
-    await expect(buildStep(input, deps(registry, 'tcp://127.0.0.1:1'), ctx)).rejects.toThrow(
-      'Failed to build docker image org/app:abc123:  docker engine tcp://127.0.0.1:1 is unreachable',
-    );
+    await expect(buildStep(input, await deps(registry, 'tcp://127.0.0.1:1'), ctx)).rejects.toThrow();
 
     expect(ctx.events).toEqual([
-      'Beginning docker image build of org/app:abc123 on docker host tcp://127.0.0.1:1...',
       statusMessages.imageMissing(`${registry.host}/org/app:abc123`),
+      'Waiting for a free docker build slot: 0 builds ahead; tcp://127.0.0.1:1 out of rotation ' +
+        '(docker engine tcp://127.0.0.1:1 is unreachable: ECONNREFUSED)',
     ]);
+  });
+
+  it('moves a build that could not reach its engine before it started to another engine', async () => {
+    const registry = await registryWith([]);
+    // Answers its probe, then drops the build's connection before a line of output: nothing ran there.
+    const dropping = await startFakeHttpServer((req, res) =>
+      req.url.pathname === '/version'
+        ? sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' })
+        : void res.socket?.destroy(),
+    );
+    track(dropping);
+    const healthy = await engineServer();
+    const stepDeps = await deps(registry, `tcp://${dropping.host}`, `tcp://${healthy.server.host}`);
+    // Both engines are idle: the one the key hashes to first is taken, so make it the dropping one.
+    const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
+      preferred(k, `tcp://${dropping.host}`, `tcp://${healthy.server.host}`),
+    );
+    const ctx = context();
+
+    const output = await buildStep(
+      { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
+      stepDeps,
+      ctx,
+    );
+
+    expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
+    expect(ctx.events).toContain(
+      `Docker host tcp://${dropping.host} could not be reached before the build started (ECONNRESET); ` +
+        'moving the build to another docker host',
+    );
+    expect(ctx.events).toContain(
+      `Beginning docker image build of org/app:abc123 on docker host tcp://${healthy.server.host}...`,
+    );
+    expect(ctx.events.at(-1)).toBe(statusMessages.pushed('0dc8d91103f7'));
+  });
+
+  it('fails naming the engine when the engine goes away in the middle of the build', async () => {
+    const registry = await registryWith([]);
+    const dying = await startFakeHttpServer((req, res) => {
+      if (req.url.pathname === '/version')
+        return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(`${JSON.stringify({ stream: 'Step 1/2 : FROM busybox:latest\n' })}\n`, () =>
+        res.socket?.destroy(),
+      );
+    });
+    track(dying);
+
+    await expect(
+      buildStep(
+        { ...input, contextDir: contextDir() },
+        await deps(registry, `tcp://${dying.host}`),
+        context(),
+      ),
+    ).rejects.toThrow(
+      `Failed to build docker image org/app:abc123:  docker engine tcp://${dying.host} is unreachable`,
+    );
   });
 });
