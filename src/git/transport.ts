@@ -128,13 +128,33 @@ async function once<T>(
     },
   };
   const started = Date.now();
+  const running = run(io);
   try {
-    const result = await raceAbort(run(io), signal);
+    const result = await raceAbort(running, signal);
     ctx.log.debug(`git ${operation} finished`, { url: remote.url, ms: Date.now() - started });
     return result;
   } catch (err) {
-    if (ctx.signal.aborted) throw abortReason(ctx.signal);
+    if (ctx.signal.aborted) {
+      // The operation's requests carry the signal, so it ends soon; waiting for that keeps a clone that was
+      // about to start from making its directory again after the caller removed the work dir. The wait is
+      // bounded because a half-read response body can leave the library waiting forever.
+      await settledWithin(running, ABANDON_WAIT_MS);
+      throw abortReason(ctx.signal);
+    }
     if (deadline.aborted) throw new GitTimeoutError(operation, hostOf(remote.url), remote.timeoutMs);
     throw translate(err, operation, remote, auth);
   }
 }
+
+/** How long an aborted git operation is given to end before it is left behind. */
+const ABANDON_WAIT_MS = 5000;
+
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise.then(noop, noop), timeout]).finally(() => clearTimeout(timer));
+}
+
+function noop(): void {}

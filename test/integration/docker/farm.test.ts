@@ -36,7 +36,7 @@ function deps(farm: TestFarm): StepDeps {
     build: { timeoutMs: 120_000 },
     push: { timeoutMs: 120_000 },
     registryTimeoutMs: 10_000,
-    outageBudgetMs: 0,
+    outageBudgetMs: 60_000,
   };
 }
 

@@ -282,7 +282,9 @@ describe('the builder service', () => {
   });
 
   it('stops a build once the Manager marks its workflow errored, reports it failed and cleans up', async () => {
-    const { log } = await start({ env: { KILL_SWITCH_SECONDS: '1' } });
+    // The classic builder runs each RUN in a container the engine lists, which is what this test watches; a
+    // BuildKit build's abort is shown by its own test (test/integration/docker/buildkit.test.ts).
+    const { log } = await start({ env: { KILL_SWITCH_SECONDS: '1', BUILD_BACKEND: 'classic' } });
     const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
     // The marker finds the build's container among the engine's, whoever else builds there.
     const marker = `kill-switch-${process.pid}-${Date.now()}`;
