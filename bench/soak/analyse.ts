@@ -135,6 +135,31 @@ export interface GoodRun {
   readonly failed: boolean;
 }
 
+/** A workflow of the run as the image check needs it: its pair, kind, publish time and first reply. */
+export interface PairRun {
+  readonly pair: number;
+  readonly kind: string;
+  readonly sentAt: number;
+  readonly reply: { readonly at: number; readonly failed: boolean } | undefined;
+}
+
+/**
+ * Whether a config run could find its image: the config milestone only verifies the image an earlier build of
+ * its pair pushed, so unless a build or image-exists run of that pair had succeeded (pushed or found it) before
+ * the config run was published, the image is rightly missing and failing is the correct answer, not a fault's
+ * doing (the build failed, or was still running, perhaps slowed by a fault it waited out).
+ */
+export function imageWasPushed(config: PairRun, runs: readonly PairRun[]): boolean {
+  return runs.some(
+    (run) =>
+      run.pair === config.pair &&
+      (run.kind === 'build' || run.kind === 'exists') &&
+      run.reply !== undefined &&
+      !run.reply.failed &&
+      run.reply.at <= config.sentAt,
+  );
+}
+
 /** When one fault struck and how long it lasted. */
 export interface FaultWindow {
   readonly kind: string;

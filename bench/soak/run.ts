@@ -42,12 +42,14 @@ import {
 import {
   faultShares,
   idOf,
+  imageWasPushed,
   median,
   percentile,
   reasonClass,
   scanForSecrets,
   summarise,
   type Needle,
+  type PairRun,
   type ReplySummary,
   type ScanSource,
 } from './analyse';
@@ -1085,12 +1087,26 @@ function report(input: ReportInput): number {
     for (const [reason, n] of [...row.reasons.entries()].sort((a, b) => b[1] - a[1]))
       out(`        ${String(n).padStart(3)} x ${reason}`);
   }
-  // Every good workflow that failed, set against the fault windows it was in flight during.
-  const good = outcomes.flatMap((o) => {
+  // Every good workflow that failed, set against the fault windows it was in flight during. A config run
+  // whose image no run of its pair had pushed yet is no good workflow: its failure is the right answer.
+  const pairRuns = outcomes.map((o): PairRun => {
     const first = o.replies[0];
-    return first && GOOD_KINDS.includes(o.sent.planned.kind)
-      ? [{ from: o.sent.sentAt, to: first.at, failed: first.summary.failed }]
-      : [];
+    return {
+      pair: o.sent.planned.pair,
+      kind: o.sent.planned.kind,
+      sentAt: o.sent.sentAt,
+      reply: first && { at: first.at, failed: first.summary.failed },
+    };
+  });
+  let imageMissing = 0;
+  const good = outcomes.flatMap((o, i) => {
+    const first = o.replies[0];
+    if (!first || !GOOD_KINDS.includes(o.sent.planned.kind)) return [];
+    if (o.sent.planned.kind === 'config' && !imageWasPushed(pairRuns[i] as PairRun, pairRuns)) {
+      imageMissing++;
+      return [];
+    }
+    return [{ from: o.sent.sentAt, to: first.at, failed: first.summary.failed }];
   });
   const windows = input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt }));
   const { shares, failedOutsideFaults } = faultShares(good, windows);
@@ -1098,6 +1114,9 @@ function report(input: ReportInput): number {
   for (const share of shares)
     out(`    ${share.kind.padEnd(8)} failed by a fault: ${share.failed} of ${share.overlapped}`);
   out(`    failed outside any fault window: ${failedOutsideFaults}`);
+  out(
+    `    config runs left out, as no run of their pair had pushed the image when they were sent: ${imageMissing}`,
+  );
   out('  faults:');
   for (const f of input.faultLog) {
     const at = seconds(f.startedAt - input.streamStart);

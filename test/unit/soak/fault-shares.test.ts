@@ -1,4 +1,4 @@
-import { faultShares } from '../../../bench/soak/analyse';
+import { faultShares, imageWasPushed, type PairRun } from '../../../bench/soak/analyse';
 
 describe('the attribution of failed workflows to fault windows', () => {
   it('counts each good workflow for every fault kind whose window it overlapped, and its failure with it', () => {
@@ -29,5 +29,27 @@ describe('the attribution of failed workflows to fault windows', () => {
       shares: [],
       failedOutsideFaults: 1,
     });
+  });
+});
+
+describe('which config runs could find their image', () => {
+  const config: PairRun = { pair: 7, kind: 'config', sentAt: 1000, reply: { at: 1200, failed: true } };
+  const run = (kind: string, pair: number, at: number, failed: boolean): PairRun => ({
+    pair,
+    kind,
+    sentAt: at - 100,
+    reply: { at, failed },
+  });
+
+  it('counts a config run whose pair was built or found before it was sent', () => {
+    expect(imageWasPushed(config, [run('build', 7, 900, false), config])).toBe(true);
+    expect(imageWasPushed(config, [run('build', 7, 900, true), run('exists', 7, 950, false)])).toBe(true);
+  });
+
+  it('leaves out a config run whose build failed, answered after it was sent, or was of another pair', () => {
+    expect(imageWasPushed(config, [run('build', 7, 900, true), config])).toBe(false);
+    expect(imageWasPushed(config, [run('build', 7, 1100, false)])).toBe(false);
+    expect(imageWasPushed(config, [run('build', 8, 900, false)])).toBe(false);
+    expect(imageWasPushed(config, [{ pair: 7, kind: 'build', sentAt: 500, reply: undefined }])).toBe(false);
   });
 });
