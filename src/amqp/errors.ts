@@ -23,7 +23,8 @@ export class AmqpPublishError extends AmqpError {
   constructor(
     readonly exchange: string,
     readonly routingKey: string,
-    detail: string,
+    /** What the broker or the channel said (`channel closed`, `timeout`, `message nacked`), for retries to judge. */
+    readonly detail: string,
   ) {
     super(`publish to exchange "${exchange}" with routing key "${routingKey}" failed: ${detail}`);
   }

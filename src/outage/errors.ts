@@ -1,5 +1,5 @@
 /** What the builder depends on, as messages and the `/metrics` label name it. */
-export type Dependency = 'git server' | 'registry' | 'Manager';
+export type Dependency = 'git server' | 'registry' | 'Manager' | 'broker' | 'docker engine';
 
 /** Milliseconds as seconds to a tenth, as messages show waits: `4`, `0.6`, `61.2`. */
 export function seconds(ms: number): string {

@@ -5,6 +5,7 @@
  * a push the server rejected): those fail the workflow at once, as retrying cannot change the answer.
  */
 
+import { AmqpPublishError } from '../amqp/errors';
 import { DockerEngineError, DockerUnreachableError } from '../docker/errors';
 import { GitRemoteError, GitTimeoutError, GitUnreachableError } from '../git/errors';
 import { TransientFailure } from '../manager/http';
@@ -84,5 +85,8 @@ export function isTransient(err: unknown): boolean {
     return true;
   }
   if (err instanceof GitRemoteError || err instanceof DockerEngineError) return transientStatus(err.status);
+  // A channel that closed under the publish (the broker restarting, the connection lost) or a confirm that
+  // never came; a negative confirm is the broker refusing the message.
+  if (err instanceof AmqpPublishError) return transientText(err.detail);
   return transientShape(err) || isTransient((err as { cause?: unknown }).cause);
 }

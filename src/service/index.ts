@@ -137,6 +137,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     brokers,
     amqpUrl: config.amqpUrl,
     name: `oa-builder-${config.hostname}`,
+    outage: { budgetMs: config.outageBudgetSeconds * 1000, onRetry },
     log: log.child({ component: 'publisher' }),
   });
   const retryMs = options.startRetryMs ?? 2000;
@@ -316,6 +317,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           health: (await treeHealth().catch(() => null)) as Json | null,
           version: BUILDER_VERSION,
         }),
+        // The next beat is due soon; repeating this one would only make the two arrive out of order.
+        { once: true },
       )
       .catch((err: unknown) => log.warn('heartbeat failed', { err }));
 

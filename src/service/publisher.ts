@@ -1,5 +1,6 @@
 import { BrokerConnection, type BrokerResolver, type ExchangeResolver, type LogicalQueue } from '../amqp';
 import { nopLogger, type Logger } from '../log';
+import { retry, type OutageWatch } from '../outage/retry';
 
 /** Where one OpenAperture message goes: a logical queue in a Manager exchange, through a Manager broker. */
 export interface Destination {
@@ -8,10 +9,21 @@ export interface Destination {
   readonly queue: LogicalQueue | (string & {});
 }
 
+/** How one message is published. */
+export interface PublishCall {
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Publish once, without waiting out a lost channel: for a workflow's reply, whose delivery went back to the
+   * queue with that channel's connection (the consuming one, on the same broker), so that the redelivery is
+   * its retry; answering now as well would answer twice. Default false.
+   */
+  readonly once?: boolean;
+}
+
 /** Publishes ETF payloads to OpenAperture destinations. */
 export interface MessagePublisher {
   /** Resolves once the broker confirmed the message; rejects with a ManagerError, ResolutionError or AmqpPublishError. */
-  publish(to: Destination, payload: Buffer, signal?: AbortSignal): Promise<void>;
+  publish(to: Destination, payload: Buffer, call?: PublishCall): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,6 +35,11 @@ export interface BrokerPublishersOptions {
   /** `connection_name` prefix. Default `oa-builder`. */
   readonly name?: string;
   readonly publishTimeoutMs?: number;
+  /**
+   * How long a publish whose channel closed before the broker confirmed it (a broker restart, a lost
+   * connection) is repeated, and who hears each retry. Default: published once.
+   */
+  readonly outage?: OutageWatch | undefined;
   readonly log?: Logger;
 }
 
@@ -40,12 +57,36 @@ export class BrokerPublishers implements MessagePublisher {
     this.log = options.log ?? nopLogger;
   }
 
-  async publish(to: Destination, payload: Buffer, signal?: AbortSignal): Promise<void> {
-    const address = await this.options.exchanges.address(to.exchangeId, to.queue, signal ? { signal } : {});
-    await this.connection(to.brokerId).publish(address.exchange, address.routingKey, payload, {
-      persistent: true,
-      ...(signal ? { signal } : {}),
-    });
+  /**
+   * amqp-connection-manager holds a publish made while the connection is down until it is back, but rejects
+   * one whose channel closed after it went out and before its confirm: that one is repeated here, within the
+   * outage budget. The broker may have taken the first copy; its consumers have at-least-once delivery anyway.
+   */
+  async publish(to: Destination, payload: Buffer, call: PublishCall = {}): Promise<void> {
+    const { signal } = call;
+    const outage = this.options.outage;
+    await retry(
+      async () => {
+        const address = await this.options.exchanges.address(
+          to.exchangeId,
+          to.queue,
+          signal ? { signal } : {},
+        );
+        await this.connection(to.brokerId).publish(address.exchange, address.routingKey, payload, {
+          persistent: true,
+          ...(signal ? { signal } : {}),
+        });
+      },
+      {
+        dependency: 'broker',
+        policy: outage && !call.once ? outage : { attempts: 1 },
+        signal: signal ?? new AbortController().signal,
+        onRetry: (notice) => {
+          this.log.warn(notice.text, { broker_id: to.brokerId, queue: to.queue, err: notice.error });
+          outage?.onRetry?.(notice);
+        },
+      },
+    );
   }
 
   async close(): Promise<void> {

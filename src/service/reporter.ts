@@ -184,6 +184,7 @@ export function openApertureReporter(
         await context.publisher.publish(
           replyDestination(request),
           encodeReply(result.received, result.update),
+          { once: true },
         );
       } catch (err) {
         commit?.settle(false);

@@ -1,3 +1,4 @@
+import { AmqpPublishError } from '../../../src/amqp';
 import { DockerBuildError, DockerEngineError, DockerUnreachableError } from '../../../src/docker';
 import {
   GitAuthError,
@@ -35,6 +36,11 @@ describe('the classification of failures', () => {
       new TypeError('fetch failed', { cause: systemError('ECONNRESET') }),
     ],
     ['a deadline that passed', new DOMException('timed out', 'TimeoutError')],
+    [
+      'a broker channel that closed under a publish',
+      new AmqpPublishError('x.500', 'rk.503', 'channel closed'),
+    ],
+    ['a publish the broker did not confirm in time', new AmqpPublishError('x', 'rk', 'timeout')],
   ])('calls %s transient', (_what, err) => {
     expect(isTransient(err)).toBe(true);
   });
@@ -67,6 +73,7 @@ describe('the classification of failures', () => {
       new OutageError('registry', 61_000, 7, new RegistryUnavailableError('r', 'HTTP 503')),
     ],
     ['an abort', new DOMException('aborted', 'AbortError')],
+    ['a publish the broker refused', new AmqpPublishError('x.503', 'rk.500', 'message nacked')],
     ['a template error', new SyntaxError('Unexpected token')],
     ['something that is not an error', 'ECONNREFUSED'],
   ])('calls %s the request’s own', (_what, err) => {
