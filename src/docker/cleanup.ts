@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nopLogger, type Logger } from '../log';
+import { retry, type OutageWatch } from '../outage/retry';
 import type { CallContext } from '../registry/call-context';
 import type { BuiltImage } from './build';
 import { engineJson, engineStatus, type Engine } from './engine';
@@ -13,17 +14,41 @@ export interface BuildLeftovers {
 
 type Removal = 'removed' | 'absent' | 'in use';
 
-async function remove(
+/**
+ * Runs a lookup or removal again while the engine is unreachable or answers 5xx, within `outage`: both are
+ * safe to repeat, a removal that already happened answering 404 the second time. Without `outage`, once.
+ */
+function repeated<T>(
+  work: () => Promise<T>,
+  signal: AbortSignal,
+  outage: OutageWatch | undefined,
+): Promise<T> {
+  return retry(work, {
+    dependency: 'docker engine',
+    policy: outage ?? { attempts: 1 },
+    signal,
+    onRetry: outage?.onRetry,
+  });
+}
+
+function remove(
   engine: Engine,
   path: string,
   query: Record<string, unknown>,
   signal: AbortSignal,
+  outage?: OutageWatch,
 ): Promise<Removal> {
-  const { status, message } = await engineStatus(engine, { method: 'DELETE', path, query }, signal);
-  if (status >= 200 && status < 300) return 'removed';
-  if (status === 404) return 'absent';
-  if (status === 409) return 'in use';
-  throw new DockerEngineError(status, message);
+  return repeated(
+    async () => {
+      const { status, message } = await engineStatus(engine, { method: 'DELETE', path, query }, signal);
+      if (status >= 200 && status < 300) return 'removed';
+      if (status === 404) return 'absent';
+      if (status === 409) return 'in use';
+      throw new DockerEngineError(status, message);
+    },
+    signal,
+    outage,
+  );
 }
 
 /** How long a cleanup waits for the daemon to finish removing a container it is removing itself. */
@@ -45,7 +70,8 @@ async function containerGone(engine: Engine, id: string, signal: AbortSignal): P
  * Removes a failed or cancelled build's leftovers: first its intermediate containers (forced: a cancelled
  * `RUN` may still be running), then its newest image, which takes the untagged parent images this build made
  * with it. Runs after the caller's signal has fired, so every call gets only the engine's request deadline.
- * Problems are logged, never thrown: the build's own error is the one that matters.
+ * Problems are logged, never thrown: the build's own error is the one that matters. Nothing is retried: a
+ * build that failed because its engine went away would otherwise wait for the engine before failing.
  *
  * A cancelled build's daemon removes the running container itself (`forcerm`), and a removal of ours that
  * meets it answers 409 "removal ... already in progress". The image is only removed once such a container is
@@ -90,18 +116,25 @@ interface ImageInspect {
 }
 
 /** The id and tags of a local image, or undefined when the daemon has no image by that reference. */
-async function inspect(
+function inspect(
   engine: Engine,
   reference: string,
   signal: AbortSignal,
+  outage: OutageWatch | undefined,
 ): Promise<ImageInspect | undefined> {
-  try {
-    const call = { method: 'GET' as const, path: `/images/${reference}/json` };
-    return (await engineJson(engine, call, signal)) as ImageInspect;
-  } catch (err) {
-    if (err instanceof DockerEngineError && err.status === 404) return undefined;
-    throw err;
-  }
+  return repeated(
+    async () => {
+      try {
+        const call = { method: 'GET' as const, path: `/images/${reference}/json` };
+        return (await engineJson(engine, call, signal)) as ImageInspect;
+      } catch (err) {
+        if (err instanceof DockerEngineError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+    signal,
+    outage,
+  );
 }
 
 /**
@@ -115,7 +148,8 @@ async function inspect(
  * Returns the references removed.
  *
  * Each tag is looked up, then removed: the Engine API has no removal conditional on the image id, so a tag
- * moved within that one round trip would still go.
+ * moved within that one round trip would still go. Lookups and removals are repeated within `ctx.outage`
+ * while the engine is unreachable or answers 5xx.
  *
  * Typical use: after the push (or its failure) the workflow's cleanup removes the local tags of its build to
  * save space on a shared build host.
@@ -125,13 +159,13 @@ export async function removeBuildImages(input: RemoveImagesInput, ctx: CallConte
   const { engine, image } = input;
   const removed: string[] = [];
   const removeOne = async (reference: string): Promise<void> => {
-    const result = await remove(engine, `/images/${reference}`, {}, ctx.signal);
+    const result = await remove(engine, `/images/${reference}`, {}, ctx.signal, ctx.outage);
     if (result === 'removed') removed.push(reference);
     if (result === 'in use') log.warn('image kept: a container uses it', { reference });
   };
   let ours = 0;
   for (const reference of image.tags) {
-    const tagged = await inspect(engine, reference, ctx.signal);
+    const tagged = await inspect(engine, reference, ctx.signal, ctx.outage);
     if (!tagged) continue;
     if (!sameImage(tagged.Id, image.id)) {
       log.debug('tag kept: it names another image now', { reference });
@@ -141,7 +175,7 @@ export async function removeBuildImages(input: RemoveImagesInput, ctx: CallConte
     await removeOne(reference);
   }
   if (ours === 0) {
-    const left = await inspect(engine, image.id, ctx.signal);
+    const left = await inspect(engine, image.id, ctx.signal, ctx.outage);
     const tags = (left?.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
     if (left && tags.length === 0) await removeOne(image.id);
   }

@@ -418,7 +418,7 @@ export async function buildStep(
     if (lease && built) {
       await removeBuildImages(
         { engine: lease.engine, image: built },
-        { signal: AbortSignal.timeout(30_000), log: ctx.log },
+        { signal: AbortSignal.timeout(30_000), log: ctx.log, outage: ctx.outage },
       )
         .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
         .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));

@@ -1,10 +1,13 @@
 import {
   buildImage,
+  connectEngine,
   createImage,
+  DockerUnreachableError,
   removeBuildImages,
   type BuiltImage,
   type Engine,
 } from '../../../src/docker';
+import type { RetryNotice } from '../../../src/outage';
 import { imageName, imageReference } from '../../../src/registry';
 import { dockerModem, removeImage, tagImage } from '../../harness/docker';
 import { testEnv, uniqueName } from '../../harness/env';
@@ -14,6 +17,7 @@ import {
   context,
   createContainer,
   engine,
+  engineProxy,
   exists,
   imageId,
   noAbort,
@@ -80,6 +84,33 @@ describe('removeBuildImages against dockerd', () => {
       expect(await exists(docker, 'images', env.baseImage)).toBe(true);
     } finally {
       await removeImage(dockerModem(), `${unrelated}:keep`);
+    }
+  });
+
+  it('waits out an engine that breaks the connection within the outage budget, and removes the tags', async () => {
+    const name = ourImage(uniqueName('it-cleanup-outage'));
+    const mine = await buildFor(name, 'ddd444');
+    const proxy = await engineProxy();
+    try {
+      const proxied = await connectEngine(proxy.endpoint, {}, { signal: noAbort() });
+      const retries: RetryNotice[] = [];
+      proxy.breakNext(3);
+
+      const removed = await removeBuildImages(
+        { engine: proxied, image: mine.built },
+        { signal: noAbort(), outage: { initialDelayMs: 100, onRetry: (notice) => retries.push(notice) } },
+      );
+
+      expect(removed).toEqual([`${name}:ddd444`, `${name}:latest`]);
+      expect(retries.map((r) => [r.dependency, r.attempt])).toEqual([
+        ['docker engine', 2],
+        ['docker engine', 3],
+        ['docker engine', 4],
+      ]);
+      expect(retries[0]?.error).toBeInstanceOf(DockerUnreachableError);
+      expect(await exists(docker, 'images', mine.built.id)).toBe(false);
+    } finally {
+      await proxy.close();
     }
   });
 

@@ -181,6 +181,8 @@ export interface EngineProxy {
   /** A `tcp://` endpoint for `connectEngine`. */
   readonly endpoint: string;
   readonly calls: ProxiedCall[];
+  /** The next `count` requests have their connection closed unanswered, as an engine going away does. */
+  breakNext(count: number): void;
   close(): Promise<void>;
 }
 
@@ -191,6 +193,7 @@ export interface EngineProxy {
  */
 export async function engineProxy(): Promise<EngineProxy> {
   const calls: ProxiedCall[] = [];
+  let breaking = 0;
   const server = http.createServer((req, res) => {
     const call: ProxiedCall = {
       method: req.method ?? '',
@@ -199,6 +202,11 @@ export async function engineProxy(): Promise<EngineProxy> {
       closedEarly: false,
     };
     calls.push(call);
+    if (breaking > 0) {
+      breaking--;
+      req.socket.destroy();
+      return;
+    }
     const upstream = http.request(
       { socketPath: testEnv().dockerSocket, path: req.url, method: req.method, headers: req.headers },
       (answer) => {
@@ -217,6 +225,7 @@ export async function engineProxy(): Promise<EngineProxy> {
   return {
     endpoint: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
+    breakNext: (count) => (breaking = count),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
