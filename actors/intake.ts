@@ -221,11 +221,14 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     const outcome: WorkflowOutcome = life.phase === 'acked' ? (life.status ?? 'failed') : 'stopped';
     if (life.started) options.metrics?.workflowFinished(id, outcome);
     if (life.phase !== 'acked') {
-      const settled = memory.consumer?.nack(life.delivery, { requeue: true });
-      ctx.log.info('no reply went out; delivery returned to the queue', {
-        workflow_id: id,
-        outcome: settled,
-      });
+      memory.consumer?.returnAfterRun(life.delivery).then(
+        (settled) =>
+          ctx.log.info('no reply went out; delivery returned to the queue', {
+            workflow_id: id,
+            outcome: settled,
+          }),
+        (err: unknown) => ctx.log.error('returning a message to the queue failed', { workflow_id: id, err }),
+      );
     }
     if (life.successor && memory.consumer) handleDelivery(life.successor, memory.consumer, ctx);
     startWaiting(ctx);

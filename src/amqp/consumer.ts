@@ -162,6 +162,19 @@ export class QueueConsumer {
     return this.settle(delivery, (raw, m) => raw.ack(m));
   }
 
+  /**
+   * Returns `delivery` to the queue after a run that ended without settling it, that run counted once: by
+   * the broker's plain requeue while the delivery's channel is open. Once that channel has closed, the broker
+   * counted the run as it took the delivery back, so a copy held for it, which never ran, goes back carrying
+   * the runs before it rather than being counted a second time.
+   */
+  async returnAfterRun(delivery: Delivery): Promise<SettleOutcome> {
+    const [original, ...copies] = this.ledger.group(delivery.id);
+    const copy = copies.find((entry) => this.isLive(entry));
+    if (!original || this.isLive(original) || !copy) return this.nack(delivery, { requeue: true });
+    return this.requeueCounted(delivery, copy.delivery.deliveryCount - 1);
+  }
+
   /** Returns `delivery`, which did not run, to the queue without counting a run against it. */
   release(delivery: Delivery): Promise<SettleOutcome> {
     return this.requeueCounted(delivery, delivery.deliveryCount - 1);

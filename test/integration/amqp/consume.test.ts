@@ -191,6 +191,32 @@ describe.each(['classic', 'quorum'] as const)('runs on a %s queue', (queueType) 
     await last.replica.close();
     expect(await admin.ready(queue)).toBe(0);
   });
+
+  it('count a run once when a copy is held for a delivery whose channel closed, and the run ends unanswered', async () => {
+    const queue = await admin.componentQueue('builder', queueType);
+    await admin.fill(queue, 'outlives its channel');
+    // The copy is held as the service holds it while the workflow runs; what comes after is a new run.
+    let first: Delivery | undefined;
+    let held = false;
+    const { deliveries, consumer } = await collect(queue, { prefetch: 2, queueType }, (d, c) => {
+      if (!first) first = d;
+      else if (!held) held = c.hold(d, first);
+    });
+    await eventually('the first delivery', () => deliveries.length === 1);
+    // A publish to a missing exchange makes the broker close the channel: the delivery goes back to the queue
+    // and comes back on the next channel, as after a broker restart, while its run goes on here.
+    await expect(connection.publish(uniqueName('missing'), 'x', Buffer.from('x'))).rejects.toThrow();
+    await eventually('the copy on the next channel', () => deliveries.length === 2);
+    expect(deliveries[1]?.copyOf).toBe(deliveries[0]?.id);
+    expect(held).toBe(true);
+
+    expect(await consumer.returnAfterRun(deliveries[0] as Delivery)).toBe('settled');
+
+    await eventually('the next delivery', () => deliveries.length === 3);
+    expect(deliveries.map((d) => d.deliveryCount)).toEqual([1, 2, 2]);
+    expect(consumer.ack(deliveries[2] as Delivery)).toBe('settled');
+    await eventually('an empty queue', async () => (await admin.ready(queue)) === 0);
+  });
 });
 
 describe('dead-lettering', () => {
