@@ -298,7 +298,7 @@ export const settings = {
     minimum: 0,
     default: 60,
     description:
-      'Seconds a git server, registry or Manager that is unreachable, timing out or answering 5xx is waited for, retrying with backoff, before the call fails (never past the step timeout). 0: no retries.',
+      'Seconds a git server, registry or Manager that is unreachable, timing out or answering 5xx is waited for, retrying with backoff, before the call fails (never past the step timeout); also a broker whose channel closed under a publish, and a build engine while a workflow removes its images. 0: no retries.',
   },
   shutdownGraceSeconds: {
     env: 'SHUTDOWN_GRACE_SECONDS',
