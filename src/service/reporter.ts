@@ -144,7 +144,9 @@ export function openApertureReporter(
     log,
     send: async (payload) => {
       const destinations = await context.buildLogDestinations();
-      await Promise.all(destinations.map((to) => context.publisher.publish(to, payload)));
+      // Once: batches go out in order and the reply waits for them, so waiting out an outage here would hold
+      // the reply back past the reporter's budget to finish; an outage costs log lines, never the answer.
+      await Promise.all(destinations.map((to) => context.publisher.publish(to, payload, { once: true })));
     },
   });
   const saves = new LatestFirst<WorkflowUpdate>((body) =>
