@@ -13,9 +13,10 @@ export interface Destination {
 export interface PublishCall {
   readonly signal?: AbortSignal | undefined;
   /**
-   * Publish once, without waiting out a lost channel: for a workflow's reply, whose delivery went back to the
-   * queue with that channel's connection (the consuming one, on the same broker), so that the redelivery is
-   * its retry; answering now as well would answer twice. Default false.
+   * Publish once, without waiting out a lost channel, where waiting is worse than losing the message or its
+   * retry lies elsewhere: a workflow's reply, whose delivery went back to the queue with the consuming
+   * connection on the same broker, so that the redelivery is its retry (answering now as well would answer
+   * twice); build-log batches, which the reply waits for; the heartbeat. Default false.
    */
   readonly once?: boolean;
 }
