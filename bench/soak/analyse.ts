@@ -185,12 +185,17 @@ export function faultShares(
   windows: readonly FaultWindow[],
 ): { readonly shares: FaultShare[]; readonly failedOutsideFaults: number } {
   const kinds = [...new Set(windows.map((w) => w.kind))];
-  const overlaps = (run: GoodRun, kind: string): boolean =>
-    windows.some((w) => w.kind === kind && w.from <= run.to && run.from <= w.to);
   const shares = kinds.map((kind) => {
-    const hit = runs.filter((run) => overlaps(run, kind));
+    const hit = runs.filter((run) => overlappedKinds(run, windows).includes(kind));
     return { kind, failed: hit.filter((run) => run.failed).length, overlapped: hit.length };
   });
-  const failedOutsideFaults = runs.filter((run) => run.failed && !kinds.some((k) => overlaps(run, k))).length;
+  const failedOutsideFaults = runs.filter(
+    (run) => run.failed && overlappedKinds(run, windows).length === 0,
+  ).length;
   return { shares, failedOutsideFaults };
+}
+
+/** The fault kinds whose windows overlapped `run`'s time in flight, each once, in the order they struck. */
+export function overlappedKinds(run: GoodRun, windows: readonly FaultWindow[]): string[] {
+  return [...new Set(windows.filter((w) => w.from <= run.to && run.from <= w.to).map((w) => w.kind))];
 }

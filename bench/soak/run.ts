@@ -43,6 +43,7 @@ import {
   faultShares,
   idOf,
   imageWasPushed,
+  overlappedKinds,
   median,
   percentile,
   reasonClass,
@@ -1106,7 +1107,14 @@ function report(input: ReportInput): number {
       imageMissing++;
       return [];
     }
-    return [{ from: o.sent.sentAt, to: first.at, failed: first.summary.failed }];
+    return [
+      {
+        from: o.sent.sentAt,
+        to: first.at,
+        failed: first.summary.failed,
+        what: `${o.sent.planned.kind}: ${first.summary.headline ?? '?'}: ${reasonClass(first.summary.reason)}`,
+      },
+    ];
   });
   const windows = input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt }));
   const { shares, failedOutsideFaults } = faultShares(good, windows);
@@ -1117,6 +1125,13 @@ function report(input: ReportInput): number {
   out(
     `    config runs left out, as no run of their pair had pushed the image when they were sent: ${imageMissing}`,
   );
+  // Each failure with the windows it overlapped: its reason tells which of them it was.
+  for (const run of good.filter((r) => r.failed)) {
+    const kinds = overlappedKinds(run, windows);
+    out(
+      `    failed during ${kinds.length > 0 ? kinds.join(', ') : 'no fault'}: ${run.what.split('\n')[0] ?? ''}`,
+    );
+  }
   out('  faults:');
   for (const f of input.faultLog) {
     const at = seconds(f.startedAt - input.streamStart);

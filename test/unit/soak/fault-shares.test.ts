@@ -1,4 +1,4 @@
-import { faultShares, imageWasPushed, type PairRun } from '../../../bench/soak/analyse';
+import { faultShares, imageWasPushed, overlappedKinds, type PairRun } from '../../../bench/soak/analyse';
 
 describe('the attribution of failed workflows to fault windows', () => {
   it('counts each good workflow for every fault kind whose window it overlapped, and its failure with it', () => {
@@ -22,6 +22,17 @@ describe('the attribution of failed workflows to fault windows', () => {
       ],
       failedOutsideFaults: 1,
     });
+  });
+
+  it('names the kinds a run overlapped once each, in the order they struck', () => {
+    const windows = [
+      { kind: 'engine', from: 100, to: 200 },
+      { kind: 'git', from: 150, to: 300 },
+      { kind: 'engine', from: 250, to: 260 },
+      { kind: 'kill', from: 400, to: 500 },
+    ];
+    expect(overlappedKinds({ from: 120, to: 270, failed: true }, windows)).toEqual(['engine', 'git']);
+    expect(overlappedKinds({ from: 310, to: 390, failed: true }, windows)).toEqual([]);
   });
 
   it('has nothing to attribute when no fault struck', () => {
