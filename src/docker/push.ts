@@ -8,7 +8,7 @@ import { authConfig } from './auth-config';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
 import { dial, errorMessage, readText } from './engine-call';
-import { DockerEngineError, DockerPushError, DockerTimeoutError } from './errors';
+import { DockerEngineError, DockerPushError, DockerTimeoutError, DockerUnreachableError } from './errors';
 import { followStream } from './progress';
 
 /** How patiently images are pushed. */
@@ -100,7 +100,11 @@ export async function pushImage(input: PushInput, ctx: DockerCallContext): Promi
       );
     pushed.push(
       await retry(attempt, {
-        dependency: 'registry',
+        // The engine's own failures (its connection, its HTTP status) name it; what it relays is the registry's.
+        dependency: (err) =>
+          err instanceof DockerUnreachableError || err instanceof DockerEngineError
+            ? 'docker engine'
+            : 'registry',
         policy: { ...ctx.outage, ...input.retry },
         signal: ctx.signal,
         onRetry:

@@ -37,7 +37,8 @@ export interface OutageWatch extends RetryPolicy {
 }
 
 export interface RetryOptions {
-  readonly dependency: Dependency;
+  /** Who was unavailable; or, for a call that crosses two (a push: engine and registry), told by the failure. */
+  readonly dependency: Dependency | ((error: unknown) => Dependency);
   readonly policy?: RetryPolicy | undefined;
   /** Aborting it ends a backoff sleep at once with the signal's reason. */
   readonly signal: AbortSignal;
@@ -78,15 +79,17 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
       firstFailure ??= started;
       const delay = backoffDelay(policy, attempt - 1);
       const next = Date.now() + delay;
+      const dependency =
+        typeof options.dependency === 'function' ? options.dependency(err) : options.dependency;
       if (next - firstFailure > budget || (policy.deadline !== undefined && next >= policy.deadline)) {
-        throw new OutageError(options.dependency, Date.now() - firstFailure, attempt, err);
+        throw new OutageError(dependency, Date.now() - firstFailure, attempt, err);
       }
       options.onRetry?.({
-        dependency: options.dependency,
+        dependency,
         attempt: attempt + 1,
         delayMs: delay,
         error: err,
-        text: retryText(options.dependency, delay, attempt + 1),
+        text: retryText(dependency, delay, attempt + 1),
       });
       // timers/promises rejects with a generic AbortError; callers expect the signal's own reason.
       await sleep(delay, undefined, { signal: options.signal }).catch(() => options.signal.throwIfAborted());

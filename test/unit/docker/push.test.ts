@@ -7,6 +7,7 @@ import {
   type PushInput,
 } from '../../../src/docker';
 import { pushFailure } from '../../../src/docker/push';
+import type { RetryNotice } from '../../../src/outage';
 import {
   imageName,
   ImageNotFoundError,
@@ -144,6 +145,28 @@ describe('pushImage', () => {
       failures-- > 0 ? sendJson(res, 500, { message: 'server error' }) : streamLines(res, pushed('abc123')),
     );
     await expect(pushImage(input(engine, { tags: ['abc123'] }), ctx())).resolves.toHaveLength(1);
+  });
+
+  it('names the engine in a retry notice when the engine failed, and the registry when it relayed its failure', async () => {
+    let calls = 0;
+    const { engine } = await engineAnswering((_req, res) => {
+      calls++;
+      if (calls === 1) sendJson(res, 500, { message: 'server error' });
+      else if (calls === 2)
+        streamLines(res, inBand('received unexpected HTTP status: 503 Service Unavailable'));
+      else streamLines(res, pushed('abc123'));
+    });
+    const notices: RetryNotice[] = [];
+    const outage = { ...fast, onRetry: (notice: RetryNotice) => notices.push(notice) };
+
+    await expect(pushImage(input(engine, { tags: ['abc123'] }), { ...ctx(), outage })).resolves.toHaveLength(
+      1,
+    );
+
+    expect(notices.map((n) => n.text.replace(/[\d.]+ s/, 'N s'))).toEqual([
+      'docker engine unavailable, retrying in N s (attempt 2)',
+      'registry unavailable, retrying in N s (attempt 3)',
+    ]);
   });
 
   it('gives up with RegistryUnavailableError after the bounded attempts', async () => {
