@@ -31,6 +31,7 @@ async function engineServer(pushError?: string): Promise<{ server: FakeHttpServe
   const server = await startFakeHttpServer((req, res) => {
     const at = apiPath(req.url.pathname);
     if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+    if (at === '/_ping') return void res.end('OK');
     if (at === '/build') {
       for (const t of req.url.searchParams.getAll('t')) tags.add(t);
       return streamLines(res, [{ aux: { ID: BUILT_IMAGE_ID } }]);
@@ -185,7 +186,7 @@ describe('buildStep', () => {
 
     expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
     expect(ctx.events).toContain(
-      `Docker host tcp://${dropping.host} could not be reached before the build started (ECONNRESET); ` +
+      `Docker host tcp://${dropping.host} failed before the build started (ECONNRESET); ` +
         'moving the build to another docker host',
     );
     expect(ctx.events).toContain(
@@ -200,9 +201,7 @@ describe('buildStep', () => {
       if (req.url.pathname === '/version')
         return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.write(`${JSON.stringify({ stream: 'Step 1/2 : FROM busybox:latest\n' })}\n`, () =>
-        res.socket?.destroy(),
-      );
+      res.write(`${JSON.stringify({ stream: 'Step 2/2 : RUN make\n' })}\n`, () => res.socket?.destroy());
     });
     track(dying);
 
@@ -215,5 +214,92 @@ describe('buildStep', () => {
     ).rejects.toThrow(
       `Failed to build docker image org/app:abc123:  docker engine tcp://${dying.host} is unreachable`,
     );
+  });
+
+  it("moves a build that its stopping engine ended before any step ran, in the engine's own words", async () => {
+    const registry = await registryWith([]);
+    const stopping = await startFakeHttpServer((req, res) =>
+      apiPath(req.url.pathname) === '/build'
+        ? streamLines(res, [
+            { stream: 'Step 1/2 : FROM busybox:latest\n' },
+            { errorDetail: { message: 'failed to update the store state of sandbox: store closed' } },
+          ])
+        : sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' }),
+    );
+    track(stopping);
+    const healthy = await engineServer();
+    const stepDeps = await deps(registry, `tcp://${stopping.host}`, `tcp://${healthy.server.host}`);
+    const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
+      preferred(k, `tcp://${stopping.host}`, `tcp://${healthy.server.host}`),
+    );
+    const ctx = context();
+
+    const output = await buildStep(
+      { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
+      stepDeps,
+      ctx,
+    );
+
+    expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
+    expect(ctx.events).toContain(
+      `Docker host tcp://${stopping.host} failed before the build started (it is stopping: ` +
+        'failed to update the store state of sandbox: store closed); moving the build to another docker host',
+    );
+    expect(ctx.events).toContain(
+      `Beginning docker image build of org/app:abc123 on docker host tcp://${healthy.server.host}...`,
+    );
+  });
+
+  it('fails naming the engine when a step it ran failed and the engine then stopped answering', async () => {
+    const registry = await registryWith([]);
+    let building = true;
+    // A stopping dockerd: its API is gone by the time it kills the running step and ends the build stream.
+    const stopping = await startFakeHttpServer((req, res) => {
+      const at = apiPath(req.url.pathname);
+      if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+      if (at !== '/build' || !building) return void res.socket?.destroy();
+      building = false;
+      streamLines(res, [
+        { stream: 'Step 2/2 : RUN sleep 20\n' },
+        { stream: ' ---> Running in 2db6f29d8a20\n' },
+        { errorDetail: { message: "The command '/bin/sh -c sleep 20' returned a non-zero code: 137" } },
+      ]);
+    });
+    track(stopping);
+    const farm = await startTestFarm([`tcp://${stopping.host}`]);
+    await farm.until(probed);
+    const stepDeps = { ...(await deps(registry, `tcp://${stopping.host}`)), engines: farm.source };
+
+    await expect(buildStep({ ...input, contextDir: contextDir() }, stepDeps, context())).rejects.toThrow(
+      `Failed to build docker image org/app:abc123:  docker engine tcp://${stopping.host} is unreachable: ` +
+        "it stopped answering (ECONNRESET) and ended the build: The command '/bin/sh -c sleep 20' " +
+        'returned a non-zero code: 137',
+    );
+    const status = await farm.status();
+    expect(status.engines[0]).toMatchObject({ healthy: false, failures: 1, builds: { unreachable: 1 } });
+  });
+
+  it("keeps a failed step the build's own while its engine answers, and the engine in rotation", async () => {
+    const registry = await registryWith([]);
+    const engine = await startFakeHttpServer((req, res) => {
+      const at = apiPath(req.url.pathname);
+      if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+      if (at === '/_ping') return void res.end('OK');
+      streamLines(res, [
+        { stream: 'Step 2/2 : RUN exit 137\n' },
+        { errorDetail: { message: "The command '/bin/sh -c exit 137' returned a non-zero code: 137" } },
+      ]);
+    });
+    track(engine);
+    const farm = await startTestFarm([`tcp://${engine.host}`]);
+    await farm.until(probed);
+    const stepDeps = { ...(await deps(registry, `tcp://${engine.host}`)), engines: farm.source };
+
+    await expect(buildStep({ ...input, contextDir: contextDir() }, stepDeps, context())).rejects.toThrow(
+      "Failed to build docker image org/app:abc123:  The command '/bin/sh -c exit 137' returned a non-zero code: 137",
+    );
+    const status = await farm.status();
+    expect(status.engines[0]).toMatchObject({ healthy: true, builds: { failed: 1, unreachable: 0 } });
+    expect(engine.requests.map((r) => apiPath(r.url.pathname))).toContain('/_ping');
   });
 });
