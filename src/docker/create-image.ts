@@ -67,7 +67,7 @@ export interface CreateImageContext extends DockerCallContext {
  * engine, and running it again elsewhere could repeat what it did. Classic: `Step 2/3 : RUN ...`; BuildKit:
  * `#5 [2/3] RUN ...` (`[stage 2/3]` in a multi-stage build).
  */
-const STEP_BEGINS = /^(?:Step \d+\/\d+ : |#\d+ \[[^\]]*\b\d+\/\d+\] )(?!FROM\b)/i;
+export const STEP_BEGINS = /^(?:Step \d+\/\d+ : |#\d+ \[[^\]]*\b\d+\/\d+\] )(?!FROM\b)/i;
 
 /**
  * The original `create_docker_image`, without a shell: unless `forceBuild`, ask the registry whether
