@@ -1014,7 +1014,10 @@ function report(input: ReportInput): number {
     orchestrator.messages('buildLogs').flatMap((m) => {
       const id = m.fields?.workflow_id;
       const logs = m.fields?.logs;
-      const began = Array.isArray(logs) && logs.some((l) => typeof l === 'string' && STEP_BEGINS.test(l));
+      // Each line comes numbered: `[12] Step 2/3 : RUN ...`.
+      const began =
+        Array.isArray(logs) &&
+        logs.some((l) => typeof l === 'string' && STEP_BEGINS.test(l.replace(/^\[\d+\] /, '')));
       return typeof id === 'string' && began ? [id] : [];
     }),
   );
@@ -1053,8 +1056,11 @@ function report(input: ReportInput): number {
     }
     if (o.sent.planned.kind === 'bad-dockerfile' && first.summary.pushed)
       wrong.push(`${o.id} (bad-dockerfile) pushed an image`);
-    // A build fails for the stopped engine only once a step had begun there.
-    const forEngine = first.summary.buildHost === rig.engine || first.summary.reason?.includes(rig.engine);
+    // A build fails for the stopped engine only once a step had begun there. One that should fail may fail
+    // on it for its own reason.
+    const shouldSucceed = GOOD_KINDS.includes(o.sent.planned.kind);
+    const forEngine =
+      (shouldSucceed && first.summary.buildHost === rig.engine) || first.summary.reason?.includes(rig.engine);
     if (first.summary.failed && forEngine && !(first.summary.buildHost === rig.engine && stepBegan.has(o.id)))
       wrong.push(
         `${o.id} (${o.sent.planned.kind}) failed for engine ${rig.engine} before a step began there`,
