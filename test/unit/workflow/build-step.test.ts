@@ -4,7 +4,7 @@ import { nopLogger } from '../../../src/log';
 import { buildStep, type StepContext, type StepDeps } from '../../../src/workflow/steps';
 import { startFakeHttpServer, sendJson, type FakeHttpServer } from '../registry/fake-http-server';
 import { apiPath, buildFixture, BUILT_IMAGE_ID, streamLines } from '../docker/fake-engine';
-import { probed, startTestFarm } from '../../harness/farm';
+import { probed, startTestFarm, type TestFarm } from '../../harness/farm';
 import { rendezvousScore } from '../../../src/docker/farm/placement';
 
 const preferred = (key: string, first: string, second: string): boolean =>
@@ -48,10 +48,14 @@ async function engineServer(pushError?: string): Promise<{ server: FakeHttpServe
   return { server, tags };
 }
 
-async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<StepDeps> {
+/** The step's dependencies over a farm of `buildHosts`, and the farm, to read its state. */
+async function farmDeps(
+  registry: FakeHttpServer,
+  ...buildHosts: string[]
+): Promise<{ deps: StepDeps; farm: TestFarm }> {
   const farm = await startTestFarm(buildHosts);
   await farm.until(probed);
-  return {
+  const stepDeps = {
     git: { baseUrl: 'http://git.invalid/', credentials: noCredentials, timeoutMs: 1000 },
     author: { name: 'Test', email: 'test@example.invalid' },
     registry: { url: registry.url },
@@ -61,6 +65,11 @@ async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<
     outageBudgetMs: 0,
     registryTimeoutMs: 2000,
   };
+  return { deps: stepDeps, farm };
+}
+
+async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<StepDeps> {
+  return (await farmDeps(registry, ...buildHosts)).deps;
 }
 
 function context(
@@ -89,6 +98,22 @@ const input = {
   commit: 'abc123',
   contextDir: '',
 };
+
+/** A build of a deployment repo that two idle engines would both take, placed on `first` by its key. */
+async function buildFirstOn(registry: FakeHttpServer, first: FakeHttpServer, second: FakeHttpServer) {
+  const stepDeps = await deps(registry, `tcp://${first.host}`, `tcp://${second.host}`);
+  // Both engines are idle: the one the key hashes to first is taken, so make it `first`.
+  const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
+    preferred(k, `tcp://${first.host}`, `tcp://${second.host}`),
+  );
+  const ctx = context();
+  const output = await buildStep(
+    { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
+    stepDeps,
+    ctx,
+  );
+  return { output, events: ctx.events };
+}
 
 describe('buildStep', () => {
   it('makes no build call and takes no slot when the registry already has the image', async () => {
@@ -171,28 +196,18 @@ describe('buildStep', () => {
     );
     track(dropping);
     const healthy = await engineServer();
-    const stepDeps = await deps(registry, `tcp://${dropping.host}`, `tcp://${healthy.server.host}`);
-    // Both engines are idle: the one the key hashes to first is taken, so make it the dropping one.
-    const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
-      preferred(k, `tcp://${dropping.host}`, `tcp://${healthy.server.host}`),
-    );
-    const ctx = context();
 
-    const output = await buildStep(
-      { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
-      stepDeps,
-      ctx,
-    );
+    const { output, events } = await buildFirstOn(registry, dropping, healthy.server);
 
     expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
-    expect(ctx.events).toContain(
+    expect(events).toContain(
       `Docker host tcp://${dropping.host} failed before the build started (ECONNRESET); ` +
         'moving the build to another docker host',
     );
-    expect(ctx.events).toContain(
+    expect(events).toContain(
       `Beginning docker image build of org/app:abc123 on docker host tcp://${healthy.server.host}...`,
     );
-    expect(ctx.events.at(-1)).toBe(statusMessages.pushed('0dc8d91103f7'));
+    expect(events.at(-1)).toBe(statusMessages.pushed('0dc8d91103f7'));
   });
 
   it('fails naming the engine when the engine goes away in the middle of the build', async () => {
@@ -228,24 +243,15 @@ describe('buildStep', () => {
     );
     track(stopping);
     const healthy = await engineServer();
-    const stepDeps = await deps(registry, `tcp://${stopping.host}`, `tcp://${healthy.server.host}`);
-    const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
-      preferred(k, `tcp://${stopping.host}`, `tcp://${healthy.server.host}`),
-    );
-    const ctx = context();
 
-    const output = await buildStep(
-      { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
-      stepDeps,
-      ctx,
-    );
+    const { output, events } = await buildFirstOn(registry, stopping, healthy.server);
 
     expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
-    expect(ctx.events).toContain(
+    expect(events).toContain(
       `Docker host tcp://${stopping.host} failed before the build started (it is stopping: ` +
         'failed to update the store state of sandbox: store closed); moving the build to another docker host',
     );
-    expect(ctx.events).toContain(
+    expect(events).toContain(
       `Beginning docker image build of org/app:abc123 on docker host tcp://${healthy.server.host}...`,
     );
   });
@@ -266,9 +272,7 @@ describe('buildStep', () => {
       ]);
     });
     track(stopping);
-    const farm = await startTestFarm([`tcp://${stopping.host}`]);
-    await farm.until(probed);
-    const stepDeps = { ...(await deps(registry, `tcp://${stopping.host}`)), engines: farm.source };
+    const { deps: stepDeps, farm } = await farmDeps(registry, `tcp://${stopping.host}`);
 
     await expect(buildStep({ ...input, contextDir: contextDir() }, stepDeps, context())).rejects.toThrow(
       `Failed to build docker image org/app:abc123:  docker engine tcp://${stopping.host} is unreachable: ` +
@@ -291,9 +295,7 @@ describe('buildStep', () => {
       ]);
     });
     track(engine);
-    const farm = await startTestFarm([`tcp://${engine.host}`]);
-    await farm.until(probed);
-    const stepDeps = { ...(await deps(registry, `tcp://${engine.host}`)), engines: farm.source };
+    const { deps: stepDeps, farm } = await farmDeps(registry, `tcp://${engine.host}`);
 
     await expect(buildStep({ ...input, contextDir: contextDir() }, stepDeps, context())).rejects.toThrow(
       "Failed to build docker image org/app:abc123:  The command '/bin/sh -c exit 137' returned a non-zero code: 137",
