@@ -329,8 +329,8 @@ function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageNam
  * The build milestone: unless forced, skip when the registry has `<image>:<commit>`, without touching the
  * farm; otherwise lease a slot on an engine, build, tag and push. A failure that is the engine's (it cannot be
  * reached, or it stopped under the build: see the lease's `fault`) names the engine and takes it out of
- * rotation; a build it met before any step began moves to another engine. The local tags this build made are removed afterwards (the registry holds
- * the image), never others, and the slot is given back last.
+ * rotation; a build it met before any step began moves to another engine. The local tags this build made are
+ * removed afterwards (the registry holds the image), never others, and the slot is given back last.
  */
 export async function buildStep(
   input: ImageStepInput,

@@ -16,8 +16,8 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 
 /**
  * Probes one engine: `GET /_ping` when its API version is already known, else `GET /version` (which also
- * negotiates it, as for any connection), each on a new connection. Never throws: a failure is a result naming the engine, for the
- * breaker and `/healthz`.
+ * negotiates it, as for any connection), each on a new connection. Never throws: a failure is a result naming
+ * the engine, for the breaker and `/healthz`.
  */
 export async function probeEngine(
   spec: EngineSpec,
