@@ -17,7 +17,7 @@ export interface ReplySummary {
   readonly host: string | undefined;
   /** A docker build was started. */
   readonly built: boolean;
-  /** The engine its build was placed on last (after any move), from `Beginning docker image build ... on docker host X...`. */
+  /** The engine its build was placed on last (after any move): the X of `... on docker host X...`. */
   readonly buildHost: string | undefined;
   /** An image was pushed to the registry. */
   readonly pushed: boolean;
