@@ -7,7 +7,15 @@ import type { EngineSpec } from '../src/docker/farm/hosts';
 import { place } from '../src/docker/farm/placement';
 import { probeEngine, type KnownVersion, type ProbeResult } from '../src/docker/farm/probe';
 import type { EngineRequest, EngineSource, LeaseOutcome } from '../src/docker/farm/source';
-import { ask, defineActor, send, type ActorBehaviour, type ActorRef, type ReplyTo } from './supervision';
+import {
+  ask,
+  defineActor,
+  send,
+  type ActorBehaviour,
+  type ActorContext,
+  type ActorRef,
+  type ReplyTo,
+} from './supervision';
 
 /** A slot granted to one build. Plain data: the client makes the {@link Engine} from it. */
 export interface Grant {
@@ -66,8 +74,12 @@ interface EngineState {
   known: KnownVersion | undefined;
   inUse: number;
   probing: boolean;
-  /** Builds waiting for the answer of the probe under way, to judge their failure by it. */
+  /**
+   * Builds that judge their failure by a probe: `checks` wait for one to start (one already under way may
+   * have been sent before the failure), `checking` for the answer of the one under way.
+   */
   checks: ReplyTo<string | null>[];
+  checking: ReplyTo<string | null>[];
   readonly builds: Record<LeaseOutcome, number>;
 }
 
@@ -175,10 +187,20 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
   const probe = (engine: EngineState, self: ActorRef<FarmMsg>, signal: AbortSignal): void => {
     if (engine.probing) return;
     engine.probing = true;
+    engine.checking = engine.checks.splice(0);
     const { endpoint } = engine.spec;
     void probeEngine(engine.spec, engine.known, options.engine, signal).then((result) =>
       send(self, { type: 'probed', endpoint, result }),
     );
+  };
+
+  // A build's failure is judged by a probe started after it; an engine already out of rotation is down.
+  const judge = (engine: EngineState, ctx: ActorContext<FarmMsg>): void => {
+    if (engine.checks.length === 0) return;
+    if (healthy(engine)) probe(engine, ctx.self, ctx.signal);
+    else
+      for (const check of engine.checks.splice(0))
+        ctx.reply(check, engine.breaker.lastError ?? 'not probed yet');
   };
 
   return defineActor<FarmMsg, FarmState>({
@@ -193,6 +215,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             inUse: 0,
             probing: false,
             checks: [],
+            checking: [],
             builds: { ok: 0, failed: 0, unreachable: 0, stopped: 0 },
           },
         ]),
@@ -244,11 +267,9 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
         case 'check': {
           const engine = state.engines.get(msg.endpoint);
           if (!engine) ctx.reply(msg.replyTo, null);
-          // Already out of rotation: its probes back off, and the failure is the one that took it out.
-          else if (!healthy(engine)) ctx.reply(msg.replyTo, engine.breaker.lastError ?? 'not probed yet');
           else {
             engine.checks.push(msg.replyTo);
-            probe(engine, ctx.self, ctx.signal);
+            judge(engine, ctx);
           }
           return state;
         }
@@ -256,7 +277,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
           const engine = state.engines.get(msg.endpoint);
           if (!engine) return state;
           engine.probing = false;
-          for (const check of engine.checks.splice(0))
+          for (const check of engine.checking.splice(0))
             ctx.reply(check, msg.result.ok ? null : msg.result.error);
           const wasHealthy = healthy(engine);
           if (msg.result.ok) {
@@ -267,6 +288,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             engine.known = undefined;
             engine.breaker = tripped(engine.breaker, msg.result.error, now(), options.probeIntervalMs);
           }
+          judge(engine, ctx);
           if (healthy(engine) !== wasHealthy) {
             const fields = { endpoint: msg.endpoint, error: engine.breaker.lastError };
             if (wasHealthy) ctx.log.warn('docker engine taken out of rotation', fields);
