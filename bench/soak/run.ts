@@ -1119,13 +1119,20 @@ function report(input: ReportInput): number {
     }),
     rig.engine,
   );
+  // The builds the stopped engine met before a step began there, moved to the other engine by the builder.
+  const movedOff = outcomes.filter((o) =>
+    o.replies[0]?.summary.entries.some((e) =>
+      e.startsWith(`Docker host ${rig.engine} failed before the build`),
+    ),
+  ).length;
   out(`  good workflows (${GOOD_KINDS.join(', ')}) in flight during a fault, by fault kind:`);
   for (const share of shares) {
     out(`    ${share.kind.padEnd(8)} failed by a fault: ${share.failed} of ${share.overlapped}`);
     if (share.kind === 'engine')
       out(
         `             of these: a step had begun on the stopped engine ${engineShare.startedThere} (reason names it: ${engineShare.startedThereNamed}); ` +
-          `failed for it before a step began there ${engineShare.notStarted}; other causes ${engineShare.otherCauses}`,
+          `failed for it before a step began there ${engineShare.notStarted}; other causes ${engineShare.otherCauses}; ` +
+          `builds moved off it before a step began: ${movedOff}`,
       );
   }
   out(`    failed outside any fault window: ${failedOutsideFaults}`);
