@@ -1,12 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { engineFor, type EngineFlavour, type EngineOptions } from '../src/docker/engine';
 import { DockerUnreachableError } from '../src/docker/errors';
+import { engineFault } from '../src/docker/farm/fault';
 import { closedBreaker, probeDue, tripped, type Breaker } from '../src/docker/farm/breaker';
 import type { EngineSpec } from '../src/docker/farm/hosts';
 import { place } from '../src/docker/farm/placement';
 import { probeEngine, type KnownVersion, type ProbeResult } from '../src/docker/farm/probe';
 import type { EngineRequest, EngineSource, LeaseOutcome } from '../src/docker/farm/source';
-import { ask, defineActor, send, type ActorBehaviour, type ActorRef, type ReplyTo } from './supervision';
+import {
+  ask,
+  defineActor,
+  send,
+  type ActorBehaviour,
+  type ActorContext,
+  type ActorRef,
+  type ReplyTo,
+} from './supervision';
 
 /** A slot granted to one build. Plain data: the client makes the {@link Engine} from it. */
 export interface Grant {
@@ -54,6 +63,8 @@ export type FarmMsg =
   | { readonly type: 'cancel'; readonly id: string }
   | { readonly type: 'release'; readonly id: string; readonly outcome: LeaseOutcome; readonly error?: string }
   | { readonly type: 'tick' }
+  /** Probe `endpoint` now (a build on it failed): answers why it is down, or null when it answers. */
+  | { readonly type: 'check'; readonly endpoint: string; readonly replyTo: ReplyTo<string | null> }
   | { readonly type: 'probed'; readonly endpoint: string; readonly result: ProbeResult }
   | { readonly type: 'status'; readonly replyTo: ReplyTo<FarmStatus> };
 
@@ -63,6 +74,12 @@ interface EngineState {
   known: KnownVersion | undefined;
   inUse: number;
   probing: boolean;
+  /**
+   * Builds that judge their failure by a probe: `checks` wait for one to start (one already under way may
+   * have been sent before the failure), `checking` for the answer of the one under way.
+   */
+  checks: ReplyTo<string | null>[];
+  checking: ReplyTo<string | null>[];
   readonly builds: Record<LeaseOutcome, number>;
 }
 
@@ -162,8 +179,28 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
     engine.inUse--;
     if (outcome === null) return;
     engine.builds[outcome]++;
-    if (outcome === 'unreachable')
+    // Once per outage: the builds it held all report it, and its probe may have found it first.
+    if (outcome === 'unreachable' && engine.breaker.state === 'closed')
       engine.breaker = tripped(engine.breaker, error ?? 'unreachable', now(), options.probeIntervalMs);
+  };
+
+  const probe = (engine: EngineState, self: ActorRef<FarmMsg>, signal: AbortSignal): void => {
+    if (engine.probing) return;
+    engine.probing = true;
+    engine.checking = engine.checks.splice(0);
+    const { endpoint } = engine.spec;
+    void probeEngine(engine.spec, engine.known, options.engine, signal).then((result) =>
+      send(self, { type: 'probed', endpoint, result }),
+    );
+  };
+
+  // A build's failure is judged by a probe started after it; an engine already out of rotation is down.
+  const judge = (engine: EngineState, ctx: ActorContext<FarmMsg>): void => {
+    if (engine.checks.length === 0) return;
+    if (healthy(engine)) probe(engine, ctx.self, ctx.signal);
+    else
+      for (const check of engine.checks.splice(0))
+        ctx.reply(check, engine.breaker.lastError ?? 'not probed yet');
   };
 
   return defineActor<FarmMsg, FarmState>({
@@ -177,6 +214,8 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             known: undefined,
             inUse: 0,
             probing: false,
+            checks: [],
+            checking: [],
             builds: { ok: 0, failed: 0, unreachable: 0, stopped: 0 },
           },
         ]),
@@ -222,19 +261,24 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
           dispatch(state, ctx);
           return state;
         case 'tick':
-          for (const engine of state.engines.values()) {
-            if (engine.probing || !probeDue(engine.breaker, now())) continue;
-            engine.probing = true;
-            const { endpoint } = engine.spec;
-            void probeEngine(engine.spec, engine.known, options.engine, ctx.signal).then((result) =>
-              send(ctx.self, { type: 'probed', endpoint, result }),
-            );
+          for (const engine of state.engines.values())
+            if (probeDue(engine.breaker, now())) probe(engine, ctx.self, ctx.signal);
+          return state;
+        case 'check': {
+          const engine = state.engines.get(msg.endpoint);
+          if (!engine) ctx.reply(msg.replyTo, null);
+          else {
+            engine.checks.push(msg.replyTo);
+            judge(engine, ctx);
           }
           return state;
+        }
         case 'probed': {
           const engine = state.engines.get(msg.endpoint);
           if (!engine) return state;
           engine.probing = false;
+          for (const check of engine.checking.splice(0))
+            ctx.reply(check, msg.result.ok ? null : msg.result.error);
           const wasHealthy = healthy(engine);
           if (msg.result.ok) {
             engine.known = msg.result;
@@ -244,6 +288,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             engine.known = undefined;
             engine.breaker = tripped(engine.breaker, msg.result.error, now(), options.probeIntervalMs);
           }
+          judge(engine, ctx);
           if (healthy(engine) !== wasHealthy) {
             const fields = { endpoint: msg.endpoint, error: engine.breaker.lastError };
             if (wasHealthy) ctx.log.warn('docker engine taken out of rotation', fields);
@@ -321,10 +366,19 @@ export function farmSource(
       const spec = granted && specs.get(granted.endpoint);
       if (!granted || !spec) throw new DockerUnreachableError('(farm)', 'the build farm lost this build');
       let released = false;
+      const { endpoint } = granted;
+      // The probe's own deadline bounds the check; the ask waits a little longer for its answer to come back.
+      const check = (): Promise<string | undefined> =>
+        ask(ref, { type: 'check', endpoint }, requestTimeoutMs + 5000, ctx.signal).then(
+          (down) => down ?? undefined,
+          // No answer from the farm says nothing of the engine: the build's error stands.
+          () => undefined,
+        );
       return {
         engine: engineFor(spec, granted, requestTimeoutMs),
         reason: granted.reason,
         waitedMs: granted.waitedMs,
+        fault: (err) => engineFault(endpoint, err, check),
         release(outcome, error) {
           if (released) return;
           released = true;

@@ -2,7 +2,9 @@
 // wait (`RUN sleep`) through the farm on 1, 2 and 3 engines at equal total slots, each beside the same builds
 // spread over the same engines by the docker CLI (classic builder, the same concurrency per engine) in the same
 // run; and the second build of one repo on its affine engine with the cache on, against an uncached build.
-// On one machine the engines share its CPUs, so the CLI's figure is the floor the farm is held to.
+// On one machine the engines share its CPUs, so the CLI's figure is the floor the farm is held to. Each engine
+// count runs ROUNDS rounds of both sides, in turns (the CLI first in odd rounds, the farm in even ones), and
+// the ratio is of the medians: one round on a machine that other work loads swings by some 10 % either way.
 // Run from the repository root, as root: npm run bench:farm
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,12 +17,14 @@ import { buildImage } from '../../src/docker';
 import { parseEngineSpecs } from '../../src/docker/farm/hosts';
 import type { EngineSource } from '../../src/docker/farm/source';
 import { engineDown, engineUp } from '../../test/harness/engines';
+import { median } from '../soak/analyse';
 
 const run = promisify(execFile);
 const ENGINES = ['bench1', 'bench2', 'bench3'];
 const TOTAL_SLOTS = 6;
 const BUILDS = 18;
 const SLEEP_SECONDS = 2;
+const ROUNDS = 3;
 const ENGINE_OPTIONS = { requestTimeoutMs: 30_000 };
 // One signal per call: they are never aborted, and one shared by all would collect a listener per call.
 const noAbort = (): AbortSignal => new AbortController().signal;
@@ -118,15 +122,22 @@ async function main(): Promise<void> {
       `\nthroughput: ${BUILDS} builds of RUN sleep ${SLEEP_SECONDS}, ${TOTAL_SLOTS} slots in all (builds/min; ratio builder/CLI)`,
     );
     let round = 0;
+    const secs = (times: number[]) => times.map((ms) => (ms / 1000).toFixed(1)).join(' ');
     for (const count of [1, 2, 3]) {
       const used = hosts.slice(0, count);
-      // Alternated, so neither side always runs on engines the other has just warmed up.
-      const cli = await throughputCli(used, sleeper, ++round);
-      const farm = await throughputFarm(used, sleeper, ++round);
+      const cli: number[] = [];
+      const farm: number[] = [];
+      for (let turn = 0; turn < ROUNDS; turn++) {
+        // In turns, so neither side always runs on engines the other has just warmed up.
+        if (turn % 2 === 0) cli.push(await throughputCli(used, sleeper, ++round));
+        farm.push(await throughputFarm(used, sleeper, ++round));
+        if (turn % 2 === 1) cli.push(await throughputCli(used, sleeper, ++round));
+      }
+      const [farmMs, cliMs] = [median(farm), median(cli)];
       const perMin = (ms: number) => ((BUILDS / ms) * 60_000).toFixed(1);
       console.log(
-        `  ${count} engine(s) x ${TOTAL_SLOTS / count} slots: builder ${perMin(farm)} /min (${(farm / 1000).toFixed(1)} s), ` +
-          `docker CLI ${perMin(cli)} /min (${(cli / 1000).toFixed(1)} s), ratio ${(cli / farm).toFixed(3)}`,
+        `  ${count} engine(s) x ${TOTAL_SLOTS / count} slots: builder ${perMin(farmMs)} /min (median of ${secs(farm)} s), ` +
+          `docker CLI ${perMin(cliMs)} /min (median of ${secs(cli)} s), ratio ${(cliMs / farmMs).toFixed(3)}`,
       );
     }
 

@@ -17,6 +17,8 @@ export interface ReplySummary {
   readonly host: string | undefined;
   /** A docker build was started. */
   readonly built: boolean;
+  /** The engine its build was placed on last (after any move): the X of `... on docker host X...`. */
+  readonly buildHost: string | undefined;
   /** An image was pushed to the registry. */
   readonly pushed: boolean;
   /** The image was found in the registry, so no build. */
@@ -39,6 +41,10 @@ export function summarise(fields: Record<string, Term>, id: string): ReplySummar
     failed,
     host: hostEntry?.slice('Build/Config request is being processed by Builder '.length),
     built: entries.some((e) => e.startsWith('Executing a docker build for ')),
+    buildHost: entries
+      .filter((e) => e.startsWith('Beginning docker image build of '))
+      .at(-1)
+      ?.match(/ on docker host (.+)\.\.\.$/)?.[1],
     pushed: entries.some((e) => e.startsWith('Successfully pushed image ')),
     existed: entries.some((e) => e.endsWith(' already exists, skipping docker build')),
     reason: failed ? entries.at(-2) : undefined,
@@ -198,4 +204,38 @@ export function faultShares(
 /** The fault kinds whose windows overlapped `run`'s time in flight, each once, in the order they struck. */
 export function overlappedKinds(run: GoodRun, windows: readonly FaultWindow[]): string[] {
   return [...new Set(windows.filter((w) => w.from <= run.to && run.from <= w.to).map((w) => w.kind))];
+}
+
+/** A good workflow that failed while the engine fault was on, and what its logs say of the stopped engine. */
+export interface EngineFaultRun {
+  /** The engine its build was placed on last. */
+  readonly buildHost: string | undefined;
+  /** Its build log has a line saying a step other than FROM began (on whichever engine it ran). */
+  readonly stepBegan: boolean;
+  readonly reason: string | undefined;
+}
+
+/** How the failures during the engine fault split: the goal is that none is `notStarted`. */
+export interface EngineFaultShare {
+  /** Placed last on the stopped engine and a step had begun there: the one kind it may fail. */
+  readonly startedThere: number;
+  /** Of those, the ones whose reason names the engine. */
+  readonly startedThereNamed: number;
+  /** Failed for the stopped engine (placed last on it, or its reason names it) before a step began there. */
+  readonly notStarted: number;
+  /** Failed on another engine, or before any build, for a reason that is not the stopped engine. */
+  readonly otherCauses: number;
+}
+
+/** Sorts the failures of good workflows in flight during the engine fault by whether they had started there. */
+export function engineFaultShare(runs: readonly EngineFaultRun[], engine: string): EngineFaultShare {
+  const on = runs.filter((r) => r.buildHost === engine);
+  const startedThere = on.filter((r) => r.stepBegan);
+  const blamed = runs.filter((r) => r.buildHost !== engine && r.reason?.includes(engine));
+  return {
+    startedThere: startedThere.length,
+    startedThereNamed: startedThere.filter((r) => r.reason?.includes(engine)).length,
+    notStarted: on.length - startedThere.length + blamed.length,
+    otherCauses: runs.length - on.length - blamed.length,
+  };
 }

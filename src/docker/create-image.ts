@@ -5,7 +5,7 @@ import type { RetryPolicy } from '../outage/retry';
 import { buildImage, type BuildOptions, type BuiltImage } from './build';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
-import { DockerUnreachableError } from './errors';
+import { DockerTimeoutError, DockerUnreachableError } from './errors';
 import { pushImage, type PushOptions } from './push';
 import { shortImageId, statusMessages } from './status';
 
@@ -17,10 +17,15 @@ export interface CreateImageInput {
    */
   readonly connect: () => Promise<Engine>;
   /**
-   * Another engine for a build that could not reach `failed` before the build started (no output yet): the
-   * build then runs there instead of failing. Default: none, the error stands.
+   * Another engine for a build that `failed` failed before any of its steps began to execute: the build then
+   * runs there instead of failing. Default: none, the error stands.
    */
   readonly reconnect?: (failed: Engine, error: DockerUnreachableError) => Promise<Engine>;
+  /**
+   * Whether an error of a build or push on `engine` that is no connection error is the engine's failure,
+   * named so (e.g. the farm lease's `fault`). Default: only connection errors are.
+   */
+  readonly engineFault?: (engine: Engine, err: unknown) => Promise<DockerUnreachableError | undefined>;
   /** From docker.json `docker_url` and the registry URL, by `imageName`. */
   readonly image: ImageName;
   /** The resolved source commit: the tag that says which source the image holds. */
@@ -58,6 +63,13 @@ export interface CreateImageContext extends DockerCallContext {
 }
 
 /**
+ * A build line that says a step other than `FROM` begins: from then on the build has run something on its
+ * engine, and running it again elsewhere could repeat what it did. Classic: `Step 2/3 : RUN ...`; BuildKit:
+ * `#5 [2/3] RUN ...` (`[stage 2/3]` in a multi-stage build).
+ */
+export const STEP_BEGINS = /^(?:Step \d+\/\d+ : |#\d+ \[[^\]]*\b\d+\/\d+\] )(?!FROM\b)/i;
+
+/**
  * The original `create_docker_image`, without a shell: unless `forceBuild`, ask the registry whether
  * `<image>:<commit>` exists (by manifest, never by pulling) and stop there if it does; otherwise connect to
  * the engine, build the context tagged `<image>:<commit>` and `<image>:latest`, then push both tags. Errors
@@ -92,6 +104,13 @@ export async function createImage(
     say(statusMessages.imageMissing(reference));
   }
   let engine = await input.connect();
+  // The engine's failure behind an error of `engine`, naming it; undefined for the build's own errors. A
+  // stopped workflow or a build past its deadline says nothing about the engine.
+  const faultOf = async (err: unknown): Promise<DockerUnreachableError | undefined> => {
+    if (ctx.signal.aborted || err instanceof DockerTimeoutError) return undefined;
+    if (err instanceof DockerUnreachableError) return err;
+    return input.engineFault?.(engine, err);
+  };
   say(statusMessages.building(reference));
   let built: BuiltImage | undefined;
   while (!built) {
@@ -108,31 +127,36 @@ export async function createImage(
         {
           ...ctx,
           onLine: (line) => {
-            started = true;
+            started ||= STEP_BEGINS.test(line);
             ctx.onLine?.(line);
           },
         },
       );
     } catch (err) {
-      // The daemon writes its first line as soon as it runs the build: before it, nothing ran there.
-      if (started || !input.reconnect || !(err instanceof DockerUnreachableError)) throw err;
-      engine = await input.reconnect(engine, err);
+      const fault = await faultOf(err);
+      if (!fault) throw err;
+      if (started || !input.reconnect) throw fault;
+      engine = await input.reconnect(engine, fault);
     }
   }
   ctx.onBuilt?.(built);
   const id = shortImageId(built.id);
   say(statusMessages.built(id));
   say(statusMessages.tagged(id, input.access.url));
-  await pushImage(
-    {
-      ...input.push,
-      engine,
-      image: input.image,
-      tags: [input.commit, 'latest'],
-      access: input.access,
-    },
-    ctx,
-  );
+  try {
+    await pushImage(
+      {
+        ...input.push,
+        engine,
+        image: input.image,
+        tags: [input.commit, 'latest'],
+        access: input.access,
+      },
+      ctx,
+    );
+  } catch (err) {
+    throw (await faultOf(err)) ?? err;
+  }
   say(statusMessages.pushed(id));
   return { imageFound: false, reference, imageId: built.id, messages };
 }

@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type Modem from 'docker-modem';
 import type { Endpoint } from './endpoint';
 import { DockerEngineError, DockerUnreachableError } from './errors';
@@ -35,8 +36,17 @@ function loadModem(): typeof Modem {
  * A docker-modem instance for `endpoint`. Every connection option is given explicitly, because docker-modem
  * otherwise fills gaps from DOCKER_HOST, DOCKER_CERT_PATH and DOCKER_CLIENT_TIMEOUT of this process.
  * No idle timeout: a build can be silent for long; deadlines come from the caller's signal instead.
+ * `newConnections`: every call opens a connection of its own instead of reusing one kept alive (Node's
+ * default agent keeps them): a stopping dockerd still answers on the connections it has while it refuses new
+ * ones, so only a new connection tells whether it takes work.
  */
-export function modemFor(endpoint: Endpoint, apiVersion?: string, tls?: EngineTls): Modem {
+export function modemFor(
+  endpoint: Endpoint,
+  apiVersion?: string,
+  tls?: EngineTls,
+  newConnections = false,
+): Modem {
+  const secure = endpoint.kind === 'tcp' && endpoint.protocol === 'https';
   const options: Modem.ConstructorOptions & { pathPrefix?: string } = {
     socketPath: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
     host: endpoint.kind === 'tcp' ? endpoint.host : undefined,
@@ -48,6 +58,9 @@ export function modemFor(endpoint: Endpoint, apiVersion?: string, tls?: EngineTl
     ca: tls?.ca,
     cert: tls?.cert,
     key: tls?.key,
+    agent: newConnections
+      ? new (secure ? https.Agent : http.Agent)({ keepAlive: false, maxFreeSockets: 0 })
+      : undefined,
   };
   const DockerModem = loadModem();
   return new DockerModem(options);

@@ -22,6 +22,11 @@ export interface EngineOptions {
   readonly maxApiVersion?: string;
   /** Deadline of each short Engine call (version, list, delete), in milliseconds. Default 30000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Open a connection per call, never reusing one kept alive: what a probe needs to learn whether the engine
+   * takes new work (see {@link modemFor}). Default false.
+   */
+  readonly newConnections?: boolean;
 }
 
 /** Which implementation answers: podman's Docker-compatible API differs in a few build details. */
@@ -99,7 +104,7 @@ export async function connectEngine(
     new DockerUnreachableError(endpoint, `no answer within ${requestTimeoutMs / 1000} s`);
   return withDeadline(ctx.signal, requestTimeoutMs, onTimeout, async (signal) => {
     const res = await dial(
-      modemFor(spec.address, undefined, spec.tls),
+      modemFor(spec.address, undefined, spec.tls, options.newConnections),
       endpoint,
       { method: 'GET', path: '/version' },
       signal,

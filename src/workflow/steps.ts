@@ -327,9 +327,10 @@ function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageNam
 
 /**
  * The build milestone: unless forced, skip when the registry has `<image>:<commit>`, without touching the
- * farm; otherwise lease a slot on an engine, build, tag and push. A build that cannot reach its engine before
- * it started moves to another one. The local tags this build made are removed afterwards (the registry holds
- * the image), never others, and the slot is given back last.
+ * farm; otherwise lease a slot on an engine, build, tag and push. A failure that is the engine's (it cannot be
+ * reached, or it stopped under the build: see the lease's `fault`) names the engine and takes it out of
+ * rotation; a build it met before any step began moves to another engine. The local tags this build made are
+ * removed afterwards (the registry holds the image), never others, and the slot is given back last.
  */
 export async function buildStep(
   input: ImageStepInput,
@@ -372,7 +373,7 @@ export async function buildStep(
     request.exclude.push(failed.endpoint);
     ctx.report.event(
       'log',
-      `Docker host ${failed.endpoint} could not be reached before the build started (${err.detail}); ` +
+      `Docker host ${failed.endpoint} failed before the build started (${err.detail}); ` +
         'moving the build to another docker host',
     );
     return acquire();
@@ -383,6 +384,7 @@ export async function buildStep(
       {
         connect: acquire,
         reconnect,
+        engineFault: async (_engine, err) => local.lease?.fault(err),
         image: name,
         commit: input.commit,
         contextDir: input.contextDir,

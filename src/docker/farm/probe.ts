@@ -16,8 +16,8 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 
 /**
  * Probes one engine: `GET /_ping` when its API version is already known, else `GET /version` (which also
- * negotiates it, as for any connection). Never throws: a failure is a result naming the engine, for the
- * breaker and `/healthz`.
+ * negotiates it, as for any connection), each on a new connection. Never throws: a failure is a result naming
+ * the engine, for the breaker and `/healthz`.
  */
 export async function probeEngine(
   spec: EngineSpec,
@@ -27,14 +27,14 @@ export async function probeEngine(
 ): Promise<ProbeResult> {
   try {
     if (!known) {
-      const engine = await connectEngine(spec, options, { signal });
+      const engine = await connectEngine(spec, { ...options, newConnections: true }, { signal });
       return { ok: true, apiVersion: engine.apiVersion, flavour: engine.flavour };
     }
     const timeoutMs = options.requestTimeoutMs ?? 30_000;
     const onTimeout = () =>
       new DockerUnreachableError(spec.endpoint, `no answer to /_ping within ${timeoutMs / 1000} s`);
     await withDeadline(signal, timeoutMs, onTimeout, async (deadline) => {
-      const modem = modemFor(spec.address, undefined, spec.tls);
+      const modem = modemFor(spec.address, undefined, spec.tls, true);
       const res = await dial(modem, spec.endpoint, { method: 'GET', path: '/_ping' }, deadline);
       const body = await readText(res, spec.endpoint, deadline);
       if (res.statusCode !== 200)

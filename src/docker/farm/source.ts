@@ -1,5 +1,6 @@
 import type { Logger } from '../../log';
 import type { Engine } from '../engine';
+import type { DockerUnreachableError } from '../errors';
 
 /** What a build asks of the farm. */
 export interface EngineRequest {
@@ -24,6 +25,12 @@ export interface EngineLease {
   readonly reason: string;
   /** How long the build waited for the slot, in milliseconds. */
   readonly waitedMs: number;
+  /**
+   * Whether `err`, which a call on this engine threw, is the engine's failure rather than the build's (see
+   * `engineFault`): the farm probes the engine at once, and one that does not answer leaves rotation.
+   * The failure names the engine; undefined when the error is the build's.
+   */
+  fault(err: unknown): Promise<DockerUnreachableError | undefined>;
   /** Gives the slot back; `unreachable` also takes the engine out of rotation until a probe answers. */
   release(outcome: LeaseOutcome, error?: string): void;
 }

@@ -27,13 +27,16 @@ afterAll(async () => {
   await cleanUp();
 }, 120_000);
 
-function deps(farm: TestFarm): StepDeps {
+type Backend = 'classic' | 'buildkit';
+
+function deps(farm: TestFarm, backend: Backend = 'classic'): StepDeps {
   return {
     git: { baseUrl: 'http://git.invalid/', credentials: noCredentials, timeoutMs: 1000 },
     author: { name: 'Test', email: 'test@example.invalid' },
     registry: { url: testEnv().registry.url },
     engines: farm.source,
-    build: { timeoutMs: 120_000 },
+    // These engines have no bridge network, BuildKit's default for RUN steps.
+    build: { timeoutMs: 120_000, backend, ...(backend === 'buildkit' ? { networkMode: 'none' } : {}) },
     push: { timeoutMs: 120_000 },
     registryTimeoutMs: 10_000,
     outageBudgetMs: 60_000,
@@ -49,7 +52,7 @@ interface Built {
 }
 
 /** One forced build of deployment repo `repo` (a `RUN sleep`), through the farm. */
-async function build(farm: TestFarm, repo: string, seconds = 1): Promise<Built> {
+async function build(farm: TestFarm, repo: string, seconds = 1, backend?: Backend): Promise<Built> {
   const contextDir = await context({ Dockerfile: `FROM busybox:latest\nRUN sleep ${seconds}\n` });
   const events: string[] = [];
   const input = {
@@ -69,7 +72,7 @@ async function build(farm: TestFarm, repo: string, seconds = 1): Promise<Built> 
       line: () => undefined,
     },
   };
-  const error = await buildStep(input, deps(farm), ctx).then(
+  const error = await buildStep(input, deps(farm, backend), ctx).then(
     () => undefined,
     (err: unknown) => err as Error,
   );
@@ -107,33 +110,40 @@ describe('a farm of three engines', () => {
     expect(status.engines.map((e) => e.builds.ok).reduce((a, b) => a + b)).toBe(5);
   }, 300_000);
 
-  it('moves the builds not yet started on a stopped engine to the others, and uses it again once it is back', async () => {
-    const farm = await startTestFarm(hosts, { slots: 1, requestTimeoutMs: 15_000, probeIntervalMs: 500 });
-    await farm.until((s) => s.engines.every((e) => e.healthy));
-    const doomed = hosts[2] ?? '';
+  it.each<Backend>(['classic', 'buildkit'])(
+    'moves the builds not yet started on a stopped engine to the others, fails none for it but the one it ran, and uses it again once it is back (%s)',
+    async (backend) => {
+      // A no-op while it runs: the engine the test before stopped comes back even when that test failed.
+      await engineUp('farm3');
+      const farm = await startTestFarm(hosts, { slots: 1, requestTimeoutMs: 15_000, probeIntervalMs: 500 });
+      await farm.until((s) => s.engines.every((e) => e.healthy));
+      const doomed = hosts[2] ?? '';
 
-    // Six builds on three slots: three run, three wait; the one on farm3 may fail, nothing else may.
-    const builds = Promise.all(Array.from({ length: 6 }, () => build(farm, repoFor(doomed), 4)));
-    await farm.until((s) => s.waiting === 3);
-    await engineDown('farm3');
-    const done = await builds;
+      // Six builds on three slots: three run (one on farm3), three wait.
+      const builds = Promise.all(Array.from({ length: 6 }, () => build(farm, repoFor(doomed), 4, backend)));
+      await farm.until((s) => s.waiting === 3);
+      await engineDown('farm3');
+      const done = await builds;
 
-    // A build that started on farm3 may fail: a stopping engine answers the builds it holds, and those placed
-    // on it before its probe fails, with errors of its own inside the build stream. No other build may fail.
-    const failed = done.filter((b) => b.error);
-    expect(failed.filter((b) => b.host !== doomed).map((b) => b.error?.message)).toEqual([]);
-    const elsewhere = done.filter((b) => b.host !== doomed);
-    expect(elsewhere.length).toBeGreaterThanOrEqual(2);
-    const waited = done.filter((b) =>
-      b.events.some((e) => e.startsWith('Waiting for a free docker build slot')),
-    );
-    expect(waited.length).toBeGreaterThanOrEqual(3);
+      // Only the build farm3 ran when it stopped may fail, and its reason names farm3. The stop may also meet
+      // it before its first step: it then moves and waits with the others.
+      const failed = done.filter((b) => b.error);
+      expect(failed.length).toBeLessThanOrEqual(1);
+      for (const b of failed) expect(b.error?.message).toContain(`docker engine ${doomed} is unreachable`);
+      const waited = done.filter((b) =>
+        b.events.some((e) => e.startsWith('Waiting for a free docker build slot')),
+      );
+      expect(waited.length).toBeGreaterThanOrEqual(3);
+      expect(waited.filter((b) => b.error).map((b) => b.error?.message)).toEqual([]);
+      expect(waited.filter((b) => b.host === doomed)).toEqual([]);
 
-    await engineUp('farm3');
-    await farm.until((s) => s.engines.every((e) => e.healthy));
-    const after = await build(farm, repoFor(doomed));
-    expect(after).toMatchObject({ error: undefined, host: doomed });
-  }, 300_000);
+      await engineUp('farm3');
+      await farm.until((s) => s.engines.every((e) => e.healthy));
+      const after = await build(farm, repoFor(doomed), 1, backend);
+      expect(after).toMatchObject({ error: undefined, host: doomed });
+    },
+    300_000,
+  );
 });
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate it signed, made with openssl. */

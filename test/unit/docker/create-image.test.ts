@@ -6,6 +6,7 @@ import {
   type CreateImageInput,
   type Engine,
 } from '../../../src/docker';
+import { STEP_BEGINS } from '../../../src/docker/create-image';
 import { imageName, RegistryAuthError, type RegistryAccess } from '../../../src/registry';
 import { startFakeHttpServer, type FakeHttpServer } from '../registry/fake-http-server';
 import { apiPath, buildFixture, BUILT_IMAGE_ID, startFakeEngine, streamLines } from './fake-engine';
@@ -162,5 +163,27 @@ describe('statusMessages', () => {
     expect(statusMessages.verified('reg/app:abc')).toBe('Verified reg/app:abc exists in docker repo');
     expect(shortImageId(BUILT_IMAGE_ID)).toBe('0dc8d91103f7');
     expect(shortImageId('0dc8d91103f7')).toBe('0dc8d91103f7');
+  });
+});
+
+describe('the build line that says a step began', () => {
+  it('is a step other than FROM, in the classic and the BuildKit words', () => {
+    const began = [
+      'Step 2/3 : RUN make',
+      'Step 3/3 : COPY . /app',
+      '#5 [2/2] RUN sleep 20',
+      '#7 [builder 2/4] RUN go build',
+    ];
+    const notYet = [
+      'Step 1/3 : FROM busybox:latest',
+      ' ---> 4c6bc524f85a',
+      '#3 [1/2] FROM docker.io/library/busybox:latest',
+      '#6 [builder 1/4] FROM golang:1.22',
+      '#1 [internal] load remote build context',
+      '#2 [internal] load metadata for docker.io/library/busybox:latest',
+    ];
+
+    expect(began.filter((line) => STEP_BEGINS.test(line))).toEqual(began);
+    expect(notYet.filter((line) => STEP_BEGINS.test(line))).toEqual([]);
   });
 });

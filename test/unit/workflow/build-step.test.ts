@@ -4,7 +4,7 @@ import { nopLogger } from '../../../src/log';
 import { buildStep, type StepContext, type StepDeps } from '../../../src/workflow/steps';
 import { startFakeHttpServer, sendJson, type FakeHttpServer } from '../registry/fake-http-server';
 import { apiPath, buildFixture, BUILT_IMAGE_ID, streamLines } from '../docker/fake-engine';
-import { probed, startTestFarm } from '../../harness/farm';
+import { probed, startTestFarm, type TestFarm } from '../../harness/farm';
 import { rendezvousScore } from '../../../src/docker/farm/placement';
 
 const preferred = (key: string, first: string, second: string): boolean =>
@@ -31,6 +31,7 @@ async function engineServer(pushError?: string): Promise<{ server: FakeHttpServe
   const server = await startFakeHttpServer((req, res) => {
     const at = apiPath(req.url.pathname);
     if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+    if (at === '/_ping') return void res.end('OK');
     if (at === '/build') {
       for (const t of req.url.searchParams.getAll('t')) tags.add(t);
       return streamLines(res, [{ aux: { ID: BUILT_IMAGE_ID } }]);
@@ -47,10 +48,14 @@ async function engineServer(pushError?: string): Promise<{ server: FakeHttpServe
   return { server, tags };
 }
 
-async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<StepDeps> {
+/** The step's dependencies over a farm of `buildHosts`, and the farm, to read its state. */
+async function farmDeps(
+  registry: FakeHttpServer,
+  ...buildHosts: string[]
+): Promise<{ deps: StepDeps; farm: TestFarm }> {
   const farm = await startTestFarm(buildHosts);
   await farm.until(probed);
-  return {
+  const stepDeps = {
     git: { baseUrl: 'http://git.invalid/', credentials: noCredentials, timeoutMs: 1000 },
     author: { name: 'Test', email: 'test@example.invalid' },
     registry: { url: registry.url },
@@ -60,6 +65,11 @@ async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<
     outageBudgetMs: 0,
     registryTimeoutMs: 2000,
   };
+  return { deps: stepDeps, farm };
+}
+
+async function deps(registry: FakeHttpServer, ...buildHosts: string[]): Promise<StepDeps> {
+  return (await farmDeps(registry, ...buildHosts)).deps;
 }
 
 function context(
@@ -88,6 +98,22 @@ const input = {
   commit: 'abc123',
   contextDir: '',
 };
+
+/** A build of a deployment repo that two idle engines would both take, placed on `first` by its key. */
+async function buildFirstOn(registry: FakeHttpServer, first: FakeHttpServer, second: FakeHttpServer) {
+  const stepDeps = await deps(registry, `tcp://${first.host}`, `tcp://${second.host}`);
+  // Both engines are idle: the one the key hashes to first is taken, so make it `first`.
+  const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
+    preferred(k, `tcp://${first.host}`, `tcp://${second.host}`),
+  );
+  const ctx = context();
+  const output = await buildStep(
+    { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
+    stepDeps,
+    ctx,
+  );
+  return { output, events: ctx.events };
+}
 
 describe('buildStep', () => {
   it('makes no build call and takes no slot when the registry already has the image', async () => {
@@ -170,28 +196,18 @@ describe('buildStep', () => {
     );
     track(dropping);
     const healthy = await engineServer();
-    const stepDeps = await deps(registry, `tcp://${dropping.host}`, `tcp://${healthy.server.host}`);
-    // Both engines are idle: the one the key hashes to first is taken, so make it the dropping one.
-    const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
-      preferred(k, `tcp://${dropping.host}`, `tcp://${healthy.server.host}`),
-    );
-    const ctx = context();
 
-    const output = await buildStep(
-      { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
-      stepDeps,
-      ctx,
-    );
+    const { output, events } = await buildFirstOn(registry, dropping, healthy.server);
 
     expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
-    expect(ctx.events).toContain(
-      `Docker host tcp://${dropping.host} could not be reached before the build started (ECONNRESET); ` +
+    expect(events).toContain(
+      `Docker host tcp://${dropping.host} failed before the build started (ECONNRESET); ` +
         'moving the build to another docker host',
     );
-    expect(ctx.events).toContain(
+    expect(events).toContain(
       `Beginning docker image build of org/app:abc123 on docker host tcp://${healthy.server.host}...`,
     );
-    expect(ctx.events.at(-1)).toBe(statusMessages.pushed('0dc8d91103f7'));
+    expect(events.at(-1)).toBe(statusMessages.pushed('0dc8d91103f7'));
   });
 
   it('fails naming the engine when the engine goes away in the middle of the build', async () => {
@@ -200,9 +216,7 @@ describe('buildStep', () => {
       if (req.url.pathname === '/version')
         return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.write(`${JSON.stringify({ stream: 'Step 1/2 : FROM busybox:latest\n' })}\n`, () =>
-        res.socket?.destroy(),
-      );
+      res.write(`${JSON.stringify({ stream: 'Step 2/2 : RUN make\n' })}\n`, () => res.socket?.destroy());
     });
     track(dying);
 
@@ -215,5 +229,79 @@ describe('buildStep', () => {
     ).rejects.toThrow(
       `Failed to build docker image org/app:abc123:  docker engine tcp://${dying.host} is unreachable`,
     );
+  });
+
+  it("moves a build that its stopping engine ended before any step ran, in the engine's own words", async () => {
+    const registry = await registryWith([]);
+    const stopping = await startFakeHttpServer((req, res) =>
+      apiPath(req.url.pathname) === '/build'
+        ? streamLines(res, [
+            { stream: 'Step 1/2 : FROM busybox:latest\n' },
+            { errorDetail: { message: 'failed to update the store state of sandbox: store closed' } },
+          ])
+        : sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' }),
+    );
+    track(stopping);
+    const healthy = await engineServer();
+
+    const { output, events } = await buildFirstOn(registry, stopping, healthy.server);
+
+    expect(output).toMatchObject({ imageFound: false, imageId: BUILT_IMAGE_ID });
+    expect(events).toContain(
+      `Docker host tcp://${stopping.host} failed before the build started (it is stopping: ` +
+        'failed to update the store state of sandbox: store closed); moving the build to another docker host',
+    );
+    expect(events).toContain(
+      `Beginning docker image build of org/app:abc123 on docker host tcp://${healthy.server.host}...`,
+    );
+  });
+
+  it('fails naming the engine when a step it ran failed and the engine then stopped answering', async () => {
+    const registry = await registryWith([]);
+    let building = true;
+    // A stopping dockerd: its API is gone by the time it kills the running step and ends the build stream.
+    const stopping = await startFakeHttpServer((req, res) => {
+      const at = apiPath(req.url.pathname);
+      if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+      if (at !== '/build' || !building) return void res.socket?.destroy();
+      building = false;
+      streamLines(res, [
+        { stream: 'Step 2/2 : RUN sleep 20\n' },
+        { stream: ' ---> Running in 2db6f29d8a20\n' },
+        { errorDetail: { message: "The command '/bin/sh -c sleep 20' returned a non-zero code: 137" } },
+      ]);
+    });
+    track(stopping);
+    const { deps: stepDeps, farm } = await farmDeps(registry, `tcp://${stopping.host}`);
+
+    await expect(buildStep({ ...input, contextDir: contextDir() }, stepDeps, context())).rejects.toThrow(
+      `Failed to build docker image org/app:abc123:  docker engine tcp://${stopping.host} is unreachable: ` +
+        "it stopped answering (ECONNRESET) and ended the build: The command '/bin/sh -c sleep 20' " +
+        'returned a non-zero code: 137',
+    );
+    const status = await farm.status();
+    expect(status.engines[0]).toMatchObject({ healthy: false, failures: 1, builds: { unreachable: 1 } });
+  });
+
+  it("keeps a failed step the build's own while its engine answers, and the engine in rotation", async () => {
+    const registry = await registryWith([]);
+    const engine = await startFakeHttpServer((req, res) => {
+      const at = apiPath(req.url.pathname);
+      if (at === '/version') return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+      if (at === '/_ping') return void res.end('OK');
+      streamLines(res, [
+        { stream: 'Step 2/2 : RUN exit 137\n' },
+        { errorDetail: { message: "The command '/bin/sh -c exit 137' returned a non-zero code: 137" } },
+      ]);
+    });
+    track(engine);
+    const { deps: stepDeps, farm } = await farmDeps(registry, `tcp://${engine.host}`);
+
+    await expect(buildStep({ ...input, contextDir: contextDir() }, stepDeps, context())).rejects.toThrow(
+      "Failed to build docker image org/app:abc123:  The command '/bin/sh -c exit 137' returned a non-zero code: 137",
+    );
+    const status = await farm.status();
+    expect(status.engines[0]).toMatchObject({ healthy: true, builds: { failed: 1, unreachable: 0 } });
+    expect(engine.requests.map((r) => apiPath(r.url.pathname))).toContain('/_ping');
   });
 });

@@ -1,3 +1,6 @@
+import net from 'node:net';
+import { engineJson } from '../../../../src/docker/engine';
+import { DockerUnreachableError } from '../../../../src/docker/errors';
 import { sendJson, startFakeHttpServer, type FakeHttpServer } from '../../registry/fake-http-server';
 import { probed, startTestFarm } from '../../../harness/farm';
 
@@ -15,11 +18,46 @@ async function fakeEngine(): Promise<{ server: FakeHttpServer; endpoint: string;
   return { server, endpoint: `tcp://${server.host}`, up };
 }
 
-let servers: FakeHttpServer[] = [];
+let servers: Pick<FakeHttpServer, 'close'>[] = [];
 afterEach(async () => {
   await Promise.all(servers.map((s) => s.close()));
   servers = [];
 });
+
+/**
+ * An engine that stops like dockerd: `stopListening` refuses new connections while those it has stay open and
+ * answered. Plain `net`, since an HTTP server also closes its idle connections when it stops listening.
+ */
+async function stoppingEngine(): Promise<{ endpoint: string; stopListening: () => void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    let seen = '';
+    socket.on('data', (chunk) => {
+      seen += chunk.toString('latin1');
+      for (let end = seen.indexOf('\r\n\r\n'); end >= 0; end = seen.indexOf('\r\n\r\n')) {
+        const head = seen.slice(0, end);
+        seen = seen.slice(end + 4);
+        const body = head.includes('/version') ? JSON.stringify({ ApiVersion: '1.41' }) : 'OK';
+        const close = /^connection: close/im.test(head);
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n` +
+            `Connection: ${close ? 'close' : 'keep-alive'}\r\n\r\n${body}`,
+        );
+        if (close) socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  servers.push({
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  });
+  return { endpoint: `tcp://127.0.0.1:${port}`, stopListening: () => server.close() };
+}
 
 const request = (workflowId: string) => ({ key: 'org/app', workflowId });
 const live = () => ({ signal: new AbortController().signal });
@@ -99,5 +137,26 @@ describe('the farm actor', () => {
       lastError: `docker engine ${engine.endpoint} is unreachable: ECONNREFUSED`,
       builds: { unreachable: 1 },
     });
+  });
+
+  it('judges a failed build by a probe on a new connection: an engine that takes none is down, though it still answers on the ones it kept', async () => {
+    const engine = await stoppingEngine();
+    const farm = await startTestFarm([engine.endpoint]);
+    await farm.until(probed);
+    const lease = await farm.source.acquire(request('wf-1'), live());
+    // The build's calls leave a connection open, as a build stream does.
+    await engineJson(lease.engine, { method: 'GET', path: '/version' }, new AbortController().signal);
+
+    engine.stopListening();
+    const fault = await lease.fault(
+      new Error("The command '/bin/sh -c sleep 20' returned a non-zero code: 137"),
+    );
+
+    expect(fault).toBeInstanceOf(DockerUnreachableError);
+    expect(fault?.message).toBe(
+      `docker engine ${engine.endpoint} is unreachable: it stopped answering (ECONNREFUSED) and ended the ` +
+        "build: The command '/bin/sh -c sleep 20' returned a non-zero code: 137",
+    );
+    expect((await farm.status()).engines[0]).toMatchObject({ healthy: false, failures: 1 });
   });
 });
