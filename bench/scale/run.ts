@@ -205,6 +205,8 @@ interface Round {
   readonly rssPeak?: number;
   /** Builder only: CPU seconds the replicas would have spent idle over the round. */
   readonly idleCpu?: number;
+  /** Builder only: CPU seconds the replicas spent starting, until /readyz answered, all of them together. */
+  readonly startCpu?: number;
 }
 
 interface Rig {
@@ -276,6 +278,7 @@ async function builderRound(
   }
   try {
     await Promise.all(replicas.map((r) => r.start(120_000)));
+    const startCpu = readCpu(rig.watch, rig.gitPid, replicas).builder;
     await runAll(rig, warmup);
     await sleep(1_000);
     // What the replicas spend doing nothing (heartbeats, timers): on a busy machine a round lasts long enough
@@ -301,7 +304,7 @@ async function builderRound(
       .slice(seen)
       .filter((m) => m.fields === undefined || summarise(m.fields, idOf(m) ?? '').failed).length;
     const idleCpu = idlePerSecond * seconds;
-    return { seconds, workflows: pairs.length, cpu, failed, rssIdle, rssPeak, idleCpu };
+    return { seconds, workflows: pairs.length, cpu, failed, rssIdle, rssPeak, idleCpu, startCpu };
   } finally {
     await Promise.all(replicas.map((r) => r.stop(10_000)));
   }
@@ -484,6 +487,11 @@ function report(results: readonly Result[]): void {
     console.log(
       `${label(shape).padEnd(18)} ${(idle / 2 ** 20).toFixed(1).padStart(20)} ${(perFlight / 2 ** 20).toFixed(1).padStart(28)}`,
     );
+  }
+  console.log('\nbuilder start-up CPU s per replica, until /readyz answers');
+  for (const { shape, builder } of results) {
+    const perReplica = total(builder, (r) => r.startCpu ?? 0) / builder.length / shape.replicas;
+    console.log(`${label(shape).padEnd(6)} ${perReplica.toFixed(2).padStart(6)}`);
   }
   console.log('\nbuilder CPU s per workflow, less what it spends idle over the same time');
   for (const { shape, builder } of results) {
