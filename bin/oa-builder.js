@@ -3,7 +3,7 @@
 // Node's fetch (undici) compiles its HTTP parser from WebAssembly, and V8 then recompiles it with its
 // optimising tier on a background thread, which a process joins before it exits: `oa-builder run` ended about
 // 200 ms after its work was done. The builder's few requests per workflow need no optimised parser. Set before
-// anything can load undici, since V8 reads the flag when it compiles a module.
+// the first request, since V8 reads the flag when it compiles the WebAssembly module.
 //
 // A flag set at run time also changes the hash that V8 checks a code cache against, so every Node built-in
 // module loaded after it would be compiled from source instead of from Node's own code cache: some 40-60 ms of
