@@ -10,6 +10,23 @@ const esbuild = require('esbuild');
 
 const root = path.join(__dirname, '..');
 
+// docker-modem requires ssh2 as it loads, for engines reached over `ssh://`, which the builder never dials
+// (its endpoints are unix sockets and tcp, http or https: src/docker/endpoint.ts). Loading ssh2, its crypto
+// and the WebAssembly it compiles took 50-60 ms of CPU in every process that dialled an engine, before the
+// workflow could go on; the bundle gets a stand-in that refuses to be used instead.
+const withoutSsh = {
+  name: 'without-ssh',
+  setup(build) {
+    build.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'without-ssh' }));
+    build.onLoad({ filter: /.*/, namespace: 'without-ssh' }, () => ({
+      contents:
+        'exports.Client = class Client { constructor() { ' +
+        "throw new Error('oa-builder does not dial Docker engines over SSH'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
 esbuild
   .build({
     entryPoints: [path.join(root, 'dist/src/cli/main.js')],
@@ -18,9 +35,7 @@ esbuild
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    // ssh2 loads a native addon by a computed path, which cannot be bundled; docker-modem requires it only
-    // when a build needs an engine, and it resolves from node_modules as before.
-    external: ['ssh2'],
+    plugins: [withoutSsh],
     // Chained through the source maps of `tsc`: `node --enable-source-maps` shows TypeScript positions.
     sourcemap: true,
     logLevel: 'warning',

@@ -9,6 +9,9 @@
 // --shapes picks the configurations (default 1,2,4,8,2x2; N is one replica of N slots, RxN R replicas of N).
 // --bin PATH runs another build of the builder (its bin/oa-builder.js), to compare two in the same conditions.
 // --cpu-prof DIR runs the replicas with Node's --cpu-prof, writing one profile per replica into DIR.
+// --warmup N has each replica run N workflows before the round is measured, so that what a fresh process does
+// once (lazy loading, the first compilations) is left out and the figures are those of a replica that has
+// been serving for a while; with 0 (the default) a round measures a fresh replica's first 2S workflows.
 // (--quick: S = 1, 2 and two replicas of 1 slot, one round each, some 2 minutes; full: S = 1, 2, 4, 8 and
 // two replicas of 2 slots against one of 4, 3 rounds of 2S workflows each, some 10 minutes).
 // CPU is read from /proc of the test environment's processes (its pids directory): run it on an environment
@@ -64,11 +67,17 @@ const label = (s: Shape): string => (s.replicas === 1 ? `S=${s.slots}` : `${s.re
 
 // --- processes and their CPU -----------------------------------------------------------------------------
 
-/** utime + stime, and with `reaped` the children it waited for too, in seconds; 0 once it is gone. */
-function cpuOf(pid: number, reaped = false): number {
+/**
+ * utime + stime, and with `reaped` the children it waited for too, in seconds; 0 once it is gone. With `thread`
+ * only that thread of `pid` (`/proc/PID/task/TID/stat`).
+ */
+function cpuOf(pid: number, reaped = false, thread?: number): number {
   try {
     // The command name may hold spaces: the fields are counted after its closing parenthesis.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(
+      thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+      'utf8',
+    );
     const f = stat
       .slice(stat.lastIndexOf(')') + 2)
       .split(' ')
@@ -154,6 +163,9 @@ class EngineWatch {
 
 interface CpuReading {
   readonly builder: number;
+  /** The builder's main thread: JavaScript. The rest of `builder` is libuv's pool (file system, zlib,
+   * crypto) and V8's helpers (compilation, garbage collection). */
+  readonly builderMain: number;
   readonly cli: number;
   readonly engine: number;
   readonly shims: number;
@@ -163,6 +175,7 @@ interface CpuReading {
 function readCpu(watch: EngineWatch, gitPid: number, replicas: readonly Replica[]): CpuReading {
   return {
     builder: replicas.reduce((sum, r) => sum + (r.pid === undefined ? 0 : cpuOf(r.pid)), 0),
+    builderMain: replicas.reduce((sum, r) => sum + (r.pid === undefined ? 0 : cpuOf(r.pid, false, r.pid)), 0),
     // The scripts and the git and docker clients they run, all reaped by now.
     cli: cpuOf(process.pid, true) - cpuOf(process.pid),
     engine: watch.engine(),
@@ -173,6 +186,7 @@ function readCpu(watch: EngineWatch, gitPid: number, replicas: readonly Replica[
 
 const cpuSince = (a: CpuReading, b: CpuReading): CpuReading => ({
   builder: b.builder - a.builder,
+  builderMain: b.builderMain - a.builderMain,
   cli: b.cli - a.cli,
   engine: b.engine - a.engine,
   shims: b.shims - a.shims,
@@ -191,6 +205,8 @@ interface Round {
   readonly rssPeak?: number;
   /** Builder only: CPU seconds the replicas would have spent idle over the round. */
   readonly idleCpu?: number;
+  /** Builder only: CPU seconds the replicas spent starting, until /readyz answered, all of them together. */
+  readonly startCpu?: number;
 }
 
 interface Rig {
@@ -209,7 +225,26 @@ interface Rig {
   readonly cpuProfDir: string | undefined;
 }
 
-async function builderRound(rig: Rig, shape: Shape, pairs: readonly SeededRepos[]): Promise<Round> {
+/** Submits `pairs` and waits for as many replies. */
+async function runAll(
+  rig: Rig,
+  pairs: readonly SeededRepos[],
+  meanwhile = (): void => undefined,
+): Promise<void> {
+  const wanted = rig.replies.length + pairs.length;
+  for (const pair of pairs) submit(rig, serviceRequest(pair));
+  while (rig.replies.length < wanted) {
+    meanwhile();
+    await sleep(50);
+  }
+}
+
+async function builderRound(
+  rig: Rig,
+  shape: Shape,
+  pairs: readonly SeededRepos[],
+  warmup: readonly SeededRepos[],
+): Promise<Round> {
   const replicas: Replica[] = [];
   for (let i = 0; i < shape.replicas; i++) {
     const name = `${label(shape)}-${i}-${Date.now()}`;
@@ -243,6 +278,8 @@ async function builderRound(rig: Rig, shape: Shape, pairs: readonly SeededRepos[
   }
   try {
     await Promise.all(replicas.map((r) => r.start(120_000)));
+    const startCpu = readCpu(rig.watch, rig.gitPid, replicas).builder;
+    await runAll(rig, warmup);
     await sleep(1_000);
     // What the replicas spend doing nothing (heartbeats, timers): on a busy machine a round lasts long enough
     // for it to show in the CPU per workflow, so it is measured and reported apart.
@@ -255,22 +292,19 @@ async function builderRound(rig: Rig, shape: Shape, pairs: readonly SeededRepos[
     const before = readCpu(rig.watch, rig.gitPid, replicas);
     const start = process.hrtime.bigint();
     const seen = rig.replies.length;
-    for (const pair of pairs) submit(rig, serviceRequest(pair));
-    const wanted = seen + pairs.length;
-    while (rig.replies.length < wanted) {
+    await runAll(rig, pairs, () => {
       rssPeak = Math.max(
         rssPeak,
         replicas.reduce((sum, r) => sum + (r.pid === undefined ? 0 : rssOf(r.pid)), 0),
       );
-      await sleep(50);
-    }
+    });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const cpu = cpuSince(before, readCpu(rig.watch, rig.gitPid, replicas));
     const failed = rig.replies
       .slice(seen)
       .filter((m) => m.fields === undefined || summarise(m.fields, idOf(m) ?? '').failed).length;
     const idleCpu = idlePerSecond * seconds;
-    return { seconds, workflows: pairs.length, cpu, failed, rssIdle, rssPeak, idleCpu };
+    return { seconds, workflows: pairs.length, cpu, failed, rssIdle, rssPeak, idleCpu, startCpu };
   } finally {
     await Promise.all(replicas.map((r) => r.stop(10_000)));
   }
@@ -335,10 +369,12 @@ async function main(): Promise<number> {
       shapes: { type: 'string' },
       bin: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      warmup: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+  const warmupCount = Number(values.warmup ?? 0);
   const shapes = (values.shapes ?? (quick ? '1,2,2x1' : '1,2,4,8,2x2')).split(',').map(parseShape);
   const repoRoot = linkRepositoryFiles();
   if (!fs.existsSync(path.join(repoRoot, 'dist', 'oa-builder.js'))) {
@@ -372,18 +408,22 @@ async function main(): Promise<number> {
       'RUN sleep 3\nRUN ',
     );
     clockStart = Date.now();
-    say(`node ${process.version}, ${os.cpus().length} cores, ${rounds} round(s) of 2S workflows per shape`);
+    say(
+      `node ${process.version}, ${os.cpus().length} cores, ${rounds} round(s) of 2S workflows per shape` +
+        (warmupCount > 0 ? `, each replica warmed up by ${warmupCount} workflows first` : ''),
+    );
     const results: Result[] = [];
     let failed = 0;
     for (const shape of shapes) {
       const result: Result = { shape, builder: [], cli: [] };
       for (let round = 0; round < rounds; round++) {
         const count = shape.replicas * shape.slots * 2;
-        const pairs = await mapLimit(Array.from({ length: count }), 4, () =>
-          seedRepos({ 'Dockerfile.eex': dockerfile }),
-        );
+        const seed = (n: number): Promise<SeededRepos[]> =>
+          mapLimit(Array.from({ length: n }), 4, () => seedRepos({ 'Dockerfile.eex': dockerfile }));
+        const pairs = await seed(count);
+        const warmup = await seed(warmupCount * shape.replicas);
         // Builder first: the script builds whether or not the registry has the image, the builder would not.
-        const b = await builderRound(rig, shape, pairs);
+        const b = await builderRound(rig, shape, pairs, warmup);
         const c = await cliRound(rig, shape, pairs);
         failed += b.failed + c.failed;
         result.builder.push(b);
@@ -419,7 +459,9 @@ function report(results: readonly Result[]): void {
       `${label(shape).padEnd(6)} ${b.toFixed(3).padStart(13)} ${(b / base.builder).toFixed(2).padStart(6)} ${c.toFixed(3).padStart(10)} ${(c / base.cli).toFixed(2).padStart(6)} ${(b / c).toFixed(2).padStart(13)}`,
     );
   }
-  console.log('\nCPU seconds per workflow   builder     CLI   engine   shims   git server');
+  console.log(
+    '\nCPU seconds per workflow   builder     CLI   engine   shims   git server   builder main thread',
+  );
   const cell = (rounds: readonly Round[], pick: (c: CpuReading) => number, width: number): string =>
     perWorkflow(rounds, pick).toFixed(2).padStart(width);
   for (const { shape, builder, cli } of results) {
@@ -432,7 +474,8 @@ function report(results: readonly Result[]): void {
           ? [cell(rounds, (c) => c.builder, 7), '-'.padStart(7)]
           : ['-'.padStart(7), cell(rounds, (c) => c.cli, 7)];
       console.log(
-        `${`${label(shape)} ${name}`.padEnd(25)} ${own.join(' ')} ${cell(rounds, (c) => c.engine, 8)} ${cell(rounds, (c) => c.shims, 7)} ${cell(rounds, (c) => c.git, 12)}`,
+        `${`${label(shape)} ${name}`.padEnd(25)} ${own.join(' ')} ${cell(rounds, (c) => c.engine, 8)} ${cell(rounds, (c) => c.shims, 7)} ${cell(rounds, (c) => c.git, 12)}` +
+          (name === 'builder' ? cell(rounds, (c) => c.builderMain, 22) : ''),
       );
     }
   }
@@ -444,6 +487,11 @@ function report(results: readonly Result[]): void {
     console.log(
       `${label(shape).padEnd(18)} ${(idle / 2 ** 20).toFixed(1).padStart(20)} ${(perFlight / 2 ** 20).toFixed(1).padStart(28)}`,
     );
+  }
+  console.log('\nbuilder start-up CPU s per replica, until /readyz answers');
+  for (const { shape, builder } of results) {
+    const perReplica = total(builder, (r) => r.startCpu ?? 0) / builder.length / shape.replicas;
+    console.log(`${label(shape).padEnd(6)} ${perReplica.toFixed(2).padStart(6)}`);
   }
   console.log('\nbuilder CPU s per workflow, less what it spends idle over the same time');
   for (const { shape, builder } of results) {

@@ -23,8 +23,9 @@ export interface EngineCall {
 // Statuses are judged here, not by docker-modem, which would drop the body of a non-2xx stream response.
 const ANY_STATUS = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [i + 100, true]));
 
-// docker-modem loads ssh2 and its crypto (45 modules, some 50-60 ms), though the builder never speaks SSH: it
-// is loaded when the first engine is dialled, so a process or workflow that needs no engine never pays.
+// docker-modem is loaded when the first engine is dialled, so a process or workflow that needs no engine never
+// pays for it. (It also requires ssh2, 45 modules, for SSH engines the builder never dials: the bundle that
+// bin/oa-builder.js runs has a stand-in instead, scripts/bundle.js.)
 let modemClass: typeof Modem | undefined;
 function loadModem(): typeof Modem {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -13,9 +13,9 @@ import { withRemote, type GitContext } from './transport';
  *   searched by prefix.
  */
 
-async function hasCommit(dir: string, oid: string): Promise<boolean> {
+async function hasCommit(dir: string, oid: string, cache: object): Promise<boolean> {
   try {
-    await git.readCommit({ fs, dir, oid });
+    await git.readCommit({ fs, dir, oid, cache });
     return true;
   } catch {
     return false;
@@ -74,15 +74,17 @@ export async function cloneEverything(remote: Remote, dir: string, ctx: GitConte
 
 /**
  * Makes `commit` available in `dir` (cloning if needed) without checking it out. Throws `RefNotFoundError`
- * when the server does not have it reachable from any branch or tag.
+ * when the server does not have it reachable from any branch or tag. `cache` is isomorphic-git's: the caller
+ * that reads from the commit next passes the same one, so the pack is read, verified and indexed once.
  */
 export async function fetchCommit(
   remote: Remote,
   dir: string,
   commit: string,
   ctx: GitContext,
+  cache: object = {},
 ): Promise<void> {
-  if (await hasCommit(dir, commit)) return;
+  if (await hasCommit(dir, commit, cache)) return;
   try {
     await withRemote('clone', remote, ctx, async (io) => {
       await empty(dir);
@@ -98,7 +100,7 @@ export async function fetchCommit(
         noCheckout: true,
       });
     });
-    if (await hasCommit(dir, commit)) return;
+    if (await hasCommit(dir, commit, cache)) return;
   } catch (err) {
     // The server answered without the commit ("not our ref"); the clone noticed when pointing HEAD at it.
     if (!(err instanceof Errors.CommitNotFetchedError)) throw err;
@@ -107,7 +109,7 @@ export async function fetchCommit(
     url: remote.url,
   });
   await cloneEverything(remote, dir, ctx);
-  if (!(await hasCommit(dir, commit))) {
+  if (!(await hasCommit(dir, commit, cache))) {
     throw new RefNotFoundError(remote.url, commit, 'no such commit reachable from a branch or tag');
   }
 }

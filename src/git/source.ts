@@ -66,9 +66,18 @@ export interface SourceFileInput {
 
 /** The text of one file at one commit, or `null` when the commit has no such file. */
 export async function readSourceFile(input: SourceFileInput, ctx: GitContext): Promise<string | null> {
-  await fetchCommit(input.remote, input.dir, input.commit, ctx);
+  // Finding the commit and reading the file both read the pack: one cache parses its index, reads it and
+  // checks its checksum once. A depth-1 pack holds the whole tree, so that is the size of the source.
+  const cache = {};
+  await fetchCommit(input.remote, input.dir, input.commit, ctx, cache);
   try {
-    const { blob } = await git.readBlob({ fs, dir: input.dir, oid: input.commit, filepath: input.path });
+    const { blob } = await git.readBlob({
+      fs,
+      dir: input.dir,
+      oid: input.commit,
+      filepath: input.path,
+      cache,
+    });
     return Buffer.from(blob).toString('utf8');
   } catch (err) {
     // A directory of that name is as absent as no entry at all: there is no file to read.

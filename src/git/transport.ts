@@ -1,6 +1,7 @@
 import { Errors, type AuthCallback, type AuthFailureCallback, type HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import type { Logger } from '../log';
+import { Deadline } from '../registry/deadline';
 import { retry, type OutageWatch } from '../outage/retry';
 import { abortReason, raceAbort } from './abort';
 import {
@@ -112,8 +113,8 @@ async function once<T>(
   run: (io: RemoteIo) => Promise<T>,
 ): Promise<T> {
   if (ctx.signal.aborted) throw abortReason(ctx.signal);
-  const deadline = AbortSignal.timeout(remote.timeoutMs);
-  const signal = AbortSignal.any([ctx.signal, deadline]);
+  const deadline = new Deadline(ctx.signal, remote.timeoutMs);
+  const { signal } = deadline;
   let auth: AuthState = 'unasked';
   const io: RemoteIo = {
     http: { request: (request) => nodeHttp.request({ ...request, signal }) },
@@ -141,8 +142,10 @@ async function once<T>(
       await settledWithin(running, ABANDON_WAIT_MS);
       throw abortReason(ctx.signal);
     }
-    if (deadline.aborted) throw new GitTimeoutError(operation, hostOf(remote.url), remote.timeoutMs);
+    if (deadline.expired) throw new GitTimeoutError(operation, hostOf(remote.url), remote.timeoutMs);
     throw translate(err, operation, remote, auth);
+  } finally {
+    deadline.dispose();
   }
 }
 

@@ -57,22 +57,31 @@ function plainFields(fields: LogFields | undefined): LogFields {
   return out;
 }
 
+const SEVERITY: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/**
+ * A line below the level returns before anything is done for it: winston would copy its fields, build its
+ * record and pass it down its stream pipeline only to drop it there, and at `info` most calls are `debug`.
+ */
 class WinstonLogger implements Logger {
-  constructor(private readonly inner: winston.Logger) {}
+  constructor(
+    private readonly inner: winston.Logger,
+    private readonly level: LogLevel,
+  ) {}
   debug(message: string, fields?: LogFields): void {
-    this.inner.debug(message, plainFields(fields));
+    if (SEVERITY.debug <= SEVERITY[this.level]) this.inner.debug(message, plainFields(fields));
   }
   info(message: string, fields?: LogFields): void {
-    this.inner.info(message, plainFields(fields));
+    if (SEVERITY.info <= SEVERITY[this.level]) this.inner.info(message, plainFields(fields));
   }
   warn(message: string, fields?: LogFields): void {
-    this.inner.warn(message, plainFields(fields));
+    if (SEVERITY.warn <= SEVERITY[this.level]) this.inner.warn(message, plainFields(fields));
   }
   error(message: string, fields?: LogFields): void {
     this.inner.error(message, plainFields(fields));
   }
   child(fields: LogFields): Logger {
-    return new WinstonLogger(this.inner.child(plainFields(fields)));
+    return new WinstonLogger(this.inner.child(plainFields(fields)), this.level);
   }
 }
 
@@ -99,12 +108,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
   });
   const transport = new winston.transports.Stream({ stream: sink });
+  const level = options.level ?? 'info';
   return new WinstonLogger(
-    winston.createLogger({
-      level: options.level ?? 'info',
-      format,
-      transports: [transport],
-      exitOnError: false,
-    }),
+    winston.createLogger({ level, format, transports: [transport], exitOnError: false }),
+    level,
   );
 }

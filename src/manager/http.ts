@@ -1,3 +1,5 @@
+import { Deadline } from '../registry/deadline';
+
 /** What one HTTP exchange produced; the body is read inside the same deadline as the headers. */
 export interface HttpResult {
   status: number;
@@ -44,16 +46,17 @@ export async function exchange(
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<HttpResult> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
+  const deadline = new Deadline(signal, timeoutMs);
   try {
-    const response = await fetch(url, { ...init, redirect: 'manual', signal: combined });
+    const response = await fetch(url, { ...init, redirect: 'manual', signal: deadline.signal });
     const body = await response.text();
     return { status: response.status, location: response.headers.get('location'), body };
   } catch (err) {
     if (signal?.aborted) throw abortError(signal);
-    if (deadline.aborted) throw new TransientFailure(`no answer within ${timeoutMs} ms`, undefined);
+    if (deadline.expired) throw new TransientFailure(`no answer within ${timeoutMs} ms`, undefined);
     throw new TransientFailure(networkDetail(err), undefined);
+  } finally {
+    deadline.dispose();
   }
 }
 

@@ -7,7 +7,7 @@ export {
 } from './access';
 export type { CallContext } from './call-context';
 export { parseChallenge, type Challenge } from './challenge';
-export { withDeadline } from './deadline';
+export { Deadline, withDeadline } from './deadline';
 export {
   ImageNotFoundError,
   InvalidImageNameError,

@@ -48,6 +48,23 @@ describe('createLogger', () => {
     expect(out.lines()).toHaveLength(1);
   });
 
+  it('does nothing for a line below the level, not even read its fields', () => {
+    const out = capture({ level: 'info' });
+    let reads = 0;
+    const fields = {
+      get detail(): string {
+        reads++;
+        return 'costly';
+      },
+    };
+    const log = createLogger(out.options).child({ workflow_id: 'wf-3' });
+    log.debug('not shown', fields);
+    expect(reads).toBe(0);
+    log.info('shown', fields);
+    expect(reads).toBe(1);
+    expect(out.lines()).toHaveLength(1);
+  });
+
   it('passes every line through the scrubber before writing it', () => {
     const out = capture({ scrub: (line) => line.replaceAll('hunter2', '[REDACTED]') });
     createLogger(out.options).info('login with hunter2', { password: 'hunter2' });

@@ -1,4 +1,5 @@
-import { withDeadline } from '../../../src/registry';
+import { getEventListeners } from 'node:events';
+import { Deadline, withDeadline } from '../../../src/registry';
 
 const timeoutError = () => new Error('too slow');
 
@@ -41,5 +42,45 @@ describe('withDeadline', () => {
     await expect(
       withDeadline(new AbortController().signal, 1000, timeoutError, () => Promise.reject(failure)),
     ).rejects.toBe(failure);
+  });
+
+  it('leaves the signal it gave alone once the work is done, even when the deadline passes later', async () => {
+    const onAbort = jest.fn();
+    await withDeadline(new AbortController().signal, 20, timeoutError, (signal) => {
+      // What fetch does: a listener on the request's signal that outlives the request.
+      signal.addEventListener('abort', onAbort);
+      return Promise.resolve(1);
+    });
+    // Timers of the same length fire in the order they were set: once this one has, the deadline would have.
+    await new Promise((resolve) => AbortSignal.timeout(20).addEventListener('abort', resolve));
+    expect(onAbort).not.toHaveBeenCalled();
+  });
+
+  it("leaves no listener on the caller's signal once the work is done", async () => {
+    const caller = new AbortController();
+    await withDeadline(caller.signal, 1000, timeoutError, () => Promise.resolve(1));
+    await withDeadline(caller.signal, 1000, timeoutError, () => Promise.reject(new Error('boom'))).catch(
+      () => undefined,
+    );
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('Deadline', () => {
+  it('aborts with a TimeoutError when the time runs out, and says it expired', async () => {
+    const deadline = new Deadline(undefined, 10);
+    await new Promise((resolve) => deadline.signal.addEventListener('abort', resolve));
+    expect(deadline.expired).toBe(true);
+    expect((deadline.signal.reason as Error).name).toBe('TimeoutError');
+  });
+
+  it("aborts with the caller's reason, at once for a caller that already aborted", () => {
+    const caller = new AbortController();
+    const reason = new Error('gone');
+    caller.abort(reason);
+    const deadline = new Deadline(caller.signal, 1000);
+    expect(deadline.signal.reason).toBe(reason);
+    expect(deadline.expired).toBe(false);
+    deadline.dispose();
   });
 });
