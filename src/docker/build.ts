@@ -54,7 +54,7 @@ export interface BuildInput extends BuildOptions {
   readonly engine: Engine;
   /** The rendered deployment repo: the build context. */
   readonly contextDir: string;
-  /** Full references the image gets, e.g. `<image>:<commit>` and `<image>:latest`. */
+  /** Full references the image gets, e.g. `<image>:<commit>`. */
   readonly tags: readonly string[];
   /** The configured registry; its credentials, if any, let FROM pull private base images. Default: none. */
   readonly access?: RegistryAccess;

@@ -105,14 +105,14 @@ async function inspect(
 }
 
 /**
- * Removes the tags a build made (`image.tags`: `<image>:<commit>` and `<image>:latest`) from the engine's
- * host, each only while it still names the image this build produced: a tag another workflow has since moved
- * to its own image (a later build's `latest`) is theirs and stays. Tags are removed one by one, never forced,
- * so the image is deleted (with the intermediate images under it, which the daemon prunes) only with its last
- * tag; a tag someone else put on the same image keeps it. When all our tags have moved on, the image, now
- * untagged, is removed by id. Images that a container still uses are kept and logged (the daemon answers
- * 409): containers are never removed here, since one made from our image belongs to whoever started it.
- * Returns the references removed.
+ * Removes the tags a build made (`image.tags`: `<image>:<commit>`; `latest` is only ever a registry tag) from
+ * the engine's host, each only while it still names the image this build produced: a tag another workflow has
+ * since moved to its own image (a forced rebuild of the same commit) is theirs and stays. Tags are removed one
+ * by one, never forced, so the image is deleted (with the intermediate images under it, which the daemon
+ * prunes) only with its last tag; a tag someone else put on the same image keeps it. When all our tags have
+ * moved on, the image, now untagged, is removed by id. Images that a container still uses are kept and logged
+ * (the daemon answers 409): containers are never removed here, since one made from our image belongs to
+ * whoever started it. Returns the references removed.
  *
  * Each tag is looked up, then removed: the Engine API has no removal conditional on the image id, so a tag
  * moved within that one round trip would still go.

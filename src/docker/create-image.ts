@@ -1,6 +1,6 @@
 import type { RegistryAccess } from '../registry/access';
 import { imageReference, type ImageName } from '../registry/image-name';
-import { manifestExists } from '../registry/manifest';
+import { manifestExists, tagManifest } from '../registry/manifest';
 import type { RetryPolicy } from '../outage/retry';
 import { buildImage, type BuildOptions, type BuiltImage } from './build';
 import type { DockerCallContext } from './call-context';
@@ -60,10 +60,13 @@ export interface CreateImageContext extends DockerCallContext {
 /**
  * The original `create_docker_image`, without a shell: unless `forceBuild`, ask the registry whether
  * `<image>:<commit>` exists (by manifest, never by pulling) and stop there if it does; otherwise connect to
- * the engine, build the context tagged `<image>:<commit>` and `<image>:latest`, then push both tags. Errors
- * are the typed errors of the registry lookup, `connect`, {@link buildImage} and {@link pushImage}; the
- * status messages sent before the failure have reached `onStatus` by then. Local images are left for the
- * workflow's cleanup (`removeBuildImages`), which `onBuilt` tells what they are.
+ * the engine, build the context tagged `<image>:<commit>`, push that tag, then point the registry's
+ * `<image>:latest` at the manifest just pushed ({@link tagManifest}). `latest` is never a local tag: builds of
+ * one image on one engine would move it under each other's push and cleanup, and the registry's own tag moves
+ * to whichever build finishes last. Errors are the typed errors of the registry lookup, `connect`,
+ * {@link buildImage}, {@link pushImage} and {@link tagManifest}; the status messages sent before the failure
+ * have reached `onStatus` by then. Local images are left for the workflow's cleanup (`removeBuildImages`),
+ * which `onBuilt` tells what they are.
  */
 export async function createImage(
   input: CreateImageInput,
@@ -102,7 +105,7 @@ export async function createImage(
           ...input.build,
           engine,
           contextDir: input.contextDir,
-          tags: [reference, imageReference(input.image, 'latest')],
+          tags: [reference],
           access: input.access,
         },
         {
@@ -123,13 +126,19 @@ export async function createImage(
   const id = shortImageId(built.id);
   say(statusMessages.built(id));
   say(statusMessages.tagged(id, input.access.url));
-  await pushImage(
+  const [pushed] = await pushImage(
+    { ...input.push, engine, image: input.image, tags: [input.commit], access: input.access },
+    ctx,
+  );
+  await tagManifest(
     {
-      ...input.push,
-      engine,
       image: input.image,
-      tags: [input.commit, 'latest'],
+      // The digest names exactly what this build pushed, even if another build pushes the same commit now.
+      source: pushed?.digest ?? input.commit,
+      tag: 'latest',
       access: input.access,
+      ...(input.registryTimeoutMs === undefined ? {} : { timeoutMs: input.registryTimeoutMs }),
+      ...(input.registryRetry === undefined ? {} : { retry: input.registryRetry }),
     },
     ctx,
   );
