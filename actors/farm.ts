@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { LEFTOVER_GRACE_MS, pruneLeftovers, type PrunedLeftovers } from '../src/docker/cleanup';
 import { engineFor, type EngineFlavour, type EngineOptions } from '../src/docker/engine';
 import { DockerUnreachableError } from '../src/docker/errors';
 import { closedBreaker, probeDue, tripped, type Breaker } from '../src/docker/farm/breaker';
 import type { EngineSpec } from '../src/docker/farm/hosts';
 import { place } from '../src/docker/farm/placement';
 import { probeEngine, type KnownVersion, type ProbeResult } from '../src/docker/farm/probe';
+import type { Logger } from '../src/log';
 import type { EngineRequest, EngineSource, LeaseOutcome } from '../src/docker/farm/source';
 import { ask, defineActor, send, type ActorBehaviour, type ActorRef, type ReplyTo } from './supervision';
 
@@ -30,6 +32,8 @@ export interface EngineStatus {
   readonly failures: number;
   readonly lastError: string | null;
   readonly builds: Readonly<Record<LeaseOutcome, number>>;
+  /** What the prune of the builder's leftover images removed once the engine first answered; null until then. */
+  readonly startCleanup: PrunedLeftovers | null;
 }
 
 /** The farm as plain data. */
@@ -55,6 +59,7 @@ export type FarmMsg =
   | { readonly type: 'release'; readonly id: string; readonly outcome: LeaseOutcome; readonly error?: string }
   | { readonly type: 'tick' }
   | { readonly type: 'probed'; readonly endpoint: string; readonly result: ProbeResult }
+  | { readonly type: 'pruned'; readonly endpoint: string; readonly result: PrunedLeftovers | undefined }
   | { readonly type: 'status'; readonly replyTo: ReplyTo<FarmStatus> };
 
 interface EngineState {
@@ -64,6 +69,9 @@ interface EngineState {
   inUse: number;
   probing: boolean;
   readonly builds: Record<LeaseOutcome, number>;
+  /** Whether the start-up prune has been started: once per engine, when it first answers. */
+  pruning: boolean;
+  startCleanup: PrunedLeftovers | null;
 }
 
 interface Lease {
@@ -95,6 +103,8 @@ export interface FarmOptions {
   readonly probeIntervalMs: number;
   /** Timeouts of the probes. */
   readonly engine: EngineOptions;
+  /** How old the builder's dangling images must be for the start-up prune to remove them. Default 60 s. */
+  readonly leftoverGraceMs?: number;
 }
 
 const healthy = (e: EngineState): boolean => e.breaker.state === 'closed' && e.known !== undefined;
@@ -123,7 +133,9 @@ function describeFarm(state: FarmState): string {
  * every engine at start and every interval (a failing one is taken out of rotation, with backoff, until it
  * answers again), places each build on an engine with a free slot (rendezvous affinity per deployment repo,
  * else the least loaded) and keeps the builds that find none waiting, first come first served, until a slot
- * frees up or their step gives up. It is the one owner of these decisions; builds reach it through
+ * frees up or their step gives up. The first time an engine answers, it removes the dangling images builds of
+ * this builder left there ({@link pruneLeftovers}): a replica killed mid-build leaves its step images behind,
+ * and its restart is when they are found. It is the one owner of these decisions; builds reach it through
  * {@link farmSource}. A restart forgets the leases in flight: their releases then reach nobody, and the new
  * incarnation may place up to one build more per slot for as long as those builds run.
  */
@@ -166,6 +178,20 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
       engine.breaker = tripped(engine.breaker, error ?? 'unreachable', now(), options.probeIntervalMs);
   };
 
+  const startPrune = (
+    engine: EngineState,
+    known: KnownVersion,
+    ctx: { self: ActorRef<FarmMsg>; signal: AbortSignal; log: Logger },
+  ): void => {
+    engine.pruning = true;
+    const { endpoint } = engine.spec;
+    const client = engineFor(engine.spec, known, options.engine.requestTimeoutMs ?? 30_000);
+    const grace = options.leftoverGraceMs ?? LEFTOVER_GRACE_MS;
+    void pruneLeftovers(client, grace, { signal: ctx.signal, log: ctx.log }).then((result) =>
+      send(ctx.self, { type: 'pruned', endpoint, result }),
+    );
+  };
+
   return defineActor<FarmMsg, FarmState>({
     init(ctx) {
       const engines = new Map(
@@ -178,6 +204,8 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             inUse: 0,
             probing: false,
             builds: { ok: 0, failed: 0, unreachable: 0, stopped: 0 },
+            pruning: false,
+            startCleanup: null,
           },
         ]),
       );
@@ -239,6 +267,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
           if (msg.result.ok) {
             engine.known = msg.result;
             engine.breaker = closedBreaker;
+            if (!engine.pruning) startPrune(engine, msg.result, ctx);
           } else {
             // A failed probe also forgets the version: the engine may come back upgraded.
             engine.known = undefined;
@@ -250,6 +279,12 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             else ctx.log.info('docker engine in rotation', { endpoint: msg.endpoint });
           }
           dispatch(state, ctx);
+          return state;
+        }
+        case 'pruned': {
+          const engine = state.engines.get(msg.endpoint);
+          // A failed prune is logged by it and tried again at the next start.
+          if (engine && msg.result) engine.startCleanup = msg.result;
           return state;
         }
         case 'status':
@@ -274,6 +309,7 @@ function status(state: FarmState): FarmStatus {
       failures: e.breaker.failures,
       lastError: e.breaker.lastError,
       builds: { ...e.builds },
+      startCleanup: e.startCleanup,
     })),
     leases: [...state.leases.values()].map(({ workflowId, endpoint, reason }) => ({
       workflowId,

@@ -73,7 +73,8 @@ describe('removeBuildImages against dockerd', () => {
 
       expect(removed).toEqual([imageReference(image, 'abc123')]);
       const steps = lines.flatMap((l) => STEP_IMAGE.exec(l)?.[1] ?? []).filter((id) => id !== baseId);
-      expect(steps).toHaveLength(2);
+      // The builder's label step and the two RUN steps.
+      expect(steps).toHaveLength(3);
       for (const id of [built.id, ...steps])
         expect({ id, exists: await exists(docker, 'images', id) }).toEqual({ id, exists: false });
       expect(await exists(docker, 'images', `${unrelated}:keep`)).toBe(true);

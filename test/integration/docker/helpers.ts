@@ -185,11 +185,12 @@ export interface EngineProxy {
 }
 
 /**
- * A loopback TCP endpoint in front of the test daemon's socket that records every request, so tests can see
- * what the adapter sends (versions, headers) and whether it hung up, while the real daemon does the work.
- * A client that hangs up is passed on: the daemon must see it to cancel a build.
+ * A loopback TCP endpoint in front of a daemon's socket (the test daemon's unless `socketPath` names
+ * another) that records every request, so tests can see what the adapter sends (versions, headers) and
+ * whether it hung up, while the real daemon does the work. A client that hangs up is passed on: the daemon
+ * must see it to cancel a build.
  */
-export async function engineProxy(): Promise<EngineProxy> {
+export async function engineProxy(socketPath = testEnv().dockerSocket): Promise<EngineProxy> {
   const calls: ProxiedCall[] = [];
   const server = http.createServer((req, res) => {
     const call: ProxiedCall = {
@@ -200,7 +201,7 @@ export async function engineProxy(): Promise<EngineProxy> {
     };
     calls.push(call);
     const upstream = http.request(
-      { socketPath: testEnv().dockerSocket, path: req.url, method: req.method, headers: req.headers },
+      { socketPath, path: req.url, method: req.method, headers: req.headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
