@@ -1,4 +1,3 @@
-import { readdir, readFile } from 'node:fs/promises';
 import {
   buildImage,
   connectEngine,
@@ -17,6 +16,7 @@ import {
   noAbort,
   ourImage,
   privateBaseImage,
+  processesRunning,
 } from './helpers';
 
 const env = testEnv();
@@ -37,17 +37,6 @@ async function input(files: Record<string, string>, extra: Partial<BuildInput> =
     networkMode: env.buildNetwork,
     ...extra,
   };
-}
-
-/** The processes of this machine whose command line is exactly `argv`: a RUN step's, seen from the host. */
-async function processesRunning(argv: string[]): Promise<number> {
-  const wanted = `${argv.join('\0')}\0`;
-  let found = 0;
-  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline === wanted) found += 1;
-  }
-  return found;
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
