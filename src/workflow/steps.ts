@@ -426,8 +426,17 @@ export async function buildStep(
         { engine: lease.engine, image: built },
         { signal: AbortSignal.timeout(30_000), log: ctx.log },
       )
-        .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
-        .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));
+        .then(
+          (removed) =>
+            removed.length > 0 &&
+            ctx.log.debug('removed local images', { endpoint: lease.engine.endpoint, removed }),
+        )
+        .catch((err: unknown) =>
+          ctx.log.warn('could not remove the local images of this build', {
+            endpoint: lease.engine.endpoint,
+            err,
+          }),
+        );
     }
     // An engine that could not be reached would only make the prune fail too.
     if (lease && outcome !== 'ok' && outcome !== 'unreachable') {
