@@ -32,7 +32,7 @@ export interface EngineStatus {
   readonly failures: number;
   readonly lastError: string | null;
   readonly builds: Readonly<Record<LeaseOutcome, number>>;
-  /** What the prune of the builder's leftover images removed once the engine first answered; null until then. */
+  /** What the start prune of the builder's leftover images removed on this engine; null until it is done. */
   readonly startCleanup: PrunedLeftovers | null;
 }
 
@@ -69,7 +69,7 @@ interface EngineState {
   inUse: number;
   probing: boolean;
   readonly builds: Record<LeaseOutcome, number>;
-  /** Whether the start-up prune has been started: once per engine, when it first answers. */
+  /** Whether the start prune has been started: once per engine, when it answers after the grace. */
   pruning: boolean;
   startCleanup: PrunedLeftovers | null;
 }
@@ -93,6 +93,8 @@ interface FarmState {
   readonly leases: Map<string, Lease>;
   waiters: Waiter[];
   readonly timer: NodeJS.Timeout;
+  /** When this incarnation started: the start prune waits for the grace from here. */
+  readonly startedAt: number;
   waitsTotal: number;
   waitSecondsTotal: number;
 }
@@ -103,7 +105,10 @@ export interface FarmOptions {
   readonly probeIntervalMs: number;
   /** Timeouts of the probes. */
   readonly engine: EngineOptions;
-  /** How old the builder's dangling images must be for the start-up prune to remove them. Default 60 s. */
+  /**
+   * How old the builder's dangling images must be for a prune to remove them, and how long after its start the
+   * farm prunes each engine. Default 60 s.
+   */
   readonly leftoverGraceMs?: number;
 }
 
@@ -133,9 +138,10 @@ function describeFarm(state: FarmState): string {
  * every engine at start and every interval (a failing one is taken out of rotation, with backoff, until it
  * answers again), places each build on an engine with a free slot (rendezvous affinity per deployment repo,
  * else the least loaded) and keeps the builds that find none waiting, first come first served, until a slot
- * frees up or their step gives up. The first time an engine answers, it removes the dangling images builds of
- * this builder left there ({@link pruneLeftovers}): a replica killed mid-build leaves its step images behind,
- * and its restart is when they are found. It is the one owner of these decisions; builds reach it through
+ * frees up or their step gives up. Once per engine, when it answers and the leftover grace has passed since the
+ * start, it removes the dangling images builds of this builder left there ({@link pruneLeftovers}): a replica
+ * killed mid-build leaves its step images behind, and its restart is when they are found; waiting out the
+ * grace makes all that a predecessor left old enough, however quickly the replica was restarted. It is the one owner of these decisions; builds reach it through
  * {@link farmSource}. A restart forgets the leases in flight: their releases then reach nobody, and the new
  * incarnation may place up to one build more per slot for as long as those builds run.
  */
@@ -178,18 +184,24 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
       engine.breaker = tripped(engine.breaker, error ?? 'unreachable', now(), options.probeIntervalMs);
   };
 
-  const startPrune = (
-    engine: EngineState,
-    known: KnownVersion,
+  const grace = options.leftoverGraceMs ?? LEFTOVER_GRACE_MS;
+
+  // Once the grace has passed since the start, all a killed predecessor left is old enough to be pruned: each
+  // engine that answers is pruned then, once.
+  const startPrunes = (
+    state: FarmState,
     ctx: { self: ActorRef<FarmMsg>; signal: AbortSignal; log: Logger },
   ): void => {
-    engine.pruning = true;
-    const { endpoint } = engine.spec;
-    const client = engineFor(engine.spec, known, options.engine.requestTimeoutMs ?? 30_000);
-    const grace = options.leftoverGraceMs ?? LEFTOVER_GRACE_MS;
-    void pruneLeftovers(client, grace, { signal: ctx.signal, log: ctx.log }).then((result) =>
-      send(ctx.self, { type: 'pruned', endpoint, result }),
-    );
+    if (now() - state.startedAt < grace) return;
+    for (const engine of state.engines.values()) {
+      if (engine.pruning || !engine.known) continue;
+      engine.pruning = true;
+      const { endpoint } = engine.spec;
+      const client = engineFor(engine.spec, engine.known, options.engine.requestTimeoutMs ?? 30_000);
+      void pruneLeftovers(client, grace, { signal: ctx.signal, log: ctx.log }).then((result) =>
+        send(ctx.self, { type: 'pruned', endpoint, result }),
+      );
+    }
   };
 
   return defineActor<FarmMsg, FarmState>({
@@ -212,7 +224,15 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
       send(ctx.self, { type: 'tick' });
       // Through the mailbox, so probes are started and judged one message at a time.
       const timer = setInterval(() => send(ctx.self, { type: 'tick' }), options.probeIntervalMs);
-      return { engines, leases: new Map(), waiters: [], timer, waitsTotal: 0, waitSecondsTotal: 0 };
+      return {
+        engines,
+        leases: new Map(),
+        waiters: [],
+        timer,
+        startedAt: now(),
+        waitsTotal: 0,
+        waitSecondsTotal: 0,
+      };
     },
     handle(msg, state, ctx) {
       switch (msg.type) {
@@ -258,6 +278,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
               send(ctx.self, { type: 'probed', endpoint, result }),
             );
           }
+          startPrunes(state, ctx);
           return state;
         case 'probed': {
           const engine = state.engines.get(msg.endpoint);
@@ -267,7 +288,6 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
           if (msg.result.ok) {
             engine.known = msg.result;
             engine.breaker = closedBreaker;
-            if (!engine.pruning) startPrune(engine, msg.result, ctx);
           } else {
             // A failed probe also forgets the version: the engine may come back upgraded.
             engine.known = undefined;
@@ -279,6 +299,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             else ctx.log.info('docker engine in rotation', { endpoint: msg.endpoint });
           }
           dispatch(state, ctx);
+          startPrunes(state, ctx);
           return state;
         }
         case 'pruned': {
