@@ -6,8 +6,8 @@ import { closedBreaker, probeDue, tripped, type Breaker } from '../src/docker/fa
 import type { EngineSpec } from '../src/docker/farm/hosts';
 import { place } from '../src/docker/farm/placement';
 import { probeEngine, type KnownVersion, type ProbeResult } from '../src/docker/farm/probe';
-import type { Logger } from '../src/log';
 import type { EngineRequest, EngineSource, LeaseOutcome } from '../src/docker/farm/source';
+import type { Logger } from '../src/log';
 import { ask, defineActor, send, type ActorBehaviour, type ActorRef, type ReplyTo } from './supervision';
 
 /** A slot granted to one build. Plain data: the client makes the {@link Engine} from it. */
@@ -141,8 +141,8 @@ function describeFarm(state: FarmState): string {
  * frees up or their step gives up. Once per engine, when it answers and the leftover grace has passed since the
  * start, it removes the dangling images builds of this builder left there ({@link pruneLeftovers}): a replica
  * killed mid-build leaves its step images behind, and its restart is when they are found; waiting out the
- * grace makes all that a predecessor left old enough, however quickly the replica was restarted. It is the one owner of these decisions; builds reach it through
- * {@link farmSource}. A restart forgets the leases in flight: their releases then reach nobody, and the new
+ * grace makes all that a predecessor left old enough, however quickly the replica was restarted. It is the
+ * one owner of these decisions; builds reach it through {@link farmSource}. A restart forgets the leases in flight: their releases then reach nobody, and the new
  * incarnation may place up to one build more per slot for as long as those builds run.
  */
 export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmState> {
