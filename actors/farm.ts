@@ -142,8 +142,9 @@ function describeFarm(state: FarmState): string {
  * start, it removes the dangling images builds of this builder left there ({@link pruneLeftovers}): a replica
  * killed mid-build leaves its step images behind, and its restart is when they are found; waiting out the
  * grace makes all that a predecessor left old enough, however quickly the replica was restarted. It is the
- * one owner of these decisions; builds reach it through {@link farmSource}. A restart forgets the leases in flight: their releases then reach nobody, and the new
- * incarnation may place up to one build more per slot for as long as those builds run.
+ * one owner of these decisions; builds reach it through {@link farmSource}. A restart forgets the leases in
+ * flight: their releases then reach nobody, and the new incarnation may place up to one build more per slot
+ * for as long as those builds run.
  */
 export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmState> {
   const now = Date.now;
