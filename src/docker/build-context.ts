@@ -77,8 +77,8 @@ export interface ContextOptions {
  * context's `.dockerignore` are left out, except the Dockerfile and the `.dockerignore` itself, which the
  * daemon needs and which are always sent. Symlinks are sent as symlinks and never followed. Owners are sent
  * as root (0:0), as the docker CLI does, so the host's uids do not leak into images. The Dockerfile on disk
- * is never changed; with `rewriteDockerfile` the one sent is. Throws {@link DockerBuildError} when the Dockerfile is
- * not a regular file inside the context, or the context cannot be read.
+ * is never changed; with `rewriteDockerfile` the one sent is. Throws {@link DockerBuildError} when the
+ * Dockerfile is not a regular file inside the context, or the context cannot be read.
  */
 export async function buildContext(
   dir: string,
