@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LEFTOVER_GRACE_MS, pruneLeftovers, type PrunedLeftovers } from '../src/docker/cleanup';
 import { engineFor, type EngineFlavour, type EngineOptions } from '../src/docker/engine';
 import { DockerUnreachableError } from '../src/docker/errors';
 import { engineFault } from '../src/docker/farm/fault';
@@ -16,6 +17,7 @@ import {
   type ActorRef,
   type ReplyTo,
 } from './supervision';
+import type { Logger } from '../src/log';
 
 /** A slot granted to one build. Plain data: the client makes the {@link Engine} from it. */
 export interface Grant {
@@ -39,6 +41,8 @@ export interface EngineStatus {
   readonly failures: number;
   readonly lastError: string | null;
   readonly builds: Readonly<Record<LeaseOutcome, number>>;
+  /** What the start prune of the builder's leftover images removed on this engine; null until it is done. */
+  readonly startCleanup: PrunedLeftovers | null;
 }
 
 /** The farm as plain data. */
@@ -66,6 +70,7 @@ export type FarmMsg =
   /** Probe `endpoint` now (a build on it failed): answers why it is down, or null when it answers. */
   | { readonly type: 'check'; readonly endpoint: string; readonly replyTo: ReplyTo<string | null> }
   | { readonly type: 'probed'; readonly endpoint: string; readonly result: ProbeResult }
+  | { readonly type: 'pruned'; readonly endpoint: string; readonly result: PrunedLeftovers | undefined }
   | { readonly type: 'status'; readonly replyTo: ReplyTo<FarmStatus> };
 
 interface EngineState {
@@ -81,6 +86,9 @@ interface EngineState {
   checks: ReplyTo<string | null>[];
   checking: ReplyTo<string | null>[];
   readonly builds: Record<LeaseOutcome, number>;
+  /** Whether the start prune has been started: once per engine, when it answers after the grace. */
+  pruning: boolean;
+  startCleanup: PrunedLeftovers | null;
 }
 
 interface Lease {
@@ -102,6 +110,8 @@ interface FarmState {
   readonly leases: Map<string, Lease>;
   waiters: Waiter[];
   readonly timer: NodeJS.Timeout;
+  /** When this incarnation started: the start prune waits for the grace from here. */
+  readonly startedAt: number;
   waitsTotal: number;
   waitSecondsTotal: number;
 }
@@ -112,6 +122,11 @@ export interface FarmOptions {
   readonly probeIntervalMs: number;
   /** Timeouts of the probes. */
   readonly engine: EngineOptions;
+  /**
+   * How old the builder's dangling images must be for a prune to remove them, and how long after its start the
+   * farm prunes each engine. Default 60 s.
+   */
+  readonly leftoverGraceMs?: number;
 }
 
 const healthy = (e: EngineState): boolean => e.breaker.state === 'closed' && e.known !== undefined;
@@ -140,9 +155,13 @@ function describeFarm(state: FarmState): string {
  * every engine at start and every interval (a failing one is taken out of rotation, with backoff, until it
  * answers again), places each build on an engine with a free slot (rendezvous affinity per deployment repo,
  * else the least loaded) and keeps the builds that find none waiting, first come first served, until a slot
- * frees up or their step gives up. It is the one owner of these decisions; builds reach it through
- * {@link farmSource}. A restart forgets the leases in flight: their releases then reach nobody, and the new
- * incarnation may place up to one build more per slot for as long as those builds run.
+ * frees up or their step gives up. Once per engine, when it answers and the leftover grace has passed since the
+ * start, it removes the dangling images builds of this builder left there ({@link pruneLeftovers}): a replica
+ * killed mid-build leaves its step images behind, and its restart is when they are found; waiting out the
+ * grace makes all that a predecessor left old enough, however quickly the replica was restarted. It is the
+ * one owner of these decisions; builds reach it through {@link farmSource}. A restart forgets the leases in
+ * flight: their releases then reach nobody, and the new incarnation may place up to one build more per slot
+ * for as long as those builds run.
  */
 export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmState> {
   const now = Date.now;
@@ -203,6 +222,26 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
         ctx.reply(check, engine.breaker.lastError ?? 'not probed yet');
   };
 
+  const grace = options.leftoverGraceMs ?? LEFTOVER_GRACE_MS;
+
+  // Once the grace has passed since the start, all a killed predecessor left is old enough to be pruned: each
+  // engine that answers is pruned then, once.
+  const startPrunes = (
+    state: FarmState,
+    ctx: { self: ActorRef<FarmMsg>; signal: AbortSignal; log: Logger },
+  ): void => {
+    if (now() - state.startedAt < grace) return;
+    for (const engine of state.engines.values()) {
+      if (engine.pruning || !engine.known) continue;
+      engine.pruning = true;
+      const { endpoint } = engine.spec;
+      const client = engineFor(engine.spec, engine.known, options.engine.requestTimeoutMs ?? 30_000);
+      void pruneLeftovers(client, grace, { signal: ctx.signal, log: ctx.log }).then((result) =>
+        send(ctx.self, { type: 'pruned', endpoint, result }),
+      );
+    }
+  };
+
   return defineActor<FarmMsg, FarmState>({
     init(ctx) {
       const engines = new Map(
@@ -217,13 +256,23 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             checks: [],
             checking: [],
             builds: { ok: 0, failed: 0, unreachable: 0, stopped: 0 },
+            pruning: false,
+            startCleanup: null,
           },
         ]),
       );
       send(ctx.self, { type: 'tick' });
       // Through the mailbox, so probes are started and judged one message at a time.
       const timer = setInterval(() => send(ctx.self, { type: 'tick' }), options.probeIntervalMs);
-      return { engines, leases: new Map(), waiters: [], timer, waitsTotal: 0, waitSecondsTotal: 0 };
+      return {
+        engines,
+        leases: new Map(),
+        waiters: [],
+        timer,
+        startedAt: now(),
+        waitsTotal: 0,
+        waitSecondsTotal: 0,
+      };
     },
     handle(msg, state, ctx) {
       switch (msg.type) {
@@ -263,6 +312,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
         case 'tick':
           for (const engine of state.engines.values())
             if (probeDue(engine.breaker, now())) probe(engine, ctx.self, ctx.signal);
+          startPrunes(state, ctx);
           return state;
         case 'check': {
           const engine = state.engines.get(msg.endpoint);
@@ -295,6 +345,13 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             else ctx.log.info('docker engine in rotation', { endpoint: msg.endpoint });
           }
           dispatch(state, ctx);
+          startPrunes(state, ctx);
+          return state;
+        }
+        case 'pruned': {
+          const engine = state.engines.get(msg.endpoint);
+          // A failed prune is logged by it and tried again at the next start.
+          if (engine && msg.result) engine.startCleanup = msg.result;
           return state;
         }
         case 'status':
@@ -319,6 +376,7 @@ function status(state: FarmState): FarmStatus {
       failures: e.breaker.failures,
       lastError: e.breaker.lastError,
       builds: { ...e.builds },
+      startCleanup: e.startCleanup,
     })),
     leases: [...state.leases.values()].map(({ workflowId, endpoint, reason }) => ({
       workflowId,

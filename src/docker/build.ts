@@ -3,6 +3,7 @@ import type { RegistryAccess } from '../registry/access';
 import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
+import { labelEveryStage, userLines } from './builder-label';
 import { withBuildDeadline } from './build-deadline';
 import { chooseBackend, type BuilderBackend } from './buildkit/backend';
 import type { DockerCallContext } from './call-context';
@@ -54,7 +55,7 @@ export interface BuildInput extends BuildOptions {
   readonly engine: Engine;
   /** The rendered deployment repo: the build context. */
   readonly contextDir: string;
-  /** Full references the image gets, e.g. `<image>:<commit>` and `<image>:latest`. */
+  /** Full references the image gets, e.g. `<image>:<commit>`. */
   readonly tags: readonly string[];
   /** The configured registry; its credentials, if any, let FROM pull private base images. Default: none. */
   readonly access?: RegistryAccess;
@@ -91,9 +92,11 @@ export async function buildImage(input: BuildInput, ctx: DockerCallContext): Pro
 
 /**
  * Builds `contextDir` with the classic builder (`POST /build`, `rm` and `forcerm` always on, so intermediate
- * containers go even when a step fails) and tags the result with every entry of `tags`. No `labels` are
- * passed: the classic builder would commit one more image for them, and {@link removeBuildImages} finds what
- * a build made by its tags and id instead. Output goes to `ctx.onLine` line by line. A step that fails in the
+ * containers go even when a step fails) and tags the result with every entry of `tags`. The Dockerfile is
+ * sent with the builder's label set first in each stage ({@link labelEveryStage}), so every image the build
+ * commits, the step images of a build killed half way included, carries it for `pruneLeftovers`; the
+ * `labels` option would mark only the last image. The daemon's parse errors name the lines of the user's
+ * Dockerfile ({@link userLines}). Output goes to `ctx.onLine` line by line. A step that fails in the
  * stream (HTTP 200 with `errorDetail`) or an HTTP error throws {@link DockerBuildError} with the daemon's
  * message; the deadline {@link DockerTimeoutError}. Aborting `ctx.signal` closes the request, which makes the
  * daemon cancel the build. On every failure the containers and images this build created are removed before
@@ -102,7 +105,14 @@ export async function buildImage(input: BuildInput, ctx: DockerCallContext): Pro
 async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const { engine } = input;
   const onLine = ctx.onLine ?? (() => undefined);
-  const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
+  let added: readonly number[] = [];
+  const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile', {
+    rewriteDockerfile: (text) => {
+      const labelled = labelEveryStage(text);
+      added = labelled.added;
+      return labelled.text;
+    },
+  });
   let contextError: Error | undefined;
   context.on('error', (err: Error) => (contextError = err));
   const transcript = new BuildTranscript(onLine);
@@ -130,7 +140,9 @@ async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<
       };
       const res = await dial(engine.modem, engine.endpoint, call, signal);
       if (res.statusCode !== 200)
-        throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
+        throw new DockerBuildError(
+          userLines(errorMessage(await readText(res, engine.endpoint, signal)), added),
+        );
       let auxId: string | undefined;
       const outcome = await followStream(
         res,
@@ -143,7 +155,7 @@ async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<
         onLine,
       );
       transcript.end();
-      if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
+      if (outcome.error !== undefined) throw new DockerBuildError(userLines(outcome.error, added));
       const id = auxId ?? transcript.builtId;
       // The original's own words for a build that ends without naming an image.
       if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');

@@ -3,6 +3,7 @@ import { nopLogger, type Logger } from '../log';
 import { retry, type OutageWatch } from '../outage/retry';
 import type { CallContext } from '../registry/call-context';
 import type { BuiltImage } from './build';
+import { BUILDER_LABEL } from './builder-label';
 import { engineJson, engineStatus, type Engine } from './engine';
 import { DockerEngineError } from './errors';
 
@@ -85,7 +86,7 @@ export async function removeLeftovers(engine: Engine, leftovers: BuildLeftovers,
       log.debug('build leftover cleaned up', { path, result });
       return result;
     } catch (err) {
-      log.warn('could not remove a build leftover', { path, err });
+      log.warn('could not remove a build leftover', { endpoint: engine.endpoint, path, err });
       return undefined;
     }
   };
@@ -138,14 +139,14 @@ function inspect(
 }
 
 /**
- * Removes the tags a build made (`image.tags`: `<image>:<commit>` and `<image>:latest`) from the engine's
- * host, each only while it still names the image this build produced: a tag another workflow has since moved
- * to its own image (a later build's `latest`) is theirs and stays. Tags are removed one by one, never forced,
- * so the image is deleted (with the intermediate images under it, which the daemon prunes) only with its last
- * tag; a tag someone else put on the same image keeps it. When all our tags have moved on, the image, now
- * untagged, is removed by id. Images that a container still uses are kept and logged (the daemon answers
- * 409): containers are never removed here, since one made from our image belongs to whoever started it.
- * Returns the references removed.
+ * Removes the tags a build made (`image.tags`: `<image>:<commit>`; `latest` is only ever a registry tag) from
+ * the engine's host, each only while it still names the image this build produced: a tag another workflow has
+ * since moved to its own image (a forced rebuild of the same commit) is theirs and stays. Tags are removed one
+ * by one, never forced, so the image is deleted (with the intermediate images under it, which the daemon
+ * prunes) only with its last tag; a tag someone else put on the same image keeps it. When all our tags have
+ * moved on, the image, now untagged, is removed by id. Images that a container still uses are kept and logged
+ * (the daemon answers 409): containers are never removed here, since one made from our image belongs to
+ * whoever started it. Returns the references removed.
  *
  * Each tag is looked up, then removed: the Engine API has no removal conditional on the image id, so a tag
  * moved within that one round trip would still go. Lookups and removals are repeated within `ctx.outage`
@@ -180,4 +181,63 @@ export async function removeBuildImages(input: RemoveImagesInput, ctx: CallConte
     if (left && tags.length === 0) await removeOne(image.id);
   }
   return removed;
+}
+
+/**
+ * How long an untagged image of ours is left alone. A classic build in flight has one between committing a
+ * step and starting the next step's container from it (milliseconds; a running container protects it after
+ * that), and a BuildKit export has one before it tags: a prune must not take them from under another
+ * replica's build.
+ */
+export const LEFTOVER_GRACE_MS = 60_000;
+
+/** What a prune removed on one engine. */
+export interface PrunedLeftovers {
+  readonly images: number;
+  /** As the engine counts it: the size of the layers it deleted. */
+  readonly bytes: number;
+}
+
+interface PruneReply {
+  ImagesDeleted?: { Deleted?: string; Untagged?: string }[] | null;
+  SpaceReclaimed?: number;
+}
+
+/**
+ * Removes the dangling images this builder made on `engine` that are older than `graceMs`: what a build left
+ * when it was killed with its replica (the step images of a classic build, marked by the label each stage
+ * sets first) or when another build took its only tag. `POST /images/prune` with the filters `dangling`,
+ * `label` ({@link BUILDER_LABEL}) and `until`: the engine removes each untagged image that heads a chain, with
+ * the untagged parents under it, and skips any a container uses. Images without the label are never touched.
+ * Logs what was removed at info (debug when nothing was), and a failure as a warning naming the engine; never
+ * throws, as cleanup must not fail what it follows. Resolves with what was removed, or undefined on failure.
+ */
+export async function pruneLeftovers(
+  engine: Engine,
+  graceMs: number,
+  ctx: { readonly signal: AbortSignal; readonly log?: Logger },
+): Promise<PrunedLeftovers | undefined> {
+  const log = ctx.log ?? nopLogger;
+  const filters = {
+    dangling: ['true'],
+    label: [BUILDER_LABEL],
+    until: [`${Math.floor(graceMs / 1000)}s`],
+  };
+  try {
+    const call = {
+      method: 'POST' as const,
+      path: '/images/prune',
+      query: { filters: JSON.stringify(filters) },
+    };
+    const reply = (await engineJson(engine, call, ctx.signal)) as PruneReply;
+    const images = (reply.ImagesDeleted ?? []).filter((entry) => entry.Deleted).length;
+    const pruned = { images, bytes: reply.SpaceReclaimed ?? 0 };
+    const fields = { endpoint: engine.endpoint, ...pruned };
+    if (images > 0) log.info('leftover images removed', fields);
+    else log.debug('no leftover images to remove', fields);
+    return pruned;
+  } catch (err) {
+    log.warn('could not remove leftover images', { endpoint: engine.endpoint, err });
+    return undefined;
+  }
 }

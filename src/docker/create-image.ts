@@ -1,12 +1,12 @@
 import type { RegistryAccess } from '../registry/access';
 import { imageReference, type ImageName } from '../registry/image-name';
-import { manifestExists } from '../registry/manifest';
+import { manifestExists, tagManifest } from '../registry/manifest';
 import type { RetryPolicy } from '../outage/retry';
 import { buildImage, type BuildOptions, type BuiltImage } from './build';
 import type { DockerCallContext } from './call-context';
 import type { Engine } from './engine';
 import { DockerTimeoutError, DockerUnreachableError } from './errors';
-import { pushImage, type PushOptions } from './push';
+import { pushImage, type PushedTag, type PushOptions } from './push';
 import { shortImageId, statusMessages } from './status';
 
 /** The build milestone's image step for one workflow. */
@@ -72,10 +72,13 @@ export const STEP_BEGINS = /^(?:Step \d+\/\d+ : |#\d+ \[[^\]]*\b\d+\/\d+\] )(?!F
 /**
  * The original `create_docker_image`, without a shell: unless `forceBuild`, ask the registry whether
  * `<image>:<commit>` exists (by manifest, never by pulling) and stop there if it does; otherwise connect to
- * the engine, build the context tagged `<image>:<commit>` and `<image>:latest`, then push both tags. Errors
- * are the typed errors of the registry lookup, `connect`, {@link buildImage} and {@link pushImage}; the
- * status messages sent before the failure have reached `onStatus` by then. Local images are left for the
- * workflow's cleanup (`removeBuildImages`), which `onBuilt` tells what they are.
+ * the engine, build the context tagged `<image>:<commit>`, push that tag, then point the registry's
+ * `<image>:latest` at the manifest just pushed ({@link tagManifest}). `latest` is never a local tag: builds of
+ * one image on one engine would move it under each other's push and cleanup, and the registry's own tag moves
+ * to whichever build finishes last. Errors are the typed errors of the registry lookup, `connect`,
+ * {@link buildImage}, {@link pushImage} and {@link tagManifest}; the status messages sent before the failure
+ * have reached `onStatus` by then. Local images are left for the workflow's cleanup (`removeBuildImages`),
+ * which `onBuilt` tells what they are.
  */
 export async function createImage(
   input: CreateImageInput,
@@ -121,7 +124,7 @@ export async function createImage(
           ...input.build,
           engine,
           contextDir: input.contextDir,
-          tags: [reference, imageReference(input.image, 'latest')],
+          tags: [reference],
           access: input.access,
         },
         {
@@ -143,20 +146,28 @@ export async function createImage(
   const id = shortImageId(built.id);
   say(statusMessages.built(id));
   say(statusMessages.tagged(id, input.access.url));
+  let pushed: PushedTag | undefined;
   try {
-    await pushImage(
-      {
-        ...input.push,
-        engine,
-        image: input.image,
-        tags: [input.commit, 'latest'],
-        access: input.access,
-      },
+    [pushed] = await pushImage(
+      { ...input.push, engine, image: input.image, tags: [input.commit], access: input.access },
       ctx,
     );
   } catch (err) {
     throw (await faultOf(err)) ?? err;
   }
+  // Outside the engine's judgement: moving latest is a registry call only.
+  await tagManifest(
+    {
+      image: input.image,
+      // The digest names exactly what this build pushed, even if another build pushes the same commit now.
+      source: pushed?.digest ?? input.commit,
+      tag: 'latest',
+      access: input.access,
+      ...(input.registryTimeoutMs === undefined ? {} : { timeoutMs: input.registryTimeoutMs }),
+      ...(input.registryRetry === undefined ? {} : { retry: input.registryRetry }),
+    },
+    ctx,
+  );
   say(statusMessages.pushed(id));
   return { imageFound: false, reference, imageId: built.id, messages };
 }

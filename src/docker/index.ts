@@ -1,8 +1,15 @@
 export { authConfig, DOCKER_HUB_SERVER, serverAddress } from './auth-config';
 export { buildImage, type BuildInput, type BuildOptions, type BuiltImage } from './build';
 export { buildContext } from './build-context';
+export { BUILDER_LABEL, labelEveryStage, userLines } from './builder-label';
 export type { DockerCallContext } from './call-context';
-export { removeBuildImages, type RemoveImagesInput } from './cleanup';
+export {
+  LEFTOVER_GRACE_MS,
+  pruneLeftovers,
+  removeBuildImages,
+  type PrunedLeftovers,
+  type RemoveImagesInput,
+} from './cleanup';
 export {
   createImage,
   type CreateImageContext,

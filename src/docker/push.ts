@@ -23,7 +23,7 @@ export interface PushOptions {
 export interface PushInput extends PushOptions {
   readonly engine: Engine;
   readonly image: ImageName;
-  /** Tags (not references) to push, each explicitly, in order: e.g. the commit, then `latest`. */
+  /** Tags (not references) to push, each explicitly, in order: e.g. the commit. */
   readonly tags: readonly string[];
   readonly access: RegistryAccess;
 }

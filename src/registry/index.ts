@@ -17,5 +17,12 @@ export {
   type ImageLocation,
 } from './errors';
 export { DOCKER_HUB, imageName, imageReference, registryHost, type ImageName } from './image-name';
-export { MANIFEST_MEDIA_TYPES, manifestExists, verifyImage, type ManifestQuery } from './manifest';
+export {
+  MANIFEST_MEDIA_TYPES,
+  manifestExists,
+  tagManifest,
+  verifyImage,
+  type ManifestQuery,
+  type TagQuery,
+} from './manifest';
 export { registryRequest, type RegistryRequest } from './request';

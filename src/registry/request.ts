@@ -7,10 +7,12 @@ import type { ImageName } from './image-name';
 export interface RegistryRequest {
   readonly image: ImageName;
   readonly access: RegistryAccess;
-  readonly method: 'GET' | 'HEAD';
+  readonly method: 'GET' | 'HEAD' | 'PUT';
   /** Path under the API base, starting with `/v2/`. */
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** What a PUT sends; sent again as it is when the registry first asks for credentials. */
+  readonly body?: Uint8Array<ArrayBuffer>;
 }
 
 function transportDetail(err: unknown): string {
@@ -59,7 +61,11 @@ async function bearerToken(
   }
   const url = new URL(realm);
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-  url.searchParams.set('scope', challenge.params.scope ?? `repository:${request.image.repository}:pull`);
+  const actions = request.method === 'PUT' ? 'pull,push' : 'pull';
+  url.searchParams.set(
+    'scope',
+    challenge.params.scope ?? `repository:${request.image.repository}:${actions}`,
+  );
   const headers: Record<string, string> = credentials ? { Authorization: basic(credentials) } : {};
   const res = await send(url.toString(), { headers }, registry, signal);
   if (res.status === 401 || res.status === 403) {
@@ -104,7 +110,11 @@ async function authorization(
 export async function registryRequest(request: RegistryRequest, signal: AbortSignal): Promise<Response> {
   const registry = request.image.registry;
   const url = `${registryApiBase(request.image, request.access)}${request.path}`;
-  const init = { method: request.method, headers: { ...request.headers } };
+  const init = {
+    method: request.method,
+    headers: { ...request.headers },
+    ...(request.body === undefined ? {} : { body: request.body }),
+  };
   const first = await send(url, init, registry, signal);
   if (first.status !== 401 && first.status !== 403) return first;
   await first.body?.cancel();

@@ -2,6 +2,8 @@ import path from 'node:path';
 import {
   createImage,
   DockerUnreachableError,
+  LEFTOVER_GRACE_MS,
+  pruneLeftovers,
   removeBuildImages,
   statusMessages,
   type BuildOptions,
@@ -71,6 +73,8 @@ export interface StepDeps {
   readonly outageBudgetMs: number;
   /** Serialises pushes per deployment repository. Default: the process-wide table. */
   readonly locks?: KeyedMutex;
+  /** How old the builder's dangling images must be before a build that did not finish removes them. */
+  readonly leftoverGraceMs?: number;
   /**
    * Told of each secret a deployment repository brings (docker.json's registry password), before anything
    * could print it: the redactor learns it. Default: none.
@@ -330,7 +334,9 @@ function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageNam
  * farm; otherwise lease a slot on an engine, build, tag and push. A failure that is the engine's (it cannot be
  * reached, or it stopped under the build: see the lease's `fault`) names the engine and takes it out of
  * rotation; a build it met before any step began moves to another engine. The local tags this build made are
- * removed afterwards (the registry holds the image), never others, and the slot is given back last.
+ * removed afterwards (the registry holds the image), never others; a build that did not finish also removes the
+ * dangling images builds of this builder left on its engine (`pruneLeftovers`: killed replicas' step images
+ * among them). The slot is given back last.
  */
 export async function buildStep(
   input: ImageStepInput,
@@ -422,8 +428,24 @@ export async function buildStep(
         { engine: lease.engine, image: built },
         { signal: AbortSignal.timeout(30_000), log: ctx.log, outage: ctx.outage },
       )
-        .then((removed) => removed.length > 0 && ctx.log.debug('removed local images', { removed }))
-        .catch((err: unknown) => ctx.log.warn('could not remove the local images of this build', { err }));
+        .then(
+          (removed) =>
+            removed.length > 0 &&
+            ctx.log.debug('removed local images', { endpoint: lease.engine.endpoint, removed }),
+        )
+        .catch((err: unknown) =>
+          ctx.log.warn('could not remove the local images of this build', {
+            endpoint: lease.engine.endpoint,
+            err,
+          }),
+        );
+    }
+    // An engine that could not be reached would only make the prune fail too.
+    if (lease && outcome !== 'ok' && outcome !== 'unreachable') {
+      await pruneLeftovers(lease.engine, deps.leftoverGraceMs ?? LEFTOVER_GRACE_MS, {
+        signal: AbortSignal.timeout(30_000),
+        log: ctx.log,
+      });
     }
     lease?.release(outcome);
     ctx.report.save();

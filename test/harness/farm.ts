@@ -19,7 +19,12 @@ afterEach(async () => {
 
 export async function startTestFarm(
   entries: readonly string[],
-  options: { probeIntervalMs?: number; slots?: number; requestTimeoutMs?: number } = {},
+  options: {
+    probeIntervalMs?: number;
+    slots?: number;
+    requestTimeoutMs?: number;
+    leftoverGraceMs?: number;
+  } = {},
 ): Promise<TestFarm> {
   const engines = parseEngineSpecs(entries, options.slots ?? 2);
   const engine = { requestTimeoutMs: options.requestTimeoutMs ?? 2000 };
@@ -28,6 +33,7 @@ export async function startTestFarm(
       engines,
       engine,
       probeIntervalMs: options.probeIntervalMs ?? 60_000,
+      ...(options.leftoverGraceMs === undefined ? {} : { leftoverGraceMs: options.leftoverGraceMs }),
     }),
     { id: 'farm' },
   );

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { registryHost } from '../../registry/image-name';
 import type { BuildInput, BuiltImage } from '../build';
 import { buildContext } from '../build-context';
+import { builderLabels } from '../builder-label';
 import { withBuildDeadline } from '../build-deadline';
 import type { DockerCallContext } from '../call-context';
 import { engineStatus } from '../engine';
@@ -53,6 +54,7 @@ async function runBuild(
     t: input.tags,
     dockerfile: input.dockerfile ?? 'Dockerfile',
     buildargs: input.buildArgs,
+    labels: builderLabels,
     nocache: input.noCache ?? true,
     networkmode: input.networkMode,
   };
@@ -89,7 +91,8 @@ async function runBuild(
  * the build log through {@link BuildKitTrace}; an in-band error is a {@link DockerBuildError} with the failed
  * step's last output lines; the deadline is a {@link DockerTimeoutError}. Aborting closes the request and
  * cancels the build by its id, so it stops in the engine. BuildKit leaves no intermediate containers or
- * images behind, only build cache, which is the engine's to prune.
+ * images behind, only build cache, which is the engine's to prune; the image it makes carries the builder's
+ * label (`labels`), so one left untagged is found by `pruneLeftovers`.
  */
 export async function buildWithBuildKit(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const onLine = ctx.onLine ?? (() => undefined);

@@ -2,11 +2,13 @@ import {
   buildImage,
   connectEngine,
   DockerBuildError,
+  BUILDER_LABEL,
   DockerTimeoutError,
   engineJson,
   type BuildInput,
   type Engine,
 } from '../../../src/docker';
+import { BUILDER_VERSION } from '../../../src/version';
 import { testEnv, uniqueName } from '../../harness/env';
 import {
   cleanUp,
@@ -56,26 +58,31 @@ async function leftovers(made: { images: string[]; containers: string[] }): Prom
 }
 
 describe('buildImage against dockerd', () => {
-  it('builds in exactly the Dockerfile steps, without a LABEL step, so the image carries no label', async () => {
+  it("builds the Dockerfile's steps with the builder's label set first, so every image it commits carries it", async () => {
     const lines: string[] = [];
     const build = await input({ Dockerfile: `FROM ${env.baseImage}\nRUN echo built > /built\n` });
     const built = await buildImage(build, { signal: noAbort(), onLine: (l) => lines.push(l) });
     expect(lines.filter((l) => l.startsWith('Step '))).toEqual([
-      `Step 1/2 : FROM ${env.baseImage}`,
-      'Step 2/2 : RUN echo built > /built',
+      `Step 1/3 : FROM ${env.baseImage}`,
+      `Step 2/3 : LABEL ${BUILDER_LABEL}="${BUILDER_VERSION}"`,
+      'Step 3/3 : RUN echo built > /built',
     ]);
-    const inspected = (await engineJson(
-      docker,
-      { method: 'GET', path: `/images/${built.id}/json` },
-      noAbort(),
-    )) as { Config: { Labels?: Record<string, string> | null } };
-    expect(inspected.Config.Labels ?? {}).toEqual({});
-    const history = (await engineJson(
-      docker,
-      { method: 'GET', path: `/images/${built.id}/history` },
-      noAbort(),
-    )) as { CreatedBy: string }[];
-    expect(history.filter((layer) => layer.CreatedBy.includes('LABEL'))).toEqual([]);
+    const made = madeBy(lines).images;
+    expect(made).toHaveLength(2);
+    for (const id of made) {
+      const inspected = (await engineJson(
+        docker,
+        { method: 'GET', path: `/images/${id}/json` },
+        noAbort(),
+      )) as {
+        Config: { Labels?: Record<string, string> | null };
+      };
+      expect({ id, labels: inspected.Config.Labels }).toEqual({
+        id,
+        labels: { [BUILDER_LABEL]: BUILDER_VERSION },
+      });
+    }
+    expect(built.id).toContain(made[1]);
   });
 
   it('leaves out what .dockerignore excludes and sends the Dockerfile and .dockerignore', async () => {
@@ -109,7 +116,8 @@ describe('buildImage against dockerd', () => {
     );
     expect(lines).toContain('about to fail');
     const made = madeBy(lines);
-    expect(made.images).toHaveLength(1);
+    // The label step's image and the first RUN's.
+    expect(made.images).toHaveLength(2);
     expect(await leftovers(made)).toEqual([]);
   });
 
@@ -145,7 +153,8 @@ describe('buildImage against dockerd', () => {
       expect(Date.now() - abortedAt).toBeLessThan(10_000);
       expect(proxy.calls.filter((c) => c.url.includes('/build?')).map((c) => c.closedEarly)).toEqual([true]);
       const made = madeBy(lines);
-      expect(made.containers).toHaveLength(2);
+      // The label step's, the first RUN's and the one the abort stopped.
+      expect(made.containers).toHaveLength(3);
       expect(await leftovers(made)).toEqual([]);
       for (const tag of build.tags)
         expect({ tag, exists: await exists(docker, 'images', tag) }).toEqual({ tag, exists: false });

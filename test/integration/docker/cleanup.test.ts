@@ -36,14 +36,14 @@ beforeAll(async () => {
 });
 afterAll(cleanUp);
 
-/** Builds `<name>:<commit>` and `<name>:latest` as the builder does; the image and its steps' images. */
+/** Builds `<name>:<commit>` as the builder does; the image and its steps' images. */
 async function buildFor(name: string, commit: string): Promise<{ built: BuiltImage; steps: string[] }> {
   const contextDir = await context({
     Dockerfile: `FROM ${env.baseImage}\nRUN echo ${commit} > /commit\nRUN echo ${name} > /name\n`,
   });
   const lines: string[] = [];
   const built = await buildImage(
-    { engine: docker, contextDir, tags: [`${name}:${commit}`, `${name}:latest`] },
+    { engine: docker, contextDir, tags: [`${name}:${commit}`] },
     { signal: noAbort(), onLine: (line) => lines.push(line) },
   );
   const steps = lines.flatMap((l) => STEP_IMAGE.exec(l)?.[1] ?? []).filter((id) => id !== baseId);
@@ -75,9 +75,10 @@ describe('removeBuildImages against dockerd', () => {
       if (!built) throw new Error('createImage reported no built image');
       const removed = await removeBuildImages({ engine: docker, image: built }, { signal: noAbort() });
 
-      expect(removed).toEqual([imageReference(image, 'abc123'), imageReference(image, 'latest')]);
+      expect(removed).toEqual([imageReference(image, 'abc123')]);
       const steps = lines.flatMap((l) => STEP_IMAGE.exec(l)?.[1] ?? []).filter((id) => id !== baseId);
-      expect(steps).toHaveLength(2);
+      // The builder's label step and the two RUN steps.
+      expect(steps).toHaveLength(3);
       for (const id of [built.id, ...steps])
         expect({ id, exists: await exists(docker, 'images', id) }).toEqual({ id, exists: false });
       expect(await exists(docker, 'images', `${unrelated}:keep`)).toBe(true);
@@ -101,7 +102,7 @@ describe('removeBuildImages against dockerd', () => {
         { signal: noAbort(), outage: { initialDelayMs: 100, onRetry: (notice) => retries.push(notice) } },
       );
 
-      expect(removed).toEqual([`${name}:ddd444`, `${name}:latest`]);
+      expect(removed).toEqual([`${name}:ddd444`]);
       expect(retries.map((r) => [r.dependency, r.attempt])).toEqual([
         ['docker engine', 2],
         ['docker engine', 3],
@@ -114,7 +115,7 @@ describe('removeBuildImages against dockerd', () => {
     }
   });
 
-  it('keeps a latest that a later build has taken, and still removes its own image', async () => {
+  it('leaves a later build of the same image alone, and removes its own image', async () => {
     const name = ourImage(uniqueName('it-cleanup-retagged'));
     const mine = await buildFor(name, 'aaa111');
     const theirs = await buildFor(name, 'bbb222');
@@ -124,11 +125,10 @@ describe('removeBuildImages against dockerd', () => {
     expect(removed).toEqual([`${name}:aaa111`]);
     expect(await exists(docker, 'images', mine.built.id)).toBe(false);
     for (const step of mine.steps) expect(await exists(docker, 'images', step)).toBe(false);
-    expect(await imageId(docker, `${name}:latest`)).toBe(theirs.built.id);
-    expect(await exists(docker, 'images', `${name}:bbb222`)).toBe(true);
+    expect(await imageId(docker, `${name}:bbb222`)).toBe(theirs.built.id);
   });
 
-  it('removes an image by id once another build of the same commit has taken both its tags', async () => {
+  it('removes an image by id once another build of the same commit has taken its tag', async () => {
     const name = ourImage(uniqueName('it-cleanup-orphan'));
     const mine = await buildFor(name, 'ccc333');
     const theirs = await buildFor(name, 'ccc333');
@@ -139,7 +139,6 @@ describe('removeBuildImages against dockerd', () => {
     expect(await exists(docker, 'images', mine.built.id)).toBe(false);
     for (const step of mine.steps) expect(await exists(docker, 'images', step)).toBe(false);
     expect(await imageId(docker, `${name}:ccc333`)).toBe(theirs.built.id);
-    expect(await imageId(docker, `${name}:latest`)).toBe(theirs.built.id);
   });
 
   it('keeps an image a container uses, with the tag the daemon refused, and logs it', async () => {
@@ -150,12 +149,12 @@ describe('removeBuildImages against dockerd', () => {
       const log = recordingLogger();
       const removed = await removeBuildImages({ engine: docker, image: built }, { signal: noAbort(), log });
 
-      expect(removed).toEqual([`${name}:ddd444`]);
-      expect(await imageId(docker, `${name}:latest`)).toBe(built.id);
+      expect(removed).toEqual([]);
+      expect(await imageId(docker, `${name}:ddd444`)).toBe(built.id);
       expect(log.lines).toContainEqual({
         level: 'warn',
         message: 'image kept: a container uses it',
-        fields: { reference: `${name}:latest` },
+        fields: { reference: `${name}:ddd444` },
       });
     } finally {
       await removeContainer(docker, container);

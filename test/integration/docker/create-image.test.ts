@@ -11,7 +11,17 @@ import { imageName, ImageNotFoundError, imageReference, verifyImage } from '../.
 import { renderTemplates } from '../../../src/templates';
 import { REPO_ROOT, testEnv, uniqueName } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
-import { cleanUp, context, contextFrom, engine, exists, filesInImage, noAbort, ourImage } from './helpers';
+import {
+  authRegistryAccess,
+  cleanUp,
+  context,
+  contextFrom,
+  engine,
+  exists,
+  filesInImage,
+  noAbort,
+  ourImage,
+} from './helpers';
 
 const env = testEnv();
 const access = { url: env.registry.url };
@@ -150,5 +160,31 @@ describe('createImage against dockerd and the open registry', () => {
     );
     expect(statuses.at(-1)).toBe(`Executing a docker build for ${env.registry.host}/${failing}:bad1...`);
     expect((await lookupManifest(env.registry.url, failing, 'bad1')).status).toBe(404);
+  });
+});
+
+describe('createImage against the password registry', () => {
+  it('pushes the commit and sets latest to the same manifest with the configured credentials', async () => {
+    const auth = authRegistryAccess();
+    const dockerUrl = `${uniqueName('it-auth')}/app`;
+    const image = ourImage(imageName(dockerUrl, auth.url));
+    await createImage(
+      {
+        connect: () => Promise.resolve(docker),
+        image,
+        commit: 'a0a0a0a',
+        contextDir: await context({ Dockerfile: `FROM ${env.baseImage}\nRUN echo auth > /auth\n` }),
+        forceBuild: false,
+        access: auth,
+      },
+      { signal: noAbort() },
+    );
+    const credentials = auth.credentials as { username: string; password: string };
+    const [commit, latest] = [
+      await lookupManifest(auth.url, image.repository, 'a0a0a0a', credentials),
+      await lookupManifest(auth.url, image.repository, 'latest', credentials),
+    ];
+    expect([commit.status, latest.status]).toEqual([200, 200]);
+    expect(latest.digest).toBe(commit.digest);
   });
 });

@@ -1,8 +1,8 @@
 // What the docker adapter's integration tests share: the real engine of the test environment, throw-away
 // build contexts, and looks at the daemon's state through the Engine API (never a shell or the docker CLI).
-import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -187,11 +187,13 @@ export interface EngineProxy {
 }
 
 /**
- * A loopback TCP endpoint in front of the test daemon's socket that records every request, so tests can see
- * what the adapter sends (versions, headers) and whether it hung up, while the real daemon does the work.
- * A client that hangs up is passed on: the daemon must see it to cancel a build.
+ * A loopback TCP endpoint in front of a daemon's socket (the test daemon's unless `socketPath` names
+ * another) that records every request, so tests can see what the adapter sends (versions, headers) and
+ * whether it hung up, while the real daemon does the work. A client that hangs up is passed on: the daemon
+ * must see it to cancel a build. Upgraded connections (a BuildKit session) are passed through as bytes, and
+ * closing the proxy cuts them too, as a dead client would.
  */
-export async function engineProxy(): Promise<EngineProxy> {
+export async function engineProxy(socketPath = testEnv().dockerSocket): Promise<EngineProxy> {
   const calls: ProxiedCall[] = [];
   let breaking = 0;
   const server = http.createServer((req, res) => {
@@ -208,7 +210,7 @@ export async function engineProxy(): Promise<EngineProxy> {
       return;
     }
     const upstream = http.request(
-      { socketPath: testEnv().dockerSocket, path: req.url, method: req.method, headers: req.headers },
+      { socketPath, path: req.url, method: req.method, headers: req.headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -221,6 +223,26 @@ export async function engineProxy(): Promise<EngineProxy> {
     });
     req.pipe(upstream);
   });
+  const upgraded = new Set<net.Socket>();
+  server.on('upgrade', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, closedEarly: false });
+    const daemon = net.connect(socketPath, () => {
+      const headers = Object.entries(req.headers).map(([name, value]) => `${name}: ${String(value)}\r\n`);
+      daemon.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('')}\r\n`);
+      daemon.write(head);
+      daemon.pipe(client);
+      client.pipe(daemon);
+    });
+    for (const socket of [client, daemon]) {
+      upgraded.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        upgraded.delete(socket);
+        client.destroy();
+        daemon.destroy();
+      });
+    }
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     endpoint: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -230,6 +252,7 @@ export async function engineProxy(): Promise<EngineProxy> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
       }),
   };
 }
@@ -253,4 +276,15 @@ export async function privateBaseImage(docker: Engine): Promise<string> {
   await pushImage({ engine: docker, image: base, tags: ['1'], access }, { signal: noAbort() });
   await removeImage(docker.modem, reference);
   return reference;
+}
+
+/** The processes of this machine whose command line is exactly `argv`: a RUN step's, seen from the host. */
+export async function processesRunning(argv: string[]): Promise<number> {
+  const wanted = `${argv.join('\0')}\0`;
+  let found = 0;
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === wanted) found += 1;
+  }
+  return found;
 }

@@ -1,4 +1,10 @@
-import { DockerEngineError, removeBuildImages, type Engine } from '../../../src/docker';
+import {
+  BUILDER_LABEL,
+  DockerEngineError,
+  pruneLeftovers,
+  removeBuildImages,
+  type Engine,
+} from '../../../src/docker';
 import { sendJson, type FakeHttpServer, type ReceivedRequest } from '../registry/fake-http-server';
 import { recordingLogger } from '../../fakes/logger';
 import { apiPath, startFakeEngine } from './fake-engine';
@@ -148,6 +154,52 @@ describe('removeBuildImages', () => {
     const { engine } = await daemon([{ id: OURS, tags: [...built.tags] }], () => 500);
     await expect(removeBuildImages({ engine, image: built }, ctx())).rejects.toThrow(
       new DockerEngineError(500, 'status 500'),
+    );
+  });
+});
+
+describe('pruneLeftovers', () => {
+  it("asks the engine to prune the builder's dangling images older than the grace, and logs what went", async () => {
+    const { server: fake, engine } = await startFakeEngine((_req, res) =>
+      sendJson(res, 200, {
+        ImagesDeleted: [{ Deleted: 'sha256:1' }, { Deleted: 'sha256:2' }],
+        SpaceReclaimed: 4096,
+      }),
+    );
+    server = fake;
+    const log = recordingLogger();
+
+    const pruned = await pruneLeftovers(engine, 60_000, { signal: new AbortController().signal, log });
+
+    expect(pruned).toEqual({ images: 2, bytes: 4096 });
+    const call = fake.requests.find((r) => apiPath(r.url.pathname) === '/images/prune');
+    expect(call?.method).toBe('POST');
+    expect(JSON.parse(call?.url.searchParams.get('filters') ?? '')).toEqual({
+      dangling: ['true'],
+      label: [BUILDER_LABEL],
+      until: ['60s'],
+    });
+    expect(log.lines).toContainEqual({
+      level: 'info',
+      message: 'leftover images removed',
+      fields: { endpoint: engine.endpoint, images: 2, bytes: 4096 },
+    });
+  });
+
+  it('logs a refused prune as a warning naming the engine, and does not throw', async () => {
+    const { server: fake, engine } = await startFakeEngine((_req, res) =>
+      sendJson(res, 409, { message: 'a prune operation is already running' }),
+    );
+    server = fake;
+    const log = recordingLogger();
+
+    expect(await pruneLeftovers(engine, 0, { signal: new AbortController().signal, log })).toBeUndefined();
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'could not remove leftover images',
+        fields: expect.objectContaining({ endpoint: engine.endpoint }) as unknown,
+      }),
     );
   });
 });

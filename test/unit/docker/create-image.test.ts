@@ -13,14 +13,24 @@ import { apiPath, buildFixture, BUILT_IMAGE_ID, startFakeEngine, streamLines } f
 
 const { contextDir, track } = buildFixture();
 
-/** A registry holding `tags` of org/app (401 for everything when `locked`) and an engine that builds and pushes. */
+const MANIFEST = '{"schemaVersion":2}';
+const MANIFEST_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+
+/**
+ * A registry holding `tags` of org/app (401 for everything when `locked`), which serves the pushed manifest
+ * `sha256:d` and takes manifest PUTs, and an engine that builds and pushes.
+ */
 async function world(
   tags: string[],
   locked = false,
 ): Promise<{ engine: Engine; registry: FakeHttpServer; daemon: FakeHttpServer }> {
   const registry = await startFakeHttpServer((req, res) => {
+    const path = decodeURIComponent(req.url.pathname);
+    const held = [...tags, 'sha256:d'].some((t) => path === `/v2/org/app/manifests/${t}`);
     if (locked) res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' });
-    else res.writeHead(tags.some((t) => req.url.pathname === `/v2/org/app/manifests/${t}`) ? 200 : 404);
+    else if (req.method === 'PUT') res.writeHead(201);
+    else if (held) return void res.writeHead(200, { 'Content-Type': MANIFEST_TYPE }).end(MANIFEST);
+    else res.writeHead(404);
     res.end();
   });
   const { server: daemon, engine } = await startFakeEngine((req, res) => {
@@ -110,12 +120,10 @@ describe('createImage', () => {
         onBuilt: (image) => built.push(image),
       }),
     ).rejects.toThrow(DockerPushError);
-    expect(built).toEqual([
-      { id: BUILT_IMAGE_ID, tags: [`${registry.host}/org/app:abc123`, `${registry.host}/org/app:latest`] },
-    ]);
+    expect(built).toEqual([{ id: BUILT_IMAGE_ID, tags: [`${registry.host}/org/app:abc123`] }]);
   });
 
-  it('builds, tags and pushes both tags when the image does not exist, in the original words', async () => {
+  it('builds and pushes the commit tag, then moves latest in the registry, in the original words', async () => {
     const { engine, registry, daemon } = await world([]);
     const result = await createImage(input(engine, { url: registry.url }), {
       signal: new AbortController().signal,
@@ -131,9 +139,17 @@ describe('createImage', () => {
       'Successfully pushed image 0dc8d91103f7',
     ]);
     const build = daemon.requests.find((r) => apiPath(r.url.pathname) === '/build');
-    expect(build?.url.searchParams.getAll('t')).toEqual([tag, `${registry.host}/org/app:latest`]);
+    expect(build?.url.searchParams.getAll('t')).toEqual([tag]);
     const pushes = daemon.requests.filter((r) => apiPath(r.url.pathname).endsWith('/push'));
-    expect(pushes.map((r) => r.url.searchParams.get('tag'))).toEqual(['abc123', 'latest']);
+    expect(pushes.map((r) => r.url.searchParams.get('tag'))).toEqual(['abc123']);
+    // latest is the manifest the push stored, by its digest, copied byte for byte.
+    const put = registry.requests.find((r) => r.method === 'PUT');
+    expect(put?.url.pathname).toBe('/v2/org/app/manifests/latest');
+    expect(put?.headers['content-type']).toBe(MANIFEST_TYPE);
+    expect(put?.body.toString()).toBe(MANIFEST);
+    expect(registry.requests.map((r) => `${r.method} ${decodeURIComponent(r.url.pathname)}`)).toContain(
+      'GET /v2/org/app/manifests/sha256:d',
+    );
   });
 
   it('rebuilds without asking the registry when force_build is set', async () => {
@@ -142,7 +158,10 @@ describe('createImage', () => {
     const result = await createImage(forced, { signal: new AbortController().signal });
     expect(result.messages[0]).toBe('The force_build flag has been set, requesting docker build');
     expect(result.imageFound).toBe(false);
-    expect(registry.requests).toHaveLength(0);
+    // No lookup before the build: the registry is only used to move latest after the push.
+    expect(registry.requests.filter((r) => r.method !== 'PUT' && !r.url.pathname.includes('sha256'))).toEqual(
+      [],
+    );
     expect(forced.connects).toBe(1);
   });
 

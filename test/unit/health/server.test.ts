@@ -50,6 +50,7 @@ const farm: FarmStatus = {
       failures: 0,
       lastError: null,
       builds: { ok: 7, failed: 1, unreachable: 0, stopped: 0 },
+      startCleanup: { images: 2, bytes: 4096 },
     },
     {
       endpoint: 'tcp://build-2:2375',
@@ -60,6 +61,7 @@ const farm: FarmStatus = {
       failures: 3,
       lastError: 'docker engine tcp://build-2:2375 is unreachable: ECONNREFUSED',
       builds: { ok: 2, failed: 0, unreachable: 1, stopped: 0 },
+      startCleanup: null,
     },
   ],
   leases: [{ workflowId: 'wf-1', endpoint: 'tcp://build-1:2375', reason: 'affinity' }],

@@ -160,3 +160,37 @@ describe('the farm actor', () => {
     expect((await farm.status()).engines[0]).toMatchObject({ healthy: false, failures: 1 });
   });
 });
+
+describe('the start prune', () => {
+  it('prunes each engine once, after the grace has passed since the farm started, with that grace', async () => {
+    const prunes: { at: number; filters: unknown }[] = [];
+    const server = await startFakeHttpServer((req, res) => {
+      if (req.url.pathname === '/version')
+        return sendJson(res, 200, { ApiVersion: '1.41', MinAPIVersion: '1.12' });
+      if (req.url.pathname.endsWith('/images/prune')) {
+        prunes.push({ at: Date.now(), filters: JSON.parse(req.url.searchParams.get('filters') ?? '{}') });
+        return sendJson(res, 200, { ImagesDeleted: [{ Deleted: 'sha256:1' }], SpaceReclaimed: 10 });
+      }
+      res.writeHead(200);
+      res.end('OK');
+    });
+    servers.push(server);
+    const started = Date.now();
+    const farm = await startTestFarm([`tcp://${server.host}`], {
+      probeIntervalMs: 20,
+      leftoverGraceMs: 2000,
+    });
+
+    const status = await farm.until((s) => s.engines[0]?.startCleanup !== null);
+
+    expect(status.engines[0]?.startCleanup).toEqual({ images: 1, bytes: 10 });
+    expect(prunes).toHaveLength(1);
+    expect(prunes[0]?.at).toBeGreaterThanOrEqual(started + 2000);
+    expect(prunes[0]?.filters).toMatchObject({ until: ['2s'] });
+    // Five more probes, five more ticks: the prune does not come again.
+    const pings = () => server.requests.filter((r) => r.url.pathname.endsWith('/_ping')).length;
+    const seen = pings();
+    await farm.until(() => pings() >= seen + 5);
+    expect(prunes).toHaveLength(1);
+  });
+});
