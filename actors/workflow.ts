@@ -36,11 +36,16 @@ import {
   type StepMsg,
 } from './supervision';
 
-/** One build request, as the workflows supervisor starts a workflow with it. Plain data. */
+/** One build request, as the workflows supervisor starts a workflow with it: plain data, and its stop. */
 export interface WorkflowInput {
   readonly request: BuildRequest;
   /** The request map as received: the reply echoes it. */
   readonly received: ErlMap;
+  /**
+   * Stops the workflow as the kill switch does, with the reason it aborts with (the intake's, when the
+   * request's delivery went back to the broker). Default: none.
+   */
+  readonly stop?: AbortSignal;
 }
 
 /** The step functions a workflow runs; tests replace some to inject failures. */
@@ -268,7 +273,9 @@ async function runWorkflow(
         ctx.log.warn('the kill switch stopped watching', { err });
     },
   );
-  const signal = AbortSignal.any([ctx.signal, deadline, killed.signal]);
+  // The intake's stop counts as a kill: the step is stopped and its work unwound before the workflow ends.
+  const kills = input.stop ? AbortSignal.any([killed.signal, input.stop]) : killed.signal;
+  const signal = AbortSignal.any([ctx.signal, deadline, kills]);
   const report = (msg: Exclude<ReporterMsg, { type: 'finish' }>) => send(children.reporter, msg);
 
   const step = async <I, O>(
@@ -291,7 +298,7 @@ async function runWorkflow(
         // waits for that work to unwind, so the reply of a stopped workflow never overtakes its build.
         await ctx.stopChild(ref);
       }
-      const why = { stopped: ctx.signal, deadline, killed: killed.signal };
+      const why = { stopped: ctx.signal, deadline, killed: kills };
       const crashed = err instanceof ActorCrashedError && !stoppedUnder(err) && !aborted(why);
       throw new WorkflowFailure(headline, reasonOf(err, name, why, options), crashed);
     }

@@ -370,7 +370,7 @@ describe('the builder service', () => {
       );
       const deadLettered = log.lines.filter((l) => l.message === 'request dead-lettered');
       expect(deadLettered.map((l) => l.fields.workflow_id)).toEqual([request.id]);
-      expect(service.running()).toEqual([]);
+      expect(await service.running()).toEqual([]);
       expect(await admin.ready(topology.builderQueue)).toBe(0);
     } finally {
       fs.rmSync(brokenRoot, { force: true });
@@ -604,13 +604,17 @@ describe('the builder service', () => {
       const repos = await seedRepos();
       for (let i = 0; i < 8; i++)
         submit({ admin, topology: busy, manager: busyManager }, serviceRequest(repos));
-      await eventually('eight workflows in flight', () => service.running().length === 8, BUILD_MS);
+      await eventually(
+        'eight workflows in flight',
+        async () => (await service.running()).length === 8,
+        BUILD_MS,
+      );
       // The heartbeat counts them by step; /healthz still lists each one.
       const address = log.lines.find((l) => l.message === 'health endpoint listening')?.fields.address;
       const health = (await (await fetch(`http://${String(address)}/healthz`)).json()) as {
         workload: { workflow_id: string; step: string }[];
       };
-      expect(health.workload.map((w) => w.workflow_id).sort()).toEqual([...service.running()].sort());
+      expect(health.workload.map((w) => w.workflow_id).sort()).toEqual([...(await service.running())].sort());
 
       // Every heartbeat from here on is forwarded as the Overseer does, and the module row must survive each,
       // until three of them have counted all eight (one sent before the last workflow started may count fewer)
