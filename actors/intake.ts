@@ -332,8 +332,9 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
       });
       return;
     }
-    if (original?.phase === 'acked' && original.successor === undefined) {
-      // Published again after the answer, while the workflow finishes: its turn comes when the slot is free.
+    if ((original?.phase === 'acked' || original?.lost === true) && original.successor === undefined) {
+      // Published again after the answer while the workflow finishes, or given back after its channel was lost
+      // while it stops: its turn comes when that workflow is gone.
       original.successor = delivery;
       return;
     }

@@ -9,7 +9,6 @@ import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf'
 import { startFaultyProxy } from '../../../bench/soak/proxy';
 import { BUILDER_VERSION } from '../../../src/version';
 import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
-import { dockerModem } from '../../harness/docker';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { BrokerAdmin, eventually, pause } from '../amqp/topology';
@@ -26,11 +25,13 @@ import {
 } from '../workflow/helpers';
 import {
   acked,
+  containersWith,
   EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   publishToBuilder,
   serviceRequest,
+  slowBuild,
   startTestService,
   stopService,
   stopServices,
@@ -66,19 +67,6 @@ const imageOf = (dockerUrl: string, commit: string): string => `${env.registry.h
 /** The registry's answer for the image of the source repository's head commit: 200 once it was pushed. */
 async function manifestStatus(repos: SeededRepos): Promise<number> {
   return (await lookupManifest(env.registry.url, repos.dockerUrl, await headOf(repos.source))).status;
-}
-
-/** The engine's containers, running or not, whose command contains `marker`. */
-async function containersWith(marker: string): Promise<string[]> {
-  const listed = await new Promise<unknown>((resolve, reject) =>
-    dockerModem().dial(
-      { path: '/containers/json?all=1', method: 'GET', statusCodes: { 200: true } },
-      (err, data) => (err ? reject(err) : resolve(data)),
-    ),
-  );
-  return (listed as { Id: string; Command: string }[])
-    .filter((c) => c.Command.includes(marker))
-    .map((c) => c.Id);
 }
 
 /** The event-log entries a builder added for workflow `id`, without their `[OA][<id>] ` prefix. */
@@ -321,6 +309,28 @@ describe('the builder service', () => {
       () => fs.readdirSync(workRoot).filter((name) => name.includes(request.id.slice(0, 8))).length === 0,
     );
   });
+
+  it('stops a build mid-RUN at the workflow deadline and replies only once the engine has no container of it left', async () => {
+    // As the kill switch test: the classic builder's RUN container is what the engine lists.
+    const { log } = await start({ env: { WORKFLOW_TIMEOUT_SECONDS: '30', BUILD_BACKEND: 'classic' } });
+    const marker = `deadline-${process.pid}-${Date.now()}`;
+    const request = serviceRequest(await seedRepos(slowBuild(120, marker)));
+    submit(rig, request);
+    await eventually(
+      'the build runs its sleep',
+      async () => (await containersWith(marker)).length === 1,
+      BUILD_MS,
+    );
+
+    await eventually('the reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+    expect(await containersWith(marker)).toEqual([]);
+    const [reply] = await settled(log, request.id);
+    expect(reply?.workflow_error).toBe(true);
+    expect(builderEntries(reply ?? {}, request.id).slice(-2)).toEqual([
+      'the workflow did not finish within 30 s (build step)',
+      'Milestone has failed',
+    ]);
+  }, 120_000);
 
   it('never answers for a delivery that went back to the broker when finishing outlasts its budget: one reply in all', async () => {
     const { service, log } = await start({ env: { MAX_DELIVERIES: '2' }, finishTimeoutMs: 1 });
