@@ -708,7 +708,7 @@ describe('a broker restart in the middle of a build', () => {
     await broker?.dispose();
   });
 
-  it('reconnects, finishes the workflow once, and leaves one successful reply and an empty queue', async () => {
+  it('reconnects, stops the build whose delivery went back with the channel, runs the request once more, and leaves one successful reply and an empty queue', async () => {
     // A node of the test's own: restarting the shared broker would break every other test running.
     broker = await startPrivateBroker();
     // Its connection ends with the restart; everything after it is read through a new one.
@@ -718,8 +718,7 @@ describe('a broker restart in the middle of a build', () => {
     const { service, log } = await startTestService({ manager, topology, workRoot });
     const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
     expect(dockerfile).toContain('RUN ');
-    // A build that outlasts the restart (some 7 s), so the broker is back before the reply goes out: a reply
-    // waiting longer than the publish timeout would fail, and the copy would then run a second time instead.
+    // A build that outlasts the restart (some 7 s), so the restart lands in the middle of it.
     const repos = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 10\nRUN ') });
     const request = serviceRequest(repos);
     submit({ admin, topology, manager }, request);
@@ -737,15 +736,19 @@ describe('a broker restart in the middle of a build', () => {
     await pause(3_000);
     await stopService(service);
 
-    // The workflow outlived its channel: the broker handed the message out again on the new one, the copy was
-    // held rather than built a second time, and the one reply settled it.
+    // The delivery went back to the broker with the channel, so the workflow holding it stopped (another
+    // replica could have taken the request at once); the copy ran once that build was gone, and its one reply
+    // settled it.
     const messages = log.lines.map((l) => l.message);
     const disconnected = messages.indexOf('broker disconnected');
     expect(disconnected).toBeGreaterThanOrEqual(0);
-    expect(messages.indexOf('reply sent to the orchestrator')).toBeGreaterThan(disconnected);
-    expect(messages).toContain(
-      'the broker redelivered a message whose workflow still runs here; holding the copy',
+    const stopping = messages.indexOf(
+      'the delivery went back to the broker with the channel; stopping its workflow',
     );
+    expect(stopping).toBeGreaterThan(disconnected);
+    expect(messages.indexOf('reply sent to the orchestrator')).toBeGreaterThan(stopping);
+    expect(messages.filter((m) => m === 'workflow started')).toHaveLength(2);
+    expect(messages.filter((m) => m === 'reply sent to the orchestrator')).toHaveLength(1);
     expect(log.lines.filter((l) => l.message === 'delivery acked').map((l) => l.fields.outcome)).toEqual([
       'settled',
     ]);
