@@ -198,6 +198,10 @@ interface Rejected {
  * ends without a confirmed reply has its delivery returned to the queue (a counted run), and a reply claimed
  * after that is refused, so nothing answers for a delivery that went back to the broker.
  *
+ * A workflow starts only once this connection holds its lease (src/amqp/lease.ts): a copy of a workflow that
+ * runs on another replica waits until it has ended there. When the channel closes, the deliveries not answered
+ * went back to the broker with it, and their workflows are stopped at once, without a reply.
+ *
  * Messages that cannot run (not ETF, not a valid request, run `maxDeliveries` times already, failed to start)
  * go to the dead-letter queue with the reason in a header, counted and answered where the request says. The
  * handler never waits on a start, a slot or a publish: those finish as messages, so acks and the drain are

@@ -2,13 +2,16 @@
 // repeats whose image exists, config-only runs, failing ones) while faults strike at moments drawn from a
 // seed: a replica killed with SIGKILL and started again, a broker restart (a private RabbitMQ node, never the
 // shared one), the registry answering 5xx, the git server down, the Manager slow and failing, the second of
-// the two build engines stopped and started again (`scripts/test-env.sh engine`). At the end,
+// the two build engines stopped and started again (`scripts/test-env.sh engine`); and the delivery faults of
+// faults-delivery.ts (a poison request, a kill switch mid-build, an unwritable work directory). At the end,
 // every request is accounted for from the orchestrator's replies, the replicas' work directories are
 // counted after a graceful stop, and everything they published, saved or printed is scanned for secrets.
 // Run from the repository root: npm run bench:soak [-- --short] [-- --seed N] [-- --workflows N]
 // (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 6 faults, some 2-3 minutes).
 // Goals: no workflow lost or left running, duplicates only where idempotent, no secret anywhere, no work
-// directory left, no build failed for the stopped engine unless it had started there. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
+// directory left, no build failed for the stopped engine unless it had started there, the poison request
+// dead-lettered and answered once, no workflow built twice at once, no build container or dangling image left
+// on the engines. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
 // its watchdog. The seed is printed first; --seed replays the same plan (timing still varies).
 // --keep-logs keeps the replicas' output (it is kept anyway when a goal is missed).
 import { randomBytes, randomInt } from 'node:crypto';
@@ -17,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decode, type Term } from '../../src/etf';
 import { imageName } from '../../src/registry';
+import { settings } from '../../src/config';
 import { startFakeManager, type FakeManager } from '../../test/fakes/manager';
 import { dockerModem } from '../../test/harness/docker';
 import { testEnv, type TestEnv } from '../../test/harness/env';
@@ -51,6 +55,7 @@ import {
   type ReplySummary,
   type ScanSource,
 } from './analyse';
+import { DeliveryFaults } from './faults-delivery';
 import { Orchestrator } from './orchestrator';
 import { KINDS, makePlan, type Kind, type Plan, type PlannedFault, type PlannedWorkflow } from './plan';
 import { linkRepositoryFiles, mapLimit } from '../harness';
@@ -490,6 +495,16 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     return [...sent.keys()].filter((id) => !replied.has(id));
   };
 
+  const delivery = new DeliveryFaults({
+    orchestrator,
+    replicas,
+    manager: rig.manager,
+    engines: [rig.env.dockerHost, rig.engine],
+    maxDeliveries: settings.maxDeliveries.default,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    say,
+  });
+  await delivery.begin();
   const streamStart = Date.now();
   say(
     `stream starts: ${plan.workflows.length} requests, one every ${seconds(profile.intervalMs)} s on average`,
@@ -536,7 +551,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     }
   })();
 
-  await Promise.all([publishing, faulting]);
+  await Promise.all([publishing, faulting, delivery.run(plan.windowMs)]);
   // Every fault is over by construction; a replica that could not come back is given one more chance.
   for (const r of replicas) {
     if (!r.running) {
@@ -588,6 +603,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
   const images = await localImagesOf(rig, sent);
   const commits = await deploymentCommits(rig, sent);
   const scan = await secretScan(rig, orchestrator);
+  const deliveryFigures = await delivery.figures([...sent.keys()]);
 
   return report({
     rig,
@@ -604,6 +620,8 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     images,
     commits,
     scan,
+    delivery,
+    deliveryFigures,
     stopMs,
     streamStart,
     streamEnd,
@@ -912,6 +930,8 @@ interface ReportInput {
   readonly images: { count: number; removed: number; problems: string[] };
   readonly commits: Map<number, number>;
   readonly scan: ScanResult;
+  readonly delivery: DeliveryFaults;
+  readonly deliveryFigures: { lines: string[]; missed: string[] };
   readonly stopMs: number;
   readonly streamStart: number;
   readonly streamEnd: number;
@@ -927,7 +947,7 @@ function report(input: ReportInput): number {
     const id = idOf(m);
     const outcome = id === undefined ? undefined : byId.get(id);
     if (!outcome || !m.fields) {
-      strayReplies++;
+      if (id === undefined || !input.delivery.owns(id)) strayReplies++;
       continue;
     }
     outcome.replies.push({
@@ -1092,7 +1112,10 @@ function report(input: ReportInput): number {
       ? [{ from: o.sent.sentAt, to: first.at, failed: first.summary.failed }]
       : [];
   });
-  const windows = input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt }));
+  const windows = [
+    ...input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt })),
+    ...input.delivery.windows,
+  ];
   const { shares, failedOutsideFaults } = faultShares(good, windows);
   out(`  good workflows (${GOOD_KINDS.join(', ')}) in flight during a fault, by fault kind:`);
   for (const share of shares)
@@ -1133,6 +1156,7 @@ function report(input: ReportInput): number {
   out('  replica warnings and errors (level: message x count):');
   for (const [key, n] of [...input.scan.logCounts.entries()].sort((a, b) => b[1] - a[1]))
     out(`    ${String(n).padStart(4)} x ${key}`);
+  for (const line of input.deliveryFigures.lines) out(line);
   if (more.length > 0) {
     out('  duplicates:');
     for (const l of dupLines) out(l);
@@ -1167,6 +1191,7 @@ function report(input: ReportInput): number {
   if (input.publishFailures.length > 0)
     missed.push(`${input.publishFailures.length} request(s) not confirmed by the broker`);
   if (input.faultLog.some((f) => f.failure)) missed.push('a fault could not be injected or recovered from');
+  missed.push(...input.deliveryFigures.missed);
   out(missed.length === 0 ? '  goals: all met' : `  goals MISSED: ${missed.join('; ')}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (missed.length > 0) keepLogs = true;

@@ -1,0 +1,292 @@
+// The soak's delivery faults, beside the planned ones: a poison request (its replica is killed every time it
+// takes it), a kill switch thrown in the middle of a build, and a replica whose work directory becomes
+// unwritable for a while. Each has a request of its own (the last one strikes whatever the stream sends), and
+// the figures they are judged by come from what the orchestrator received, the replicas' logs and the engines:
+// poison requests dead-lettered or still looping, replies per workflow, builds of one workflow running at the
+// same time, and build containers and dangling images left on the engines.
+import fs from 'node:fs';
+import { dockerModem } from '../../test/harness/docker';
+import { serviceRequest, slowBuild } from '../../test/integration/service/helpers';
+import { seedRepos, type RequestJson } from '../../test/integration/workflow/helpers';
+import { idOf } from './analyse';
+import type { Orchestrator } from './orchestrator';
+import type { Replica } from './replica';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What the faults need of the soak's rig. */
+export interface DeliveryRig {
+  readonly orchestrator: Orchestrator;
+  readonly replicas: readonly Replica[];
+  readonly manager: { setWorkflow(id: string, body: Record<string, unknown>): void };
+  /** The build engines' Docker hosts (`unix://…`). */
+  readonly engines: readonly string[];
+  /** The replicas' MAX_DELIVERIES. */
+  readonly maxDeliveries: number;
+  readonly readyTimeoutMs: number;
+  readonly say: (text: string) => void;
+}
+
+/** A fault's window, as the report sets failed workflows against. */
+export interface DeliveryWindow {
+  readonly kind: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+interface LogLine {
+  readonly message?: unknown;
+  readonly workflow_id?: unknown;
+  readonly step?: unknown;
+  readonly timestamp?: unknown;
+}
+
+/** The JSON lines of a replica's log file, with their time. */
+function logLines(file: string): (LogLine & { at: number })[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').flatMap((line) => {
+    try {
+      const parsed = JSON.parse(line) as LogLine;
+      const at = typeof parsed.timestamp === 'string' ? Date.parse(parsed.timestamp) : NaN;
+      return Number.isFinite(at) ? [{ ...parsed, at }] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * The workflows whose build step ran in two places at once, from the replicas' logs: a build runs from its
+ * `step started` to its `step finished`, or, when its replica was killed, to that replica's next start.
+ */
+export function concurrentBuilds(files: readonly string[]): string[] {
+  const runs = new Map<string, { from: number; to: number }[]>();
+  for (const file of files) {
+    const open = new Map<string, number>();
+    const lines = logLines(file);
+    const close = (id: string, to: number): void => {
+      const from = open.get(id);
+      if (from === undefined) return;
+      open.delete(id);
+      runs.set(id, [...(runs.get(id) ?? []), { from, to }]);
+    };
+    for (const line of lines) {
+      if (line.message === 'registered with the Manager')
+        for (const id of [...open.keys()]) close(id, line.at);
+      if (typeof line.workflow_id !== 'string' || line.step !== 'build') continue;
+      if (line.message === 'step started') open.set(line.workflow_id, line.at);
+      if (line.message === 'step finished') close(line.workflow_id, line.at);
+    }
+    const end = lines.at(-1)?.at ?? Date.now();
+    for (const id of [...open.keys()]) close(id, end);
+  }
+  return [...runs].flatMap(([id, list]) =>
+    list.some((a, i) => list.some((b, j) => i < j && a.from < b.to && b.from < a.to)) ? [id] : [],
+  );
+}
+
+/** Container and dangling image ids on one engine. */
+async function engineState(host: string): Promise<{ containers: string[]; dangling: string[] }> {
+  const modem = dockerModem(host.replace(/^unix:\/\//, ''));
+  const get = (path: string): Promise<{ Id: string }[]> =>
+    new Promise((resolve, reject) =>
+      modem.dial({ path, method: 'GET', statusCodes: { 200: true } }, (err, data) =>
+        err ? reject(err) : resolve(data as { Id: string }[]),
+      ),
+    );
+  const dangling = encodeURIComponent(JSON.stringify({ dangling: ['true'] }));
+  return {
+    containers: (await get('/containers/json?all=1')).map((c) => c.Id),
+    dangling: (await get(`/images/json?filters=${dangling}`)).map((i) => i.Id),
+  };
+}
+
+export class DeliveryFaults {
+  readonly windows: DeliveryWindow[] = [];
+  private readonly notes: string[] = [];
+  private readonly problems: string[] = [];
+  /** The requests of these faults, by id, and the replies each should get. */
+  private readonly own = new Map<string, { what: string; reason: RegExp }>();
+  private poisonRuns = 0;
+  private poisonId: string | undefined;
+  private before = new Map<string, { containers: string[]; dangling: string[] }>();
+
+  constructor(private readonly rig: DeliveryRig) {}
+
+  /** Whether `id` is a request of these faults (its replies are not strays of the stream). */
+  owns(id: string): boolean {
+    return this.own.has(id);
+  }
+
+  /** What the engines hold before the stream: only what appears later is counted as left. */
+  async begin(): Promise<void> {
+    for (const host of this.rig.engines) this.before.set(host, await engineState(host));
+  }
+
+  /** Runs the three faults, each from its share of `windowMs` from now, side by side. */
+  async run(windowMs: number): Promise<void> {
+    const start = Date.now();
+    const attempt = async (share: number, kind: string, fault: () => Promise<string>): Promise<void> => {
+      const wait = start + windowMs * share - Date.now();
+      if (wait > 0) await sleep(wait);
+      const from = Date.now();
+      try {
+        this.notes.push(`${kind}: ${await fault()}`);
+      } catch (err) {
+        this.problems.push(`the ${kind} fault went wrong: ${(err as Error).message}`);
+      }
+      this.windows.push({ kind, from, to: Date.now() });
+    };
+    await Promise.all([
+      attempt(0.1, 'poison', () => this.poison()),
+      attempt(0.35, 'kill-switch', () => this.killSwitch()),
+      attempt(0.6, 'workdir', () => this.unwritableWorkDir(this.rig.replicas.at(-1) as Replica, 6_000)),
+    ]);
+  }
+
+  /** A request whose replica is killed every time it takes it, until it is dead-lettered or seen looping. */
+  private async poison(): Promise<string> {
+    const request = serviceRequest(await seedRepos());
+    this.poisonId = request.id;
+    this.own.set(request.id, {
+      what: 'poison',
+      reason: /the request was run \d+ times without finishing/,
+    });
+    this.rig.say(`DELIVERY FAULT poison request ${request.id}: its replica is killed whenever it takes it`);
+    await this.rig.orchestrator.publish(request, 120_000);
+    const seen = new Map<string, number>();
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline && this.poisonRuns <= this.rig.maxDeliveries + 2) {
+      if (this.deadLettered(request.id)) break;
+      for (const replica of this.rig.replicas) {
+        const taken = logLines(replica.stderrFile).filter(
+          (l) => l.message === 'delivery taken' && l.workflow_id === request.id,
+        ).length;
+        if (taken <= (seen.get(replica.name) ?? 0)) continue;
+        seen.set(replica.name, taken);
+        this.poisonRuns++;
+        this.rig.say(`poison run ${this.poisonRuns} on replica ${replica.name}: kill -9`);
+        await replica.kill9();
+        // A planned kill may be restarting it as well.
+        if (!replica.running) await replica.start(this.rig.readyTimeoutMs).catch(() => undefined);
+      }
+      await sleep(250);
+    }
+    return `${this.poisonRuns} run(s) killed; ${this.deadLettered(request.id) ? 'dead-lettered' : 'NOT dead-lettered'}`;
+  }
+
+  /** A slow build whose workflow the Manager marks errored once its build has started. */
+  private async killSwitch(): Promise<string> {
+    const request: RequestJson = serviceRequest(await seedRepos(slowBuild(60)));
+    this.own.set(request.id, { what: 'kill switch', reason: /marked as errored in the Manager/ });
+    await this.rig.orchestrator.publish(request, 120_000);
+    const building = (): boolean =>
+      this.rig.orchestrator.messages('buildLogs').some((m) => m.fields?.workflow_id === request.id);
+    const deadline = Date.now() + 120_000;
+    while (!building() && Date.now() < deadline) await sleep(200);
+    if (!building()) return 'its build never started';
+    this.rig.say(`DELIVERY FAULT kill switch thrown for ${request.id} mid-build`);
+    const thrown = Date.now();
+    // The workflow's own saves may land after ours; the mark is kept until the reply.
+    while (this.repliesTo(request.id) === 0 && Date.now() < deadline + 120_000) {
+      this.rig.manager.setWorkflow(request.id, { workflow_error: true, workflow_completed: true });
+      await sleep(1_000);
+    }
+    return `replied ${((Date.now() - thrown) / 1000).toFixed(1)} s after the switch`;
+  }
+
+  /**
+   * The work directory of `replica` replaced by a file for `durationMs`, once it has nothing in flight: the
+   * workflows it takes meanwhile cannot start.
+   */
+  private async unwritableWorkDir(replica: Replica, durationMs: number): Promise<string> {
+    const root = replica.options.workRoot;
+    const idleBy = Date.now() + 20_000;
+    while (replica.workDirEntries().length > 0 && Date.now() < idleBy) await sleep(100);
+    this.rig.say(
+      `DELIVERY FAULT work directory of replica ${replica.name} unwritable for ${durationMs / 1000} s`,
+    );
+    const before = replica.workDirEntries().length;
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.writeFileSync(root, 'not a directory');
+    await sleep(durationMs);
+    fs.rmSync(root, { force: true });
+    fs.mkdirSync(root, { recursive: true });
+    return `${before} workflow(s) of replica ${replica.name} in flight when it broke`;
+  }
+
+  private deadLettered(id: string): boolean {
+    return this.rig.orchestrator.messages('deadLetters').some((m) => idOf(m) === id);
+  }
+
+  private repliesTo(id: string): number {
+    return this.rig.orchestrator.messages('replies').filter((m) => idOf(m) === id).length;
+  }
+
+  /**
+   * The figures, read once the replicas have stopped: lines for the report and the goals missed. `streamIds`
+   * are the requests of the stream, whose replies are counted beside these faults' own.
+   */
+  async figures(streamIds: readonly string[]): Promise<{ lines: string[]; missed: string[] }> {
+    const lines: string[] = [];
+    const missed = [...this.problems];
+    const out = (text: string): void => void lines.push(text);
+
+    const poison = this.poisonId;
+    const looping = poison !== undefined && !this.deadLettered(poison) ? 1 : 0;
+    out(
+      `  poison messages dead-lettered / looping: ${poison === undefined ? 0 : 1 - looping} / ${looping} (runs killed: ${this.poisonRuns}, MAX_DELIVERIES ${this.rig.maxDeliveries})`,
+    );
+    if (looping > 0) missed.push('a poison message is looping');
+    if (poison !== undefined && this.poisonRuns > this.rig.maxDeliveries)
+      missed.push(`the poison message ran ${this.poisonRuns} times`);
+
+    const counts = new Map<number, number>();
+    for (const id of streamIds) {
+      const n = this.repliesTo(id);
+      counts.set(n, (counts.get(n) ?? 0) + 1);
+    }
+    const spread = [...counts.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([n, workflows]) => `${n} repl${n === 1 ? 'y' : 'ies'}: ${workflows}`)
+      .join(', ');
+    out(`  replies per workflow of the stream: ${spread} (more than one only where idempotent, see above)`);
+    for (const [id, { what, reason }] of this.own) {
+      const replies = this.rig.orchestrator.messages('replies').filter((m) => idOf(m) === id);
+      const entries = replies.flatMap((m) => (Array.isArray(m.fields?.event_log) ? m.fields.event_log : []));
+      const why = entries.some((e) => typeof e === 'string' && reason.test(e));
+      out(
+        `  replies to the ${what} request: ${replies.length} (exactly 1 expected, its reason ${why ? 'given' : 'MISSING'})`,
+      );
+      if (replies.length !== 1 || !why)
+        missed.push(`the ${what} request got ${replies.length} replies${why ? '' : ' without its reason'}`);
+    }
+
+    const concurrent = concurrentBuilds(this.rig.replicas.map((r) => r.stderrFile));
+    out(
+      `  concurrent builds of one workflow: ${concurrent.length}${concurrent.length > 0 ? ` (${concurrent.join(', ')})` : ''}`,
+    );
+    if (concurrent.length > 0) missed.push(`${concurrent.length} workflow(s) built twice at once`);
+
+    for (const host of this.rig.engines) {
+      const before = this.before.get(host) ?? { containers: [], dangling: [] };
+      try {
+        const now = await engineState(host);
+        const containers = now.containers.filter((id) => !before.containers.includes(id)).length;
+        const dangling = now.dangling.filter((id) => !before.dangling.includes(id)).length;
+        out(`  engine ${host}: build containers left ${containers}, dangling images left ${dangling}`);
+        if (containers > 0) missed.push(`${containers} build container(s) left on ${host}`);
+        if (dangling > 0) missed.push(`${dangling} dangling image(s) left on ${host}`);
+      } catch (err) {
+        missed.push(`engine ${host} could not be read: ${(err as Error).message}`);
+      }
+    }
+    out(`  delivery faults: ${this.notes.join('; ') || 'none ran'}`);
+    return { lines, missed };
+  }
+}
