@@ -93,16 +93,15 @@ export function concurrentBuilds(files: readonly string[]): string[] {
 /** Container and dangling image ids on one engine. */
 async function engineState(host: string): Promise<{ containers: string[]; dangling: string[] }> {
   const modem = dockerModem(host.replace(/^unix:\/\//, ''));
-  const get = (path: string): Promise<{ Id: string }[]> =>
+  const get = (path: string, options: Record<string, unknown>): Promise<{ Id: string }[]> =>
     new Promise((resolve, reject) =>
-      modem.dial({ path, method: 'GET', statusCodes: { 200: true } }, (err, data) =>
+      modem.dial({ path, method: 'GET', options, statusCodes: { 200: true } }, (err, data) =>
         err ? reject(err) : resolve(data as { Id: string }[]),
       ),
     );
-  const dangling = encodeURIComponent(JSON.stringify({ dangling: ['true'] }));
   return {
-    containers: (await get('/containers/json?all=1')).map((c) => c.Id),
-    dangling: (await get(`/images/json?filters=${dangling}`)).map((i) => i.Id),
+    containers: (await get('/containers/json?', { all: true })).map((c) => c.Id),
+    dangling: (await get('/images/json?', { filters: { dangling: ['true'] } })).map((i) => i.Id),
   };
 }
 
