@@ -1,4 +1,4 @@
-import type { BrokerConnection, Delivery, QueueConsumer } from '../src/amqp';
+import type { BrokerConnection, Delivery, QueueConsumer, SettleOutcome } from '../src/amqp';
 import type { QueueType } from '../src/amqp/runs';
 import { decode, EtfDecodeError, isMap, mapGet, type Term } from '../src/etf';
 import type { Metrics } from '../src/health/metrics';
@@ -219,11 +219,20 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     rejected: Rejected,
     ctx: ActorContext<IntakeMsg>,
   ): Promise<void> => {
+    let outcome: SettleOutcome;
     try {
-      await consumer.deadLetter(delivery, reason);
+      outcome = await consumer.deadLetter(delivery, reason);
     } catch (err) {
       ctx.log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
       consumer.nack(delivery, { requeue: true });
+      return;
+    }
+    if (outcome !== 'settled') {
+      // Its channel closed first: the broker has it again, and it is judged again wherever it goes.
+      ctx.log.info('the delivery went back to the broker before it was dead-lettered', {
+        workflow_id: rejected.workflowId,
+        outcome,
+      });
       return;
     }
     options.metrics?.deadLettered();
@@ -441,6 +450,10 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
         case 'start-failed': {
           const life = memory.lives.get(msg.workflowId);
           if (!life || life.phase !== 'starting' || !consumer) return state;
+          if (life.lost) {
+            close(msg.workflowId, life, ctx);
+            return state;
+          }
           if (msg.error.kind === 'full') {
             // The broker hands out a message as soon as the previous one is acked, which can be a moment
             // before the answered workflow has left its slot: it starts when a workflow ends, or at once if
@@ -528,11 +541,20 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             close(msg.workflowId, life, ctx);
             return state;
           }
+          if (msg.error !== undefined) {
+            // The broker refused otherwise (a missing permission, say): the build goes ahead unguarded rather
+            // than never.
+            ctx.log.error('the workflow lease could not be taken; starting without it', {
+              workflow_id: msg.workflowId,
+              error: msg.error,
+            });
+            startLater(msg.workflowId, life, ctx);
+            return state;
+          }
           // Another replica builds this workflow (or stops it): this copy starts when that build is gone.
           if (life.leaseWaits++ === 0)
             ctx.log.info('the workflow holds its lease elsewhere; waiting until it ends there', {
               workflow_id: msg.workflowId,
-              ...(msg.error === undefined ? {} : { error: msg.error }),
             });
           startTimer(options.leaseRetryMs ?? LEASE_RETRY_MS, () =>
             tell({ type: 'lease-retry', workflowId: msg.workflowId }),

@@ -62,18 +62,20 @@ function logLines(file: string): (LogLine & { at: number })[] {
 
 /**
  * The workflows whose build step ran in two places at once, from the replicas' logs: a build runs from its
- * `step started` to its `step finished`, or, when its replica was killed, to that replica's next start.
+ * `step started` to its `step finished`, or, when its replica was killed, to the kill (`kills`, ms since the
+ * epoch; the engine drops a build whose client is gone) or else that replica's next start.
  */
-export function concurrentBuilds(files: readonly string[]): string[] {
+export function concurrentBuilds(logs: readonly { file: string; kills: readonly number[] }[]): string[] {
   const runs = new Map<string, { from: number; to: number }[]>();
-  for (const file of files) {
+  for (const { file, kills } of logs) {
     const open = new Map<string, number>();
     const lines = logLines(file);
     const close = (id: string, to: number): void => {
       const from = open.get(id);
       if (from === undefined) return;
       open.delete(id);
-      runs.set(id, [...(runs.get(id) ?? []), { from, to }]);
+      const killed = kills.find((at) => at >= from && at <= to);
+      runs.set(id, [...(runs.get(id) ?? []), { from, to: killed ?? to }]);
     };
     for (const line of lines) {
       if (line.message === 'registered with the Manager')
@@ -219,11 +221,13 @@ export class DeliveryFaults {
       `DELIVERY FAULT work directory of replica ${replica.name} unwritable for ${durationMs / 1000} s`,
     );
     const before = replica.workDirEntries().length;
-    fs.rmSync(root, { recursive: true, force: true });
+    // Moved aside in one step: the replica may be writing into it.
+    const aside = `${root}.aside`;
+    fs.renameSync(root, aside);
     fs.writeFileSync(root, 'not a directory');
     await sleep(durationMs);
     fs.rmSync(root, { force: true });
-    fs.mkdirSync(root, { recursive: true });
+    fs.renameSync(aside, root);
     return `${before} workflow(s) of replica ${replica.name} in flight when it broke`;
   }
 
@@ -274,7 +278,9 @@ export class DeliveryFaults {
         missed.push(`the ${what} request got ${replies.length} replies${why ? '' : ' without its reason'}`);
     }
 
-    const concurrent = concurrentBuilds(this.rig.replicas.map((r) => r.stderrFile));
+    const concurrent = concurrentBuilds(
+      this.rig.replicas.map((r) => ({ file: r.stderrFile, kills: r.killedAt })),
+    );
     out(
       `  concurrent builds of one workflow: ${concurrent.length}${concurrent.length > 0 ? ` (${concurrent.join(', ')})` : ''}`,
     );

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { startFakeManager, type FakeManager } from '../../fakes/manager';
 import { testEnv } from '../../harness/env';
 import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
+import { startPrivateBroker, type PrivateBroker } from '../amqp/private-broker';
 import { BrokerAdmin, eventually } from '../amqp/topology';
 import { removeSeededRepos, scratchDir, seedRepos } from '../workflow/helpers';
 import {
@@ -153,5 +154,46 @@ describe('one build of a workflow at a time across replicas', () => {
     expect(withField(replies, 'id', request.id)).toHaveLength(1);
     expect(withField(replies, 'id', request.id)[0]?.workflow_error).toBe(false);
     expect(await containersWith(marker)).toEqual([]);
+  }, 180_000);
+});
+
+describe('a broker user that may not declare the lease queues', () => {
+  let broker: PrivateBroker | undefined;
+  let manager: FakeManager | undefined;
+  let owner: BrokerAdmin | undefined;
+
+  afterEach(async () => {
+    await stopServices();
+    await owner?.dispose();
+    await manager?.close();
+    await broker?.dispose();
+  });
+
+  it('builds the workflow without its lease, says so at error level, and answers it once', async () => {
+    // A node of the test's own: users and permissions are not the shared broker's to change.
+    broker = await startPrivateBroker();
+    owner = await BrokerAdmin.open(broker.url);
+    const topology = await provisionTopology(owner);
+    const replies = await tap(owner.channel, topology.queues.workflow_orchestration);
+    await broker.ctl('add_user', 'oa-no-lease', 'no-lease-secret');
+    await broker.ctl('set_permissions', '-p', '/', 'oa-no-lease', '^(?!oa-builder\\.lease\\.).*', '.*', '.*');
+    manager = await startFakeManager(managerSeed(topology, broker.url));
+    const { log } = await startTestService({
+      manager,
+      topology,
+      workRoot,
+      env: { AMQP_URL: broker.url.replace('guest:guest', 'oa-no-lease:no-lease-secret') },
+    });
+    const request = serviceRequest(await seedRepos());
+    submit({ admin: owner, topology, manager }, request);
+
+    await eventually('the reply arrived', () => withField(replies, 'id', request.id).length > 0, BUILD_MS);
+    await eventually('the delivery was acked', () => acked(log, request.id));
+    expect(withField(replies, 'id', request.id)).toHaveLength(1);
+    expect(withField(replies, 'id', request.id)[0]?.workflow_error).toBe(false);
+    const unguarded = log.lines.filter(
+      (l) => l.message === 'the workflow lease could not be taken; starting without it',
+    );
+    expect(unguarded.map((l) => [l.level, l.fields.workflow_id])).toEqual([['error', request.id]]);
   }, 180_000);
 });

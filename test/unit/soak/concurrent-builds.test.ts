@@ -34,10 +34,10 @@ describe('the count of workflows built twice at once, from the replicas logs', (
       [30, 'step finished', 'after'],
     ]);
 
-    expect(concurrentBuilds([a, b])).toEqual(['twice']);
+    expect(concurrentBuilds([a, b].map((file) => ({ file, kills: [] })))).toEqual(['twice']);
   });
 
-  it('ends the build of a killed replica at its next start, so a later run elsewhere does not count', () => {
+  it('ends the build of a killed replica at the kill, or else at its next start, so a later run elsewhere does not count', () => {
     const a = write('a', [
       [0, 'step started', 'killed'],
       [8, 'registered with the Manager'],
@@ -50,6 +50,28 @@ describe('the count of workflows built twice at once, from the replicas logs', (
       [39, 'step finished', 'open'],
     ]);
 
-    expect(concurrentBuilds([a, b])).toEqual([]);
+    expect(concurrentBuilds([a, b].map((file) => ({ file, kills: [] })))).toEqual([]);
+    // Killed at 3 s and started again at 20: the build elsewhere from 9 s came after it.
+    const c = write('c', [
+      [0, 'step started', 'late'],
+      [20, 'registered with the Manager'],
+    ]);
+    const d = write('d', [
+      [9, 'step started', 'late'],
+      [15, 'step finished', 'late'],
+    ]);
+    const killedAt3s = Date.parse(at(3));
+    expect(
+      concurrentBuilds([
+        { file: c, kills: [killedAt3s] },
+        { file: d, kills: [] },
+      ]),
+    ).toEqual([]);
+    expect(
+      concurrentBuilds([
+        { file: c, kills: [] },
+        { file: d, kills: [] },
+      ]),
+    ).toEqual(['late']);
   });
 });
