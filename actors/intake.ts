@@ -77,8 +77,6 @@ export interface IntakeOptions {
    * broker); rejects with MaxChildrenError or DuplicateChildError.
    */
   readonly start: (received: ReceivedBuildRequest, stop: AbortSignal) => Promise<void>;
-  /** How long a request whose workflow holds its lease elsewhere waits before it asks again, ms. Default 1000. */
-  readonly leaseRetryMs?: number;
   /** Reports a request that cannot run (decoded but invalid) to whoever can be told; best effort. */
   readonly reportRejected: (term: Term, reason: string) => Promise<void>;
   /** Counts workflows, redeliveries and dead-lettered messages. Default: not counted. */
@@ -168,10 +166,11 @@ function queueWaitMs(received: ReceivedBuildRequest): number | undefined {
   return stepTime === null ? undefined : Date.now() - stepTime;
 }
 
+/** How long a request whose workflow holds its lease elsewhere waits before it asks again. */
 const LEASE_RETRY_MS = 1000;
 
 /** Why a workflow whose delivery went back to the broker is stopped; it is not answered. */
-export const DELIVERY_LOST_REASON =
+const DELIVERY_LOST_REASON =
   'the broker connection was lost and the request went back to the queue; the build was stopped';
 
 function startError(err: unknown): StartError {
@@ -556,9 +555,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             ctx.log.info('the workflow holds its lease elsewhere; waiting until it ends there', {
               workflow_id: msg.workflowId,
             });
-          startTimer(options.leaseRetryMs ?? LEASE_RETRY_MS, () =>
-            tell({ type: 'lease-retry', workflowId: msg.workflowId }),
-          ).unref();
+          startTimer(LEASE_RETRY_MS, () => tell({ type: 'lease-retry', workflowId: msg.workflowId })).unref();
           return state;
         }
         case 'lease-retry': {
