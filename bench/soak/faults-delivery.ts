@@ -5,6 +5,7 @@
 // poison requests dead-lettered or still looping, replies per workflow, builds of one workflow running at the
 // same time, and build containers and dangling images left on the engines.
 import fs from 'node:fs';
+import path from 'node:path';
 import { dockerModem } from '../../test/harness/docker';
 import { serviceRequest, slowBuild } from '../../test/integration/service/helpers';
 import { seedRepos, type RequestJson } from '../../test/integration/workflow/helpers';
@@ -19,7 +20,10 @@ export interface DeliveryRig {
   readonly orchestrator: Orchestrator;
   readonly replicas: readonly Replica[];
   readonly manager: { setWorkflow(id: string, body: Record<string, unknown>): void };
-  /** The build engines' Docker hosts (`unix://…`). */
+  /**
+   * The build engines' Docker hosts (`unix://…`). The first ones are shared with whatever else uses the test
+   * environment, so what is left there is shown only; the last is the soak's own, and must be left clean.
+   */
   readonly engines: readonly string[];
   /** The replicas' MAX_DELIVERIES. */
   readonly maxDeliveries: number;
@@ -90,6 +94,15 @@ export function concurrentBuilds(logs: readonly { file: string; kills: readonly 
   return [...runs].flatMap(([id, list]) =>
     list.some((a, i) => list.some((b, j) => i < j && a.from < b.to && b.from < a.to)) ? [id] : [],
   );
+}
+
+/** The workflows in flight on `replica`, from its `/healthz`. */
+async function inFlight(replica: Replica): Promise<string[]> {
+  const res = await fetch(`http://${replica.options.healthListen}/healthz`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const body = (await res.json()) as { workload?: { workflow_id: string }[] };
+  return (body.workload ?? []).map((w) => w.workflow_id);
 }
 
 /** Container and dangling image ids on one engine. */
@@ -220,7 +233,7 @@ export class DeliveryFaults {
     this.rig.say(
       `DELIVERY FAULT work directory of replica ${replica.name} unwritable for ${durationMs / 1000} s`,
     );
-    const before = replica.workDirEntries().length;
+    const moved = replica.workDirEntries();
     // Moved aside in one step: the replica may be writing into it.
     const aside = `${root}.aside`;
     fs.renameSync(root, aside);
@@ -228,7 +241,12 @@ export class DeliveryFaults {
     await sleep(durationMs);
     fs.rmSync(root, { force: true });
     fs.renameSync(aside, root);
-    return `${before} workflow(s) of replica ${replica.name} in flight when it broke`;
+    // The directories of workflows that ended meanwhile are back, but their workflows could not remove them
+    // where the fault had moved them: that is the fault's doing, not the builder's, so the fault clears them.
+    const running = await inFlight(replica);
+    const cleared = moved.filter((entry) => !running.some((id) => entry.startsWith(id)));
+    for (const entry of cleared) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+    return `${moved.length} work dir(s) of replica ${replica.name} in flight when it broke, ${cleared.length} of ended workflows cleared`;
   }
 
   private deadLettered(id: string): boolean {
@@ -288,13 +306,16 @@ export class DeliveryFaults {
 
     for (const host of this.rig.engines) {
       const before = this.before.get(host) ?? { containers: [], dangling: [] };
+      const own = host === this.rig.engines.at(-1);
       try {
         const now = await engineState(host);
         const containers = now.containers.filter((id) => !before.containers.includes(id)).length;
         const dangling = now.dangling.filter((id) => !before.dangling.includes(id)).length;
-        out(`  engine ${host}: build containers left ${containers}, dangling images left ${dangling}`);
-        if (containers > 0) missed.push(`${containers} build container(s) left on ${host}`);
-        if (dangling > 0) missed.push(`${dangling} dangling image(s) left on ${host}`);
+        out(
+          `  engine ${host}${own ? " (the soak's own)" : ' (shared, shown only)'}: build containers left ${containers}, dangling images left ${dangling}`,
+        );
+        if (own && containers > 0) missed.push(`${containers} build container(s) left on ${host}`);
+        if (own && dangling > 0) missed.push(`${dangling} dangling image(s) left on ${host}`);
       } catch (err) {
         missed.push(`engine ${host} could not be read: ${(err as Error).message}`);
       }
