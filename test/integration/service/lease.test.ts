@@ -119,42 +119,50 @@ describe('one build of a workflow at a time across replicas', () => {
     ).toBe(true);
   });
 
-  it('stops the build of a replica cut off from the broker before the replica given the request again builds it: one build at a time, one reply', async () => {
-    proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(env.amqpUrl).port || 5672) });
-    const cutOff = await start({ AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}/` });
-    const { request, marker } = await slowRequest(20);
-    submit(rig, request);
-    await eventually(
-      'the first build runs its sleep',
-      async () => (await containersWith(marker)).length === 1,
-      BUILD_MS,
-    );
-    const other = await start();
-    const watch = watchContainers(marker);
+  it.each(['classic', 'quorum'] as const)(
+    'stops the build of a replica cut off from the broker before the replica given the request again builds it, on a %s queue: one build at a time, one reply',
+    async (queueType) => {
+      // QUEUE_NAME as ops would declare it for this QUEUE_TYPE, bound where the orchestrator publishes.
+      const queue = await admin.componentQueue('lease-cut', queueType, 4);
+      await admin.channel.bindQueue(queue, topology.exchange, `${topology.routingKey}.builder`);
+      const queued = { QUEUE_NAME: queue, QUEUE_TYPE: queueType };
+      proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(env.amqpUrl).port || 5672) });
+      const cutOff = await start({ ...queued, AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}/` });
+      const { request, marker } = await slowRequest(20);
+      submit(rig, request);
+      await eventually(
+        'the first build runs its sleep',
+        async () => (await containersWith(marker)).length === 1,
+        BUILD_MS,
+      );
+      const other = await start(queued);
+      const watch = watchContainers(marker);
 
-    proxy.cut();
-    await eventually(
-      'the other replica took the request',
-      () => logged(other.log, 'delivery taken', request.id) >= 1,
-    );
-    await eventually(
-      'the request was answered',
-      () => withField(replies, 'id', request.id).length > 0,
-      BUILD_MS,
-    );
-    await eventually('the other replica acked it', () => acked(other.log, request.id));
-    expect(await watch.stop()).toBe(1);
-    expect(
-      logged(
-        cutOff.log,
-        'the delivery went back to the broker with the channel; stopping its workflow',
-        request.id,
-      ),
-    ).toBe(1);
-    expect(withField(replies, 'id', request.id)).toHaveLength(1);
-    expect(withField(replies, 'id', request.id)[0]?.workflow_error).toBe(false);
-    expect(await containersWith(marker)).toEqual([]);
-  }, 180_000);
+      proxy.cut();
+      await eventually(
+        'the other replica took the request',
+        () => logged(other.log, 'delivery taken', request.id) >= 1,
+      );
+      await eventually(
+        'the request was answered',
+        () => withField(replies, 'id', request.id).length > 0,
+        BUILD_MS,
+      );
+      await eventually('the other replica acked it', () => acked(other.log, request.id));
+      expect(await watch.stop()).toBe(1);
+      expect(
+        logged(
+          cutOff.log,
+          'the delivery went back to the broker with the channel; stopping its workflow',
+          request.id,
+        ),
+      ).toBe(1);
+      expect(withField(replies, 'id', request.id)).toHaveLength(1);
+      expect(withField(replies, 'id', request.id)[0]?.workflow_error).toBe(false);
+      expect(await containersWith(marker)).toEqual([]);
+    },
+    180_000,
+  );
 });
 
 describe('a broker user that may not declare the lease queues', () => {
