@@ -92,10 +92,10 @@ export interface WorkflowOptions {
   /** Default {@link realSteps}. */
   readonly steps?: WorkflowSteps;
   /**
-   * How long the reporter may take to finish (flush the build log, reply) before the workflow ends without
-   * it, in milliseconds. Default 60000.
+   * FINISH_TIMEOUT_SECONDS, in milliseconds: how long the reporter may take to finish (flush the build log,
+   * reply) before the workflow ends without it.
    */
-  readonly finishTimeoutMs?: number;
+  readonly finishTimeoutMs: number;
   /** Hears every retry of a dependency a step waits out (for `/metrics`); the step logs it itself. */
   readonly onRetry?: (notice: RetryNotice) => void;
 }
@@ -138,8 +138,6 @@ class StepFailedError extends Error {
     super(failure.message);
   }
 }
-
-const FINISH_TIMEOUT_MS = 60_000;
 
 /** A step's answer: its output, or the failure it ran into. Plain data. */
 type StepReply<O> =
@@ -392,8 +390,7 @@ async function runWorkflow(
     stopped: failure?.reason === SHUTDOWN_REASON,
     crashed: failure?.crashed ?? false,
   };
-  const finishMs = options.finishTimeoutMs ?? FINISH_TIMEOUT_MS;
-  await ask(children.reporter, { type: 'finish', result }, finishMs).catch((err: unknown) =>
+  await ask(children.reporter, { type: 'finish', result }, options.finishTimeoutMs).catch((err: unknown) =>
     ctx.log.error('the workflow result could not be reported', { err }),
   );
   return failure;

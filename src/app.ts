@@ -89,7 +89,7 @@ export interface BuilderOptions {
   readonly redactor?: Redactor;
   /** See `WorkflowOptions.killSwitch`. Default none. */
   readonly killSwitch?: WorkflowOptions['killSwitch'];
-  /** See `WorkflowOptions.finishTimeoutMs`. */
+  /** Replaces FINISH_TIMEOUT_SECONDS with a budget in ms, for tests that need one under a second. */
   readonly finishTimeoutMs?: number;
   /** See `WorkflowOptions.onRetry`. Default none. */
   readonly onRetry?: WorkflowOptions['onRetry'];
@@ -126,7 +126,7 @@ function workflowOptions(
     reporterFor,
     ...(options.steps ? { steps: options.steps } : {}),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
-    ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
+    finishTimeoutMs: options.finishTimeoutMs ?? config.finishTimeoutSeconds * 1000,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
 }

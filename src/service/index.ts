@@ -56,7 +56,7 @@ export interface ServiceOptions {
   readonly startDeadlineMs?: number;
   /** Masks secrets in every output; learns the OAuth access tokens and broker passwords. Default: the configuration's. */
   readonly redactor?: Redactor;
-  /** How long a workflow's reporter may take to finish, ms (see `WorkflowOptions.finishTimeoutMs`). */
+  /** Replaces FINISH_TIMEOUT_SECONDS with a budget in ms, for tests that need one under a second. */
   readonly finishTimeoutMs?: number;
 }
 
