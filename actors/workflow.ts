@@ -391,7 +391,12 @@ async function runWorkflow(
     crashed: failure?.crashed ?? false,
   };
   await ask(children.reporter, { type: 'finish', result }, options.finishTimeoutMs).catch((err: unknown) =>
-    ctx.log.error('the workflow result could not be reported', { err }),
+    // A reply already going out still decides the delivery (the intake waits for it); nothing else is awaited.
+    ctx.log.error('the workflow ends without waiting for its end to be reported', {
+      workflow_id: request.id,
+      finish_timeout_ms: options.finishTimeoutMs,
+      err,
+    }),
   );
   return failure;
 }

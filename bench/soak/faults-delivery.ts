@@ -1,25 +1,54 @@
 // The soak's delivery faults, beside the planned ones: a poison request (its replica is killed every time it
-// takes it), a kill switch thrown in the middle of a build, and a replica whose work directory becomes
-// unwritable for a while. Each has a request of its own (the last one strikes whatever the stream sends), and
-// the figures they are judged by come from what the orchestrator received, the replicas' logs and the engines:
-// poison requests dead-lettered or still looping, replies per workflow, builds of one workflow running at the
-// same time, and build containers and dangling images left on the engines.
+// takes it), a kill switch thrown in the middle of a build, a replica whose work directory becomes unwritable
+// for a while, and finishes slower than the reporter's budget (the Manager slow to answer the lookup a reply
+// needs). Each has requests of its own (the work directory strikes whatever the stream sends), and the figures
+// they are judged by come from what the orchestrator received, the replicas' logs and the engines: poison
+// requests dead-lettered or still looping, replies per workflow, runs after a reply, builds of one workflow
+// running at the same time, and build containers and dangling images left on the engines.
 import fs from 'node:fs';
 import path from 'node:path';
 import { dockerModem } from '../../test/harness/docker';
 import { serviceRequest, slowBuild } from '../../test/integration/service/helpers';
 import { seedRepos, type RequestJson } from '../../test/integration/workflow/helpers';
+import type { FakeManagerSeed } from '../../test/fakes/manager';
 import { idOf } from './analyse';
 import type { Orchestrator } from './orchestrator';
 import type { Replica } from './replica';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The replicas' FINISH_TIMEOUT_SECONDS: short, so that a Manager slower than it stays under its HTTP timeout. */
+export const SOAK_FINISH_TIMEOUT_SECONDS = 5;
+/**
+ * How long the Manager takes to answer a slow finish's lookup: past the finish budget, and under the replicas'
+ * HTTP_TIMEOUT_SECONDS (10), so the lookup is answered rather than timed out and retried.
+ */
+const SLOW_LOOKUP_MS = SOAK_FINISH_TIMEOUT_SECONDS * 1000 + 3_000;
+/**
+ * The reply exchange of each slow finish: the orchestration exchange under an id of its own, which no replica has
+ * looked up yet, so the reply's lookup of it reaches the Manager (lookups are kept five minutes).
+ */
+const SLOW_FINISH_EXCHANGE_IDS = [901, 902, 903];
+
+/** The Manager's seed with the slow finishes' reply exchanges: copies of `exchangeId` under their own ids. */
+export function withSlowFinishExchanges(seed: FakeManagerSeed, exchangeId: string): FakeManagerSeed {
+  const exchanges = seed.exchanges ?? [];
+  const original = exchanges.find((e) => String(e.id) === exchangeId);
+  if (!original) throw new Error(`the Manager's seed has no exchange ${exchangeId}`);
+  return {
+    ...seed,
+    exchanges: [...exchanges, ...SLOW_FINISH_EXCHANGE_IDS.map((id) => ({ ...original, id }))],
+  };
+}
+
 /** What the faults need of the soak's rig. */
 export interface DeliveryRig {
   readonly orchestrator: Orchestrator;
   readonly replicas: readonly Replica[];
-  readonly manager: { setWorkflow(id: string, body: Record<string, unknown>): void };
+  readonly manager: {
+    setWorkflow(id: string, body: Record<string, unknown>): void;
+    delayNext(path: string, ms: number, times?: number): void;
+  };
   /**
    * The build engines' Docker hosts (`unix://…`). The first ones are shared with whatever else uses the test
    * environment, so what is left there is shown only; the last is the soak's own, and must be left clean.
@@ -42,6 +71,7 @@ interface LogLine {
   readonly message?: unknown;
   readonly workflow_id?: unknown;
   readonly step?: unknown;
+  readonly outcome?: unknown;
   readonly timestamp?: unknown;
 }
 
@@ -124,8 +154,10 @@ export class DeliveryFaults {
   readonly windows: DeliveryWindow[] = [];
   private readonly notes: string[] = [];
   private readonly problems: string[] = [];
-  /** The requests of these faults, by id, and the replies each should get. */
-  private readonly own = new Map<string, { what: string; reason: RegExp }>();
+  /** The requests of these faults, by id, and the replies each should get (a success where `succeeds`). */
+  private readonly own = new Map<string, { what: string; reason: RegExp; succeeds?: true }>();
+  /** The slow finishes' requests. */
+  private readonly slowIds: string[] = [];
   private poisonRuns = 0;
   private poisonId: string | undefined;
   private before = new Map<string, { containers: string[]; dangling: string[] }>();
@@ -143,8 +175,8 @@ export class DeliveryFaults {
   }
 
   /**
-   * Runs the three faults, each from its share of `windowMs` from now, side by side. The kill switch strikes its
-   * own request only, so it opens no window for the stream's workflows to be set against.
+   * Runs the four faults, each from its share of `windowMs` from now, side by side. The kill switch and the slow
+   * finishes strike their own requests only, so they open no window for the stream's workflows to be set against.
    */
   async run(windowMs: number): Promise<void> {
     const start = Date.now();
@@ -168,6 +200,7 @@ export class DeliveryFaults {
       attempt(0.1, 'poison', () => this.poison()),
       attempt(0.35, 'kill-switch', () => this.killSwitch(), false),
       attempt(0.6, 'workdir', () => this.unwritableWorkDir(this.rig.replicas.at(-1) as Replica, 6_000)),
+      attempt(0.8, 'slow-finish', () => this.slowFinishes(), false),
     ]);
   }
 
@@ -223,6 +256,37 @@ export class DeliveryFaults {
   }
 
   /**
+   * Requests whose finish outlasts the reporter's budget: each names a reply exchange of its own, and the Manager
+   * answers the lookup of it only after SLOW_LOOKUP_MS. The reply is claimed before that lookup, so it is in
+   * flight when the budget runs out; it must still go out once, and its request must not run again.
+   */
+  private async slowFinishes(): Promise<string> {
+    const requests = await Promise.all(
+      SLOW_FINISH_EXCHANGE_IDS.map(async (exchangeId) => {
+        const request = serviceRequest(await seedRepos(), {
+          workflow_orchestration_exchange_id: String(exchangeId),
+        });
+        this.own.set(request.id, {
+          what: 'slow finish',
+          reason: /request is being processed by Builder/,
+          succeeds: true,
+        });
+        this.slowIds.push(request.id);
+        this.rig.manager.delayNext(`/messaging/exchanges/${exchangeId}`, SLOW_LOOKUP_MS, 1);
+        return request;
+      }),
+    );
+    this.rig.say(
+      `DELIVERY FAULT slow finish: ${requests.length} requests whose reply waits ${SLOW_LOOKUP_MS / 1000} s on the Manager (budget ${SOAK_FINISH_TIMEOUT_SECONDS} s)`,
+    );
+    await Promise.all(requests.map((request) => this.rig.orchestrator.publish(request, 120_000)));
+    const deadline = Date.now() + 180_000;
+    while (requests.some((r) => this.repliesTo(r.id) === 0) && Date.now() < deadline) await sleep(500);
+    const answered = requests.filter((r) => this.repliesTo(r.id) > 0).length;
+    return `${answered} of ${requests.length} slow finish(es) answered`;
+  }
+
+  /**
    * The work directory of `replica` replaced by a file for `durationMs`, once it has nothing in flight: the
    * workflows it takes meanwhile cannot start.
    */
@@ -247,6 +311,41 @@ export class DeliveryFaults {
     const cleared = moved.filter((entry) => !running.some((id) => entry.startsWith(id)));
     for (const entry of cleared) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
     return `${moved.length} work dir(s) of replica ${replica.name} in flight when it broke, ${cleared.length} of ended workflows cleared`;
+  }
+
+  /**
+   * Per slow finish, from the replicas' logs: whether its finish outlasted the budget (else the fault missed), the
+   * runs taken after its reply reached the orchestrator, and the builds it completed.
+   */
+  private slowFinishFigures(out: (text: string) => void, missed: string[]): void {
+    if (this.slowIds.length === 0) return;
+    const lines = this.rig.replicas.flatMap((r) => logLines(r.stderrFile));
+    const of = (id: string, message: string): (LogLine & { at: number })[] =>
+      lines.filter((l) => l.workflow_id === id && l.message === message);
+    const rows = this.slowIds.map((id) => {
+      const replied = this.rig.orchestrator
+        .messages('replies')
+        .filter((m) => idOf(m) === id)
+        .map((m) => this.rig.orchestrator.arrivedAt(m) ?? Infinity);
+      const firstReply = Math.min(...replied);
+      return {
+        id,
+        overran: of(id, 'the workflow ends without waiting for its end to be reported').length > 0,
+        rerunsAfterReply: of(id, 'delivery taken').filter((l) => l.at > firstReply).length,
+        builds: of(id, 'step finished').filter((l) => l.step === 'build' && l.outcome === 'ok').length,
+      };
+    });
+    const overran = rows.filter((r) => r.overran).length;
+    const reruns = rows.reduce((n, r) => n + r.rerunsAfterReply, 0);
+    out(
+      `  slow finishes (the Manager ${SLOW_LOOKUP_MS / 1000} s on the reply's lookup, budget ${SOAK_FINISH_TIMEOUT_SECONDS} s): ${rows.length}, outlasted the budget ${overran}, runs after a reply ${reruns}, builds completed ${rows.map((r) => r.builds).join('/')} (1 each expected)`,
+    );
+    for (const r of rows) {
+      if (!r.overran) missed.push(`the slow finish of ${r.id} did not outlast its budget: the fault missed`);
+      if (r.rerunsAfterReply > 0)
+        missed.push(`${r.id} ran ${r.rerunsAfterReply} more time(s) after its reply`);
+      if (r.builds !== 1) missed.push(`${r.id} completed its build ${r.builds} times`);
+    }
   }
 
   private deadLettered(id: string): boolean {
@@ -285,16 +384,20 @@ export class DeliveryFaults {
       .map(([n, workflows]) => `${n} repl${n === 1 ? 'y' : 'ies'}: ${workflows}`)
       .join(', ');
     out(`  replies per workflow of the stream: ${spread} (more than one only where idempotent, see above)`);
-    for (const [id, { what, reason }] of this.own) {
+    for (const [id, { what, reason, succeeds }] of this.own) {
       const replies = this.rig.orchestrator.messages('replies').filter((m) => idOf(m) === id);
       const entries = replies.flatMap((m) => (Array.isArray(m.fields?.event_log) ? m.fields.event_log : []));
       const why = entries.some((e) => typeof e === 'string' && reason.test(e));
+      const failed = succeeds === true && replies.some((m) => m.fields?.workflow_error === true);
       out(
-        `  replies to the ${what} request: ${replies.length} (exactly 1 expected, its reason ${why ? 'given' : 'MISSING'})`,
+        `  replies to the ${what} request: ${replies.length} (exactly 1 expected, its reason ${why ? 'given' : 'MISSING'}${failed ? ', FAILED' : ''})`,
       );
-      if (replies.length !== 1 || !why)
-        missed.push(`the ${what} request got ${replies.length} replies${why ? '' : ' without its reason'}`);
+      if (replies.length !== 1 || !why || failed)
+        missed.push(
+          `the ${what} request got ${replies.length} replies${why ? '' : ' without its reason'}${failed ? ', a failure' : ''}`,
+        );
     }
+    this.slowFinishFigures(out, missed);
 
     const concurrent = concurrentBuilds(
       this.rig.replicas.map((r) => ({ file: r.stderrFile, kills: r.killedAt })),

@@ -3,16 +3,18 @@
 // seed: a replica killed with SIGKILL and started again, a broker restart (a private RabbitMQ node, never the
 // shared one), the registry answering 5xx, the git server down, the Manager slow and failing, the second of
 // the two build engines stopped and started again (`scripts/test-env.sh engine`); and the delivery faults of
-// faults-delivery.ts (a poison request, a kill switch mid-build, an unwritable work directory). At the end,
-// every request is accounted for from the orchestrator's replies, the replicas' work directories are
-// counted after a graceful stop, and everything they published, saved or printed is scanned for secrets.
+// faults-delivery.ts (a poison request, a kill switch mid-build, an unwritable work directory, finishes slower
+// than the reporter's budget). At the end, every request is accounted for from the orchestrator's replies, the
+// replicas' work directories are counted after a graceful stop, and everything they published, saved or
+// printed is scanned for secrets.
 // Run from the repository root: npm run bench:soak [-- --short] [-- --seed N] [-- --workflows N]
 // (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 6 faults, some 2-3 minutes).
 // Goals: no workflow lost or left running, duplicates only where idempotent, no secret anywhere, no work
 // directory left, no build failed for the stopped engine unless it had started there, the poison request
-// dead-lettered and answered once, no workflow built twice at once, no build container or dangling image left
-// on the engines. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
-// its watchdog. The seed is printed first; --seed replays the same plan (timing still varies).
+// dead-lettered and answered once, the slow finishes answered once and never run again after their reply, no
+// workflow built twice at once, no build container or dangling image left on the engines. Exit status 1 when a
+// goal is missed, 2 when the run could not be made, 3 when it overran its watchdog. The seed is printed first;
+// --seed replays the same plan (timing still varies).
 // --keep-logs keeps the replicas' output (it is kept anyway when a goal is missed).
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,6 +30,7 @@ import { freeLoopbackPort } from '../../test/harness/ports';
 import { startPrivateBroker, type PrivateBroker } from '../../test/integration/amqp/private-broker';
 import { BrokerAdmin } from '../../test/integration/amqp/topology';
 import {
+  EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   serviceEnv,
@@ -55,7 +58,7 @@ import {
   type ReplySummary,
   type ScanSource,
 } from './analyse';
-import { DeliveryFaults } from './faults-delivery';
+import { DeliveryFaults, SOAK_FINISH_TIMEOUT_SECONDS, withSlowFinishExchanges } from './faults-delivery';
 import { Orchestrator } from './orchestrator';
 import { KINDS, makePlan, type Kind, type Plan, type PlannedFault, type PlannedWorkflow } from './plan';
 import { linkRepositoryFiles, mapLimit } from '../harness';
@@ -341,7 +344,7 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
   ];
   const secret = (name: string): string => needles.find((n) => n.name === name)?.value ?? '';
   const manager = await startFakeManager({
-    ...managerSeed(topology, broker.url),
+    ...withSlowFinishExchanges(managerSeed(topology, broker.url), EXCHANGE_ID),
     clientSecret: secret('OAUTH_CLIENT_SECRET'),
   });
   teardown.add('fake Manager', () => manager.close());
@@ -411,6 +414,7 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
       BUILD_TIMEOUT_SECONDS: '120',
       PUSH_TIMEOUT_SECONDS: '60',
       HTTP_TIMEOUT_SECONDS: '10',
+      FINISH_TIMEOUT_SECONDS: String(SOAK_FINISH_TIMEOUT_SECONDS),
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
     };
