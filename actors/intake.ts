@@ -519,7 +519,13 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           life.ended = true;
           // A reply in flight decides: the delivery is acked or returned when it is confirmed or fails. A
           // workflow whose start has not answered yet (it crashed in its init) is settled by that answer.
-          if (life.phase === 'replying' || (life.phase === 'starting' && !life.started)) return state;
+          if (life.phase === 'replying') {
+            ctx.log.info('the workflow ended while its reply was going out; the reply decides its delivery', {
+              workflow_id: msg.workflowId,
+            });
+            return state;
+          }
+          if (life.phase === 'starting' && !life.started) return state;
           close(msg.workflowId, life, ctx);
           return state;
         }

@@ -391,8 +391,9 @@ async function runWorkflow(
     crashed: failure?.crashed ?? false,
   };
   await ask(children.reporter, { type: 'finish', result }, options.finishTimeoutMs).catch((err: unknown) =>
-    // A reply already going out still decides the delivery (the intake waits for it); nothing else is awaited.
-    ctx.log.error('the workflow ends without waiting for its end to be reported', {
+    // The workflow stops, which gives the reporter its stop time (DEFAULT_WORKER_SHUTDOWN_MS) and then leaves it:
+    // a reply it claimed by then still decides the delivery (the intake waits for it), any later one is refused.
+    ctx.log.error('finishing outlasted its budget; the workflow stops', {
       workflow_id: request.id,
       finish_timeout_ms: options.finishTimeoutMs,
       err,

@@ -7,8 +7,9 @@
 // running at the same time, and build containers and dangling images left on the engines.
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_WORKER_SHUTDOWN_MS } from '../../actors/supervision';
 import { dockerModem } from '../../test/harness/docker';
-import { serviceRequest, slowBuild } from '../../test/integration/service/helpers';
+import { serviceRequest, slowBuild, withExchangeCopies } from '../../test/integration/service/helpers';
 import { seedRepos, type RequestJson } from '../../test/integration/workflow/helpers';
 import type { FakeManagerSeed } from '../../test/fakes/manager';
 import { idOf } from './analyse';
@@ -18,27 +19,25 @@ import type { Replica } from './replica';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The replicas' FINISH_TIMEOUT_SECONDS: short, so that a Manager slower than it stays under its HTTP timeout. */
-export const SOAK_FINISH_TIMEOUT_SECONDS = 5;
+export const SOAK_FINISH_TIMEOUT_SECONDS = 1;
 /**
- * How long the Manager takes to answer a slow finish's lookup: past the finish budget, and under the replicas'
- * HTTP_TIMEOUT_SECONDS (10), so the lookup is answered rather than timed out and retried.
+ * How long the Manager takes to answer a slow finish's lookup: past the finish budget and the reporter's stop
+ * time after it, when the workflow has ended, and under the replicas' HTTP_TIMEOUT_SECONDS (10), so the lookup is
+ * answered rather than timed out and retried.
  */
-const SLOW_LOOKUP_MS = SOAK_FINISH_TIMEOUT_SECONDS * 1000 + 3_000;
+const SLOW_LOOKUP_MS = SOAK_FINISH_TIMEOUT_SECONDS * 1000 + DEFAULT_WORKER_SHUTDOWN_MS + 2_000;
 /**
  * The reply exchange of each slow finish: the orchestration exchange under an id of its own, which no replica has
  * looked up yet, so the reply's lookup of it reaches the Manager (lookups are kept five minutes).
  */
 const SLOW_FINISH_EXCHANGE_IDS = [901, 902, 903];
+/** What the intake logs when a workflow ends with its reply still going out: the slow finish struck. */
+const REPLY_OUTLIVED_WORKFLOW =
+  'the workflow ended while its reply was going out; the reply decides its delivery';
 
 /** The Manager's seed with the slow finishes' reply exchanges: copies of `exchangeId` under their own ids. */
 export function withSlowFinishExchanges(seed: FakeManagerSeed, exchangeId: string): FakeManagerSeed {
-  const exchanges = seed.exchanges ?? [];
-  const original = exchanges.find((e) => String(e.id) === exchangeId);
-  if (!original) throw new Error(`the Manager's seed has no exchange ${exchangeId}`);
-  return {
-    ...seed,
-    exchanges: [...exchanges, ...SLOW_FINISH_EXCHANGE_IDS.map((id) => ({ ...original, id }))],
-  };
+  return withExchangeCopies(seed, exchangeId, SLOW_FINISH_EXCHANGE_IDS);
 }
 
 /** What the faults need of the soak's rig. */
@@ -314,8 +313,8 @@ export class DeliveryFaults {
   }
 
   /**
-   * Per slow finish, from the replicas' logs: whether its finish outlasted the budget (else the fault missed), the
-   * runs taken after its reply reached the orchestrator, and the builds it completed.
+   * Per slow finish, from the replicas' logs: whether its workflow ended with its reply still going out (else the
+   * fault missed), the runs taken after its reply reached the orchestrator, and the builds it completed.
    */
   private slowFinishFigures(out: (text: string) => void, missed: string[]): void {
     if (this.slowIds.length === 0) return;
@@ -330,7 +329,7 @@ export class DeliveryFaults {
       const firstReply = Math.min(...replied);
       return {
         id,
-        overran: of(id, 'the workflow ends without waiting for its end to be reported').length > 0,
+        overran: of(id, REPLY_OUTLIVED_WORKFLOW).length > 0,
         rerunsAfterReply: of(id, 'delivery taken').filter((l) => l.at > firstReply).length,
         builds: of(id, 'step finished').filter((l) => l.step === 'build' && l.outcome === 'ok').length,
       };
@@ -338,10 +337,11 @@ export class DeliveryFaults {
     const overran = rows.filter((r) => r.overran).length;
     const reruns = rows.reduce((n, r) => n + r.rerunsAfterReply, 0);
     out(
-      `  slow finishes (the Manager ${SLOW_LOOKUP_MS / 1000} s on the reply's lookup, budget ${SOAK_FINISH_TIMEOUT_SECONDS} s): ${rows.length}, outlasted the budget ${overran}, runs after a reply ${reruns}, builds completed ${rows.map((r) => r.builds).join('/')} (1 each expected)`,
+      `  slow finishes (the Manager ${SLOW_LOOKUP_MS / 1000} s on the reply's lookup, budget ${SOAK_FINISH_TIMEOUT_SECONDS} s): ${rows.length}, ended with the reply going out ${overran}, runs after a reply ${reruns}, builds completed ${rows.map((r) => r.builds).join('/')} (1 each expected)`,
     );
     for (const r of rows) {
-      if (!r.overran) missed.push(`the slow finish of ${r.id} did not outlast its budget: the fault missed`);
+      if (!r.overran)
+        missed.push(`${r.id} did not end with its reply going out: the slow-finish fault missed`);
       if (r.rerunsAfterReply > 0)
         missed.push(`${r.id} ran ${r.rerunsAfterReply} more time(s) after its reply`);
       if (r.builds !== 1) missed.push(`${r.id} completed its build ${r.builds} times`);

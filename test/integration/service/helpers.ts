@@ -94,6 +94,21 @@ export function managerSeed(topology: ServiceTopology, amqpUrl: string): FakeMan
   };
 }
 
+/**
+ * `seed` with copies of exchange `of` under the ids `ids`: the same exchange, routed the same way, under ids no
+ * replica has looked up yet, so a request naming one makes its reply look the exchange up at the Manager.
+ */
+export function withExchangeCopies(
+  seed: FakeManagerSeed,
+  of: string,
+  ids: readonly number[],
+): FakeManagerSeed {
+  const exchanges = seed.exchanges ?? [];
+  const original = exchanges.find((e) => String(e.id) === of);
+  if (!original) throw new Error(`the Manager's seed has no exchange ${of}`);
+  return { ...seed, exchanges: [...exchanges, ...ids.map((id) => ({ ...original, id }))] };
+}
+
 /** One message taken off a watched queue. */
 export interface Tapped {
   readonly content: Buffer;

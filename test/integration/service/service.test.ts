@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { send, type ActorRef } from '../../../actors/supervision';
+import { DEFAULT_WORKER_SHUTDOWN_MS, send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { startFaultyProxy } from '../../../bench/soak/proxy';
 import { BUILDER_VERSION } from '../../../src/version';
@@ -37,6 +37,7 @@ import {
   stopServices,
   submit,
   tap,
+  withExchangeCopies,
   withField,
   type PublishedQueue,
   type RecordingLog,
@@ -352,6 +353,40 @@ describe('the builder service', () => {
     ).toHaveLength(
       log.lines.some((l) => l.message === 'delivery acked' && l.fields.workflow_id === request.id) ? 1 : 0,
     );
+    expect(await admin.ready(topology.builderQueue)).toBe(0);
+  });
+
+  it('acks a request whose reply was still going out when its finish budget ran out, and never runs it again', async () => {
+    // The reply names an exchange that no lookup has seen yet, and the Manager answers that lookup only after the
+    // one-second budget and the reporter's stop time: the reply was cleared before the lookup, so it is in flight
+    // when the workflow ends.
+    const slowExchange = 31;
+    await manager.close();
+    manager = await startFakeManager(
+      withExchangeCopies(managerSeed(topology, env.amqpUrl), EXCHANGE_ID, [slowExchange]),
+    );
+    rig = { admin, topology, manager };
+    manager.delayNext(`/messaging/exchanges/${slowExchange}`, 1_000 + DEFAULT_WORKER_SHUTDOWN_MS + 2_000);
+    const { service, log } = await start({ env: { FINISH_TIMEOUT_SECONDS: '1' } });
+    const request = serviceRequest(await seedRepos(), {
+      workflow_orchestration_exchange_id: String(slowExchange),
+    });
+    submit(rig, request);
+
+    const [reply, ...more] = await settled(log, request.id);
+    await stopService(service);
+    const of = (message: string) =>
+      log.lines.filter((l) => l.fields.workflow_id === request.id && l.message === message);
+
+    expect(of('finishing outlasted its budget; the workflow stops')).toHaveLength(1);
+    expect(
+      of('the workflow ended while its reply was going out; the reply decides its delivery'),
+    ).toHaveLength(1);
+    expect(reply?.workflow_error).toBe(false);
+    expect(more).toEqual([]);
+    expect(repliesTo(request.id)).toHaveLength(1);
+    expect(of('delivery taken')).toHaveLength(1);
+    expect(of('no reply went out; delivery returned to the queue')).toEqual([]);
     expect(await admin.ready(topology.builderQueue)).toBe(0);
   });
 
