@@ -7,7 +7,6 @@
 // running at the same time, and build containers and dangling images left on the engines.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_WORKER_SHUTDOWN_MS } from '../../actors/supervision';
 import { dockerModem } from '../../test/harness/docker';
 import { serviceRequest, slowBuild, withExchangeCopies } from '../../test/integration/service/helpers';
 import { seedRepos, type RequestJson } from '../../test/integration/workflow/helpers';
@@ -18,14 +17,21 @@ import type { Replica } from './replica';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The replicas' FINISH_TIMEOUT_SECONDS: short, so that a Manager slower than it stays under its HTTP timeout. */
-export const SOAK_FINISH_TIMEOUT_SECONDS = 1;
 /**
- * How long the Manager takes to answer a slow finish's lookup: past the finish budget and the reporter's stop
- * time after it, when the workflow has ended, and under the replicas' HTTP_TIMEOUT_SECONDS (10), so the lookup is
- * answered rather than timed out and retried.
+ * The replicas' FINISH_TIMEOUT_SECONDS: short enough for the Manager to outlast it with the reporter's stop time,
+ * long enough that the stream's own finishes, slowed by the planned faults, seldom do.
  */
-const SLOW_LOOKUP_MS = SOAK_FINISH_TIMEOUT_SECONDS * 1000 + DEFAULT_WORKER_SHUTDOWN_MS + 2_000;
+export const SOAK_FINISH_TIMEOUT_SECONDS = 5;
+/** The replicas' HTTP_TIMEOUT_SECONDS. */
+export const SOAK_HTTP_TIMEOUT_SECONDS = 10;
+/**
+ * A slow finish's lookup is left unanswered this many times, each until the replica's HTTP timeout gives up on
+ * it and retries: twice (20 s) is past the finish budget and the reporter's 5 s stop time, when the workflow has
+ * ended.
+ */
+const SLOW_LOOKUP_TIMEOUTS = 2;
+/** Longer than the HTTP timeout, so the Manager's answer never arrives in time. */
+const SLOW_LOOKUP_MS = SOAK_HTTP_TIMEOUT_SECONDS * 1000 + 5_000;
 /**
  * The reply exchange of each slow finish: the orchestration exchange under an id of its own, which no replica has
  * looked up yet, so the reply's lookup of it reaches the Manager (lookups are kept five minutes).
@@ -256,8 +262,8 @@ export class DeliveryFaults {
 
   /**
    * Requests whose finish outlasts the reporter's budget: each names a reply exchange of its own, and the Manager
-   * answers the lookup of it only after SLOW_LOOKUP_MS. The reply is claimed before that lookup, so it is in
-   * flight when the budget runs out; it must still go out once, and its request must not run again.
+   * lets the lookup of it time out SLOW_LOOKUP_TIMEOUTS times. The reply is claimed before that lookup, so it is
+   * in flight when the workflow ends; it must still go out once, and its request must not run again.
    */
   private async slowFinishes(): Promise<string> {
     const requests = await Promise.all(
@@ -271,12 +277,16 @@ export class DeliveryFaults {
           succeeds: true,
         });
         this.slowIds.push(request.id);
-        this.rig.manager.delayNext(`/messaging/exchanges/${exchangeId}`, SLOW_LOOKUP_MS, 1);
+        this.rig.manager.delayNext(
+          `/messaging/exchanges/${exchangeId}`,
+          SLOW_LOOKUP_MS,
+          SLOW_LOOKUP_TIMEOUTS,
+        );
         return request;
       }),
     );
     this.rig.say(
-      `DELIVERY FAULT slow finish: ${requests.length} requests whose reply waits ${SLOW_LOOKUP_MS / 1000} s on the Manager (budget ${SOAK_FINISH_TIMEOUT_SECONDS} s)`,
+      `DELIVERY FAULT slow finish: ${requests.length} requests whose reply's Manager lookup times out ${SLOW_LOOKUP_TIMEOUTS} times (${SOAK_HTTP_TIMEOUT_SECONDS} s each, budget ${SOAK_FINISH_TIMEOUT_SECONDS} s)`,
     );
     await Promise.all(requests.map((request) => this.rig.orchestrator.publish(request, 120_000)));
     const deadline = Date.now() + 180_000;
@@ -337,7 +347,7 @@ export class DeliveryFaults {
     const overran = rows.filter((r) => r.overran).length;
     const reruns = rows.reduce((n, r) => n + r.rerunsAfterReply, 0);
     out(
-      `  slow finishes (the Manager ${SLOW_LOOKUP_MS / 1000} s on the reply's lookup, budget ${SOAK_FINISH_TIMEOUT_SECONDS} s): ${rows.length}, ended with the reply going out ${overran}, runs after a reply ${reruns}, builds completed ${rows.map((r) => r.builds).join('/')} (1 each expected)`,
+      `  slow finishes (the reply's Manager lookup timed out ${SLOW_LOOKUP_TIMEOUTS} x ${SOAK_HTTP_TIMEOUT_SECONDS} s, budget ${SOAK_FINISH_TIMEOUT_SECONDS} s): ${rows.length}, ended with the reply going out ${overran}, runs after a reply ${reruns}, builds completed ${rows.map((r) => r.builds).join('/')} (1 each expected)`,
     );
     for (const r of rows) {
       if (!r.overran)

@@ -58,7 +58,12 @@ import {
   type ReplySummary,
   type ScanSource,
 } from './analyse';
-import { DeliveryFaults, SOAK_FINISH_TIMEOUT_SECONDS, withSlowFinishExchanges } from './faults-delivery';
+import {
+  DeliveryFaults,
+  SOAK_FINISH_TIMEOUT_SECONDS,
+  SOAK_HTTP_TIMEOUT_SECONDS,
+  withSlowFinishExchanges,
+} from './faults-delivery';
 import { Orchestrator } from './orchestrator';
 import { KINDS, makePlan, type Kind, type Plan, type PlannedFault, type PlannedWorkflow } from './plan';
 import { linkRepositoryFiles, mapLimit } from '../harness';
@@ -413,7 +418,7 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
       GIT_TIMEOUT_SECONDS: '30',
       BUILD_TIMEOUT_SECONDS: '120',
       PUSH_TIMEOUT_SECONDS: '60',
-      HTTP_TIMEOUT_SECONDS: '10',
+      HTTP_TIMEOUT_SECONDS: String(SOAK_HTTP_TIMEOUT_SECONDS),
       FINISH_TIMEOUT_SECONDS: String(SOAK_FINISH_TIMEOUT_SECONDS),
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
