@@ -1,9 +1,10 @@
-import type { BrokerConnection, Delivery, QueueConsumer } from '../src/amqp';
+import type { BrokerConnection, Delivery, QueueConsumer, SettleOutcome } from '../src/amqp';
 import type { QueueType } from '../src/amqp/runs';
 import { decode, EtfDecodeError, isMap, mapGet, type Term } from '../src/etf';
 import type { Metrics } from '../src/health/metrics';
 import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } from '../src/messages';
-import { queueWaitMs } from '../src/service/lifecycle';
+import { timestampMs } from '../src/service/reporter';
+import type { WorkloadStep } from '../src/service/workload';
 import {
   DuplicateChildError,
   MaxChildrenError,
@@ -14,6 +15,7 @@ import {
   type ActorRef,
   type ReplyTo,
 } from './supervision';
+import { startTimer } from './supervision/timers';
 
 /** How a workflow ended, as far as its delivery is concerned. */
 export type WorkflowOutcome = 'succeeded' | 'failed' | 'stopped';
@@ -35,7 +37,18 @@ export type IntakeMsg =
     }
   | { readonly type: 'replied'; readonly workflowId: string; readonly sent: boolean }
   | { readonly type: 'ended'; readonly workflowId: string }
+  | { readonly type: 'leased'; readonly workflowId: string; readonly taken: boolean; readonly error?: string }
+  | { readonly type: 'lease-retry'; readonly workflowId: string }
+  | { readonly type: 'channel-lost' }
+  | { readonly type: 'step'; readonly workflowId: string; readonly step: WorkloadStep }
+  | { readonly type: 'workload'; readonly replyTo: ReplyTo<WorkloadEntry[]> }
   | { readonly type: 'drain' };
+
+/** A workflow in flight here and the step it is in (`starting` before its first). */
+export interface WorkloadEntry {
+  readonly workflow_id: string;
+  readonly step: WorkloadStep;
+}
 
 /** Why a workflow did not start, as plain data. */
 export interface StartError {
@@ -59,8 +72,11 @@ export interface IntakeOptions {
    * held unacknowledged for as long as its workflow may run. Default: not asked (the broker's `consumer_timeout`).
    */
   readonly consumerTimeoutMs?: number;
-  /** Starts the workflow of a valid request; rejects with MaxChildrenError or DuplicateChildError. */
-  readonly start: (received: ReceivedBuildRequest) => Promise<void>;
+  /**
+   * Starts the workflow of a valid request, to be stopped when `stop` aborts (its delivery went back to the
+   * broker); rejects with MaxChildrenError or DuplicateChildError.
+   */
+  readonly start: (received: ReceivedBuildRequest, stop: AbortSignal) => Promise<void>;
   /** Reports a request that cannot run (decoded but invalid) to whoever can be told; best effort. */
   readonly reportRejected: (term: Term, reason: string) => Promise<void>;
   /** Counts workflows, redeliveries and dead-lettered messages. Default: not counted. */
@@ -70,11 +86,12 @@ export interface IntakeOptions {
 }
 
 /**
- * Where the delivery of one workflow stands. `waiting`: no slot was free yet; `starting`; `running`;
+ * Where the delivery of one workflow stands. `leasing`: its workflow's lease is being taken, or is held by
+ * another replica, which is waited for; `waiting`: no slot was free yet; `starting`; `running`;
  * `replying`: its reply is being published; `acked`: the reply was confirmed and the delivery acked, so nothing
  * else may answer. Once the delivery went back to the broker its life is over, and no reply may go out.
  */
-type Phase = 'waiting' | 'starting' | 'running' | 'replying' | 'acked';
+type Phase = 'leasing' | 'waiting' | 'starting' | 'running' | 'replying' | 'acked';
 
 interface Life {
   readonly delivery: Delivery;
@@ -87,6 +104,16 @@ interface Life {
   status: 'succeeded' | 'failed' | undefined;
   /** A new delivery of the same workflow that came once this one was answered; handled when it has ended. */
   successor: Delivery | undefined;
+  /** This connection holds the workflow's lease (see src/amqp/lease.ts), given up when the life closes. */
+  leased: boolean;
+  /** The delivery's channel closed before it was answered: the workflow is being stopped and may not reply. */
+  lost: boolean;
+  /** Aborted to stop the workflow. */
+  readonly stop: AbortController;
+  /** The step the workflow is in, for the heartbeat's workload and `/healthz`. */
+  step: WorkloadStep;
+  /** Times the lease was found held elsewhere. */
+  leaseWaits: number;
 }
 
 /**
@@ -130,6 +157,22 @@ function readDelivery(
   }
 }
 
+/**
+ * How long the request waited before its workflow started here, from its step_time (the orchestrator's clock,
+ * so the difference between the two hosts' clocks is in it); undefined when the request has no step_time.
+ */
+function queueWaitMs(received: ReceivedBuildRequest): number | undefined {
+  const stepTime = timestampMs(received.request.step_time);
+  return stepTime === null ? undefined : Date.now() - stepTime;
+}
+
+/** How long a request whose workflow holds its lease elsewhere waits before it asks again. */
+const LEASE_RETRY_MS = 1000;
+
+/** Why a workflow whose delivery went back to the broker is stopped; it is not answered. */
+const DELIVERY_LOST_REASON =
+  'the broker connection was lost and the request went back to the queue; the build was stopped';
+
 function startError(err: unknown): StartError {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof MaxChildrenError) return { kind: 'full', message };
@@ -154,6 +197,10 @@ interface Rejected {
  * ends without a confirmed reply has its delivery returned to the queue (a counted run), and a reply claimed
  * after that is refused, so nothing answers for a delivery that went back to the broker.
  *
+ * A workflow starts only once this connection holds its lease (src/amqp/lease.ts): a copy of a workflow that
+ * runs on another replica waits until it has ended there. When the channel closes, the deliveries not answered
+ * went back to the broker with it, and their workflows are stopped at once, without a reply.
+ *
  * Messages that cannot run (not ETF, not a valid request, run `maxDeliveries` times already, failed to start)
  * go to the dead-letter queue with the reason in a header, counted and answered where the request says. The
  * handler never waits on a start, a slot or a publish: those finish as messages, so acks and the drain are
@@ -171,11 +218,20 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     rejected: Rejected,
     ctx: ActorContext<IntakeMsg>,
   ): Promise<void> => {
+    let outcome: SettleOutcome;
     try {
-      await consumer.deadLetter(delivery, reason);
+      outcome = await consumer.deadLetter(delivery, reason);
     } catch (err) {
       ctx.log.error('dead-lettering failed; the message goes back to the queue', { err, reason });
       consumer.nack(delivery, { requeue: true });
+      return;
+    }
+    if (outcome !== 'settled') {
+      // Its channel closed first: the broker has it again, and it is judged again wherever it goes.
+      ctx.log.info('the delivery went back to the broker before it was dead-lettered', {
+        workflow_id: rejected.workflowId,
+        outcome,
+      });
       return;
     }
     options.metrics?.deadLettered();
@@ -198,9 +254,36 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     );
   };
 
+  // Messages from work finishing later go to the incarnation current by then.
+  const tell = (msg: IntakeMsg): void => {
+    if (memory.ref) send(memory.ref, msg);
+  };
+
+  // One build of a workflow at a time across replicas: it starts only once this connection holds its lease.
+  const takeLease = (id: string): void => {
+    options.connection.leases.take(id).then(
+      (taken) => tell({ type: 'leased', workflowId: id, taken }),
+      (err: unknown) =>
+        tell({
+          type: 'leased',
+          workflowId: id,
+          taken: false,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    );
+  };
+
+  const releaseLease = (id: string, ctx: ActorContext<IntakeMsg>): void => {
+    options.connection.leases
+      .release(id)
+      .catch((err: unknown) =>
+        ctx.log.warn('the workflow lease could not be given up', { workflow_id: id, err }),
+      );
+  };
+
   const startLater = (id: string, life: Life, ctx: ActorContext<IntakeMsg>): void => {
     life.phase = 'starting';
-    options.start(life.received).then(
+    options.start(life.received, life.stop.signal).then(
       () => send(ctx.self, { type: 'started', workflowId: id }),
       (err: unknown) => send(ctx.self, { type: 'start-failed', workflowId: id, error: startError(err) }),
     );
@@ -218,6 +301,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
   // The workflow has ended and no reply is in flight: the delivery is settled for good.
   const close = (id: string, life: Life, ctx: ActorContext<IntakeMsg>): void => {
     memory.lives.delete(id);
+    if (life.leased) releaseLease(id, ctx);
     const outcome: WorkflowOutcome = life.phase === 'acked' ? (life.status ?? 'failed') : 'stopped';
     if (life.started) options.metrics?.workflowFinished(id, outcome);
     if (life.phase !== 'acked') {
@@ -263,8 +347,9 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
       });
       return;
     }
-    if (original?.phase === 'acked' && original.successor === undefined) {
-      // Published again after the answer, while the workflow finishes: its turn comes when the slot is free.
+    if ((original?.phase === 'acked' || original?.lost === true) && original.successor === undefined) {
+      // Published again after the answer while the workflow finishes, or given back after its channel was lost
+      // while it stops: its turn comes when that workflow is gone.
       original.successor = delivery;
       return;
     }
@@ -290,16 +375,21 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     const life: Life = {
       delivery,
       received: read.received,
-      phase: 'waiting',
+      phase: 'leasing',
       started: false,
       ended: false,
       status: undefined,
       successor: undefined,
+      leased: false,
+      lost: false,
+      stop: new AbortController(),
+      step: 'starting',
+      leaseWaits: 0,
     };
     memory.lives.set(id, life);
     // With the workflow's own "workflow started" line, what a killed replica's log needs to tell its story.
     ctx.log.info('delivery taken', { workflow_id: id, delivery_count: delivery.deliveryCount });
-    startLater(id, life, ctx);
+    takeLease(id);
     if (delivery.redelivered || delivery.deliveryCount > 1) {
       options.metrics?.redelivered();
       ctx.log.info('redelivered request: it may have run before; every step is idempotent', {
@@ -338,6 +428,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
               ...(options.queueType ? { queueType: options.queueType } : {}),
               ...(options.deadLetterQueue ? { deadLetterQueue: options.deadLetterQueue } : {}),
               ...(options.consumerTimeoutMs ? { consumerTimeoutMs: options.consumerTimeoutMs } : {}),
+              onChannelLost: () => tell({ type: 'channel-lost' }),
             },
           );
           ctx.log.info('consuming', { queue: options.queue, prefetch: options.prefetch });
@@ -351,7 +442,9 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           const life = memory.lives.get(msg.workflowId);
           if (!life || life.started) return state;
           life.started = true;
-          options.metrics?.workflowStarted(msg.workflowId, queueWaitMs(life.received.request));
+          const queuedMs = queueWaitMs(life.received);
+          options.metrics?.workflowStarted(msg.workflowId, queuedMs);
+          ctx.log.info('workflow slot taken', { workflow_id: msg.workflowId, queued_ms: queuedMs });
           if (life.phase === 'starting') life.phase = 'running';
           if (life.ended && life.phase !== 'replying') close(msg.workflowId, life, ctx);
           return state;
@@ -359,6 +452,10 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
         case 'start-failed': {
           const life = memory.lives.get(msg.workflowId);
           if (!life || life.phase !== 'starting' || !consumer) return state;
+          if (life.lost) {
+            close(msg.workflowId, life, ctx);
+            return state;
+          }
           if (msg.error.kind === 'full') {
             // The broker hands out a message as soon as the previous one is acked, which can be a moment
             // before the answered workflow has left its slot: it starts when a workflow ends, or at once if
@@ -394,6 +491,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           const life = memory.lives.get(msg.workflowId);
           const granted =
             life !== undefined &&
+            !life.lost &&
             (life.phase === 'running' || life.phase === 'starting') &&
             consumer?.isSettleable(life.delivery) === true;
           if (life && granted) {
@@ -424,10 +522,91 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           life.ended = true;
           // A reply in flight decides: the delivery is acked or returned when it is confirmed or fails. A
           // workflow whose start has not answered yet (it crashed in its init) is settled by that answer.
-          if (life.phase === 'replying' || (life.phase === 'starting' && !life.started)) return state;
+          if (life.phase === 'replying') {
+            ctx.log.info('the workflow ended while its reply was going out; the reply decides its delivery', {
+              workflow_id: msg.workflowId,
+            });
+            return state;
+          }
+          if (life.phase === 'starting' && !life.started) return state;
           close(msg.workflowId, life, ctx);
           return state;
         }
+        case 'leased': {
+          const life = memory.lives.get(msg.workflowId);
+          if (!life) {
+            // The delivery went back to the broker while the lease was being taken.
+            if (msg.taken) releaseLease(msg.workflowId, ctx);
+            return state;
+          }
+          if (life.phase !== 'leasing') return state;
+          if (msg.taken) {
+            life.leased = true;
+            startLater(msg.workflowId, life, ctx);
+            return state;
+          }
+          if (!consumer?.isSettleable(life.delivery)) {
+            close(msg.workflowId, life, ctx);
+            return state;
+          }
+          if (msg.error !== undefined) {
+            // The broker refused otherwise (a missing permission, say): the build goes ahead unguarded rather
+            // than never.
+            ctx.log.error('the workflow lease could not be taken; starting without it', {
+              workflow_id: msg.workflowId,
+              error: msg.error,
+            });
+            startLater(msg.workflowId, life, ctx);
+            return state;
+          }
+          // Another replica builds this workflow (or stops it): this copy starts when that build is gone.
+          if (life.leaseWaits++ === 0)
+            ctx.log.info('the workflow holds its lease elsewhere; waiting until it ends there', {
+              workflow_id: msg.workflowId,
+            });
+          startTimer(LEASE_RETRY_MS, () => tell({ type: 'lease-retry', workflowId: msg.workflowId })).unref();
+          return state;
+        }
+        case 'lease-retry': {
+          const life = memory.lives.get(msg.workflowId);
+          if (life?.phase === 'leasing') takeLease(msg.workflowId);
+          return state;
+        }
+        case 'channel-lost': {
+          // Every delivery not answered yet went back to the broker with the channel, and the connection's
+          // leases with it: another replica may take the request at once, so its build here stops now.
+          const lost = [...memory.lives].filter(
+            ([, life]) =>
+              life.phase !== 'acked' &&
+              life.phase !== 'replying' &&
+              consumer?.isSettleable(life.delivery) !== true,
+          );
+          for (const [id, life] of lost) {
+            life.lost = true;
+            if (life.phase === 'leasing' || life.phase === 'waiting') {
+              close(id, life, ctx);
+              continue;
+            }
+            ctx.log.warn('the delivery went back to the broker with the channel; stopping its workflow', {
+              workflow_id: id,
+            });
+            life.stop.abort(DELIVERY_LOST_REASON);
+          }
+          return state;
+        }
+        case 'step': {
+          const life = memory.lives.get(msg.workflowId);
+          if (life) life.step = msg.step;
+          return state;
+        }
+        case 'workload':
+          ctx.reply(
+            msg.replyTo,
+            [...memory.lives]
+              .filter(([, life]) => life.started && !life.ended)
+              .map(([id, life]) => ({ workflow_id: id, step: life.step })),
+          );
+          return state;
         case 'drain':
           await consumer?.cancel();
           return state;

@@ -36,11 +36,16 @@ import {
   type StepMsg,
 } from './supervision';
 
-/** One build request, as the workflows supervisor starts a workflow with it. Plain data. */
+/** One build request, as the workflows supervisor starts a workflow with it: plain data, and its stop. */
 export interface WorkflowInput {
   readonly request: BuildRequest;
   /** The request map as received: the reply echoes it. */
   readonly received: ErlMap;
+  /**
+   * Stops the workflow as the kill switch does, with the reason it aborts with (the intake's, when the
+   * request's delivery went back to the broker). Default: none.
+   */
+  readonly stop?: AbortSignal;
 }
 
 /** The step functions a workflow runs; tests replace some to inject failures. */
@@ -87,10 +92,10 @@ export interface WorkflowOptions {
   /** Default {@link realSteps}. */
   readonly steps?: WorkflowSteps;
   /**
-   * How long the reporter may take to finish (flush the build log, reply) before the workflow ends without
-   * it, in milliseconds. Default 60000.
+   * FINISH_TIMEOUT_SECONDS, in milliseconds: how long the reporter may take to finish (flush the build log,
+   * reply) before the workflow ends without it.
    */
-  readonly finishTimeoutMs?: number;
+  readonly finishTimeoutMs: number;
   /** Hears every retry of a dependency a step waits out (for `/metrics`); the step logs it itself. */
   readonly onRetry?: (notice: RetryNotice) => void;
 }
@@ -133,8 +138,6 @@ class StepFailedError extends Error {
     super(failure.message);
   }
 }
-
-const FINISH_TIMEOUT_MS = 60_000;
 
 /** A step's answer: its output, or the failure it ran into. Plain data. */
 type StepReply<O> =
@@ -268,7 +271,9 @@ async function runWorkflow(
         ctx.log.warn('the kill switch stopped watching', { err });
     },
   );
-  const signal = AbortSignal.any([ctx.signal, deadline, killed.signal]);
+  // The intake's stop counts as a kill: the step is stopped and its work unwound before the workflow ends.
+  const kills = input.stop ? AbortSignal.any([killed.signal, input.stop]) : killed.signal;
+  const signal = AbortSignal.any([ctx.signal, deadline, kills]);
   const report = (msg: Exclude<ReporterMsg, { type: 'finish' }>) => send(children.reporter, msg);
 
   const step = async <I, O>(
@@ -291,7 +296,7 @@ async function runWorkflow(
         // waits for that work to unwind, so the reply of a stopped workflow never overtakes its build.
         await ctx.stopChild(ref);
       }
-      const why = { stopped: ctx.signal, deadline, killed: killed.signal };
+      const why = { stopped: ctx.signal, deadline, killed: kills };
       const crashed = err instanceof ActorCrashedError && !stoppedUnder(err) && !aborted(why);
       throw new WorkflowFailure(headline, reasonOf(err, name, why, options), crashed);
     }
@@ -385,9 +390,14 @@ async function runWorkflow(
     stopped: failure?.reason === SHUTDOWN_REASON,
     crashed: failure?.crashed ?? false,
   };
-  const finishMs = options.finishTimeoutMs ?? FINISH_TIMEOUT_MS;
-  await ask(children.reporter, { type: 'finish', result }, finishMs).catch((err: unknown) =>
-    ctx.log.error('the workflow result could not be reported', { err }),
+  await ask(children.reporter, { type: 'finish', result }, options.finishTimeoutMs).catch((err: unknown) =>
+    // The workflow stops, which gives the reporter its stop time (DEFAULT_WORKER_SHUTDOWN_MS) and then leaves it:
+    // a reply it claimed by then still decides the delivery (the intake waits for it), any later one is refused.
+    ctx.log.error('finishing outlasted its budget; the workflow stops', {
+      workflow_id: request.id,
+      finish_timeout_ms: options.finishTimeoutMs,
+      err,
+    }),
   );
   return failure;
 }

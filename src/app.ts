@@ -89,7 +89,7 @@ export interface BuilderOptions {
   readonly redactor?: Redactor;
   /** See `WorkflowOptions.killSwitch`. Default none. */
   readonly killSwitch?: WorkflowOptions['killSwitch'];
-  /** See `WorkflowOptions.finishTimeoutMs`. */
+  /** Replaces FINISH_TIMEOUT_SECONDS with a budget in ms, for tests that need one under a second. */
   readonly finishTimeoutMs?: number;
   /** See `WorkflowOptions.onRetry`. Default none. */
   readonly onRetry?: WorkflowOptions['onRetry'];
@@ -99,8 +99,11 @@ export interface BuilderOptions {
 
 /** The running builder. */
 export interface Builder {
-  /** Starts the workflow of one validated request; rejects when no slot is free or it already runs. */
-  start(received: ReceivedBuildRequest): Promise<ActorRef<never>>;
+  /**
+   * Starts the workflow of one validated request, stopped like a killed one when `stop` aborts (with the
+   * reason it carries); rejects when no slot is free or it already runs.
+   */
+  start(received: ReceivedBuildRequest, stop?: AbortSignal): Promise<ActorRef<never>>;
   readonly app: AppHandle<WorkflowInput, never>;
   /** The build farm's engines, slots and leases; rejects while the farm is not running. */
   farm(): Promise<FarmStatus>;
@@ -123,7 +126,7 @@ function workflowOptions(
     reporterFor,
     ...(options.steps ? { steps: options.steps } : {}),
     ...(options.killSwitch ? { killSwitch: options.killSwitch } : {}),
-    ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
+    finishTimeoutMs: options.finishTimeoutMs ?? config.finishTimeoutSeconds * 1000,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
 }
@@ -187,7 +190,11 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
       const ref = farmRef();
       return ref ? farmStatus(ref) : Promise.reject(new ActorStoppedError('app/farm'));
     },
-    start: (received) =>
-      app.startWorkflow(received.request.id, { request: received.request, received: received.term }),
+    start: (received, stop) =>
+      app.startWorkflow(received.request.id, {
+        request: received.request,
+        received: received.term,
+        ...(stop ? { stop } : {}),
+      }),
   };
 }

@@ -19,7 +19,8 @@ import type {
   StopOutcome,
 } from './types';
 
-const DEFAULT_WORKER_SHUTDOWN_MS = 5000;
+/** How long a worker that is stopped may take to end (its callback in flight, its `terminate`), ms. */
+export const DEFAULT_WORKER_SHUTDOWN_MS = 5000;
 
 /** What travels through the nact mailbox: the actor's own messages and the layer's two system messages. */
 type Envelope =

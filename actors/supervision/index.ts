@@ -1,5 +1,6 @@
 // The supervision layer: OTP's contract on top of nact. Actors import from here, never from 'nact'.
 export { defineActor } from './behaviour';
+export { DEFAULT_WORKER_SHUTDOWN_MS } from './cell';
 export type { ActorBehaviour, ActorContext, AnyBehaviour, ChildSpec, SpawnOptions } from './behaviour';
 export type { RestartPolicy } from './children';
 export { dynamicSupervisor, startChild, terminateChild } from './dynamic-supervisor';

@@ -27,6 +27,8 @@ export class Replica {
   readonly stderrFile: string;
   starts = 0;
   kills = 0;
+  /** When each SIGKILL was sent, ms since the epoch: where a build its log leaves open ended. */
+  readonly killedAt: number[] = [];
   /** Graceful stops that needed a SIGKILL after all. */
   forcedStops = 0;
   private child: ChildProcess | undefined;
@@ -103,6 +105,7 @@ export class Replica {
     if (!child) return;
     this.expectingExit = true;
     this.kills++;
+    this.killedAt.push(Date.now());
     child.kill('SIGKILL');
     await this.exited;
   }

@@ -2,15 +2,19 @@
 // repeats whose image exists, config-only runs, failing ones) while faults strike at moments drawn from a
 // seed: a replica killed with SIGKILL and started again, a broker restart (a private RabbitMQ node, never the
 // shared one), the registry answering 5xx, the git server down, the Manager slow and failing, the second of
-// the two build engines stopped and started again (`scripts/test-env.sh engine`). At the end,
-// every request is accounted for from the orchestrator's replies, the replicas' work directories are
-// counted after a graceful stop, and everything they published, saved or printed is scanned for secrets.
+// the two build engines stopped and started again (`scripts/test-env.sh engine`); and the delivery faults of
+// faults-delivery.ts (a poison request, a kill switch mid-build, an unwritable work directory, finishes slower
+// than the reporter's budget). At the end, every request is accounted for from the orchestrator's replies, the
+// replicas' work directories are counted after a graceful stop, and everything they published, saved or
+// printed is scanned for secrets.
 // Run from the repository root: npm run bench:soak [-- --short] [-- --seed N] [-- --workflows N]
 // (full: 240 workflows, 14 faults, some 7 minutes; --short: 56 workflows, 6 faults, some 2-3 minutes).
 // Goals: no workflow lost or left running, duplicates only where idempotent, no secret anywhere, no work
 // directory left, no build failed for the stopped engine unless a step had begun there (the engine fault's line
-// splits its failures so). Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran
-// its watchdog. The seed is printed first; --seed replays the same plan (timing still varies).
+// splits its failures so), the poison request dead-lettered and answered once, the slow finishes answered once and
+// never run again after their reply, no workflow built twice at once, no build container or dangling image left on
+// the engines. Exit status 1 when a goal is missed, 2 when the run could not be made, 3 when it overran its
+// watchdog. The seed is printed first; --seed replays the same plan (timing still varies).
 // --keep-logs keeps the replicas' output (it is kept anyway when a goal is missed).
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +23,7 @@ import path from 'node:path';
 import { STEP_BEGINS } from '../../src/docker/create-image';
 import { decode, type Term } from '../../src/etf';
 import { imageName } from '../../src/registry';
+import { settings } from '../../src/config';
 import { startFakeManager, type FakeManager } from '../../test/fakes/manager';
 import { dockerModem } from '../../test/harness/docker';
 import { testEnv, type TestEnv } from '../../test/harness/env';
@@ -26,6 +31,7 @@ import { freeLoopbackPort } from '../../test/harness/ports';
 import { startPrivateBroker, type PrivateBroker } from '../../test/integration/amqp/private-broker';
 import { BrokerAdmin } from '../../test/integration/amqp/topology';
 import {
+  EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   serviceEnv,
@@ -57,6 +63,12 @@ import {
   type ReplySummary,
   type ScanSource,
 } from './analyse';
+import {
+  DeliveryFaults,
+  SOAK_FINISH_TIMEOUT_SECONDS,
+  SOAK_HTTP_TIMEOUT_SECONDS,
+  withSlowFinishExchanges,
+} from './faults-delivery';
 import { Orchestrator } from './orchestrator';
 import { KINDS, makePlan, type Kind, type Plan, type PlannedFault, type PlannedWorkflow } from './plan';
 import { linkRepositoryFiles, mapLimit } from '../harness';
@@ -342,7 +354,7 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
   ];
   const secret = (name: string): string => needles.find((n) => n.name === name)?.value ?? '';
   const manager = await startFakeManager({
-    ...managerSeed(topology, broker.url),
+    ...withSlowFinishExchanges(managerSeed(topology, broker.url), EXCHANGE_ID),
     clientSecret: secret('OAUTH_CLIENT_SECRET'),
   });
   teardown.add('fake Manager', () => manager.close());
@@ -411,7 +423,8 @@ async function setUp(env: TestEnv, repoRoot: string, plan: Plan, teardown: Teard
       GIT_TIMEOUT_SECONDS: '30',
       BUILD_TIMEOUT_SECONDS: '120',
       PUSH_TIMEOUT_SECONDS: '60',
-      HTTP_TIMEOUT_SECONDS: '10',
+      HTTP_TIMEOUT_SECONDS: String(SOAK_HTTP_TIMEOUT_SECONDS),
+      FINISH_TIMEOUT_SECONDS: String(SOAK_FINISH_TIMEOUT_SECONDS),
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
     };
@@ -496,6 +509,16 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     return [...sent.keys()].filter((id) => !replied.has(id));
   };
 
+  const delivery = new DeliveryFaults({
+    orchestrator,
+    replicas,
+    manager: rig.manager,
+    engines: [rig.env.dockerHost, rig.engine],
+    maxDeliveries: settings.maxDeliveries.default,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    say,
+  });
+  await delivery.begin();
   const streamStart = Date.now();
   say(
     `stream starts: ${plan.workflows.length} requests, one every ${seconds(profile.intervalMs)} s on average`,
@@ -542,7 +565,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     }
   })();
 
-  await Promise.all([publishing, faulting]);
+  await Promise.all([publishing, faulting, delivery.run(plan.windowMs)]);
   // Every fault is over by construction; a replica that could not come back is given one more chance.
   for (const r of replicas) {
     if (!r.running) {
@@ -594,6 +617,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
   const images = await localImagesOf(rig, sent);
   const commits = await deploymentCommits(rig, sent);
   const scan = await secretScan(rig, orchestrator);
+  const deliveryFigures = await delivery.figures([...sent.keys()]);
 
   return report({
     rig,
@@ -610,6 +634,8 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     images,
     commits,
     scan,
+    delivery,
+    deliveryFigures,
     stopMs,
     streamStart,
     streamEnd,
@@ -918,6 +944,8 @@ interface ReportInput {
   readonly images: { count: number; removed: number; problems: string[] };
   readonly commits: Map<number, number>;
   readonly scan: ScanResult;
+  readonly delivery: DeliveryFaults;
+  readonly deliveryFigures: { lines: string[]; missed: string[] };
   readonly stopMs: number;
   readonly streamStart: number;
   readonly streamEnd: number;
@@ -933,7 +961,7 @@ function report(input: ReportInput): number {
     const id = idOf(m);
     const outcome = id === undefined ? undefined : byId.get(id);
     if (!outcome || !m.fields) {
-      strayReplies++;
+      if (id === undefined || !input.delivery.owns(id)) strayReplies++;
       continue;
     }
     outcome.replies.push({
@@ -1130,7 +1158,10 @@ function report(input: ReportInput): number {
       },
     ];
   });
-  const windows = input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt }));
+  const windows = [
+    ...input.faultLog.map((f) => ({ kind: f.fault.type, from: f.startedAt, to: f.endedAt })),
+    ...input.delivery.windows,
+  ];
   const { shares, failedOutsideFaults } = faultShares(good, windows);
   const engineWindows = windows.filter((w) => w.kind === 'engine');
   const engineShare = engineFaultShare(
@@ -1205,6 +1236,7 @@ function report(input: ReportInput): number {
   out('  replica warnings and errors (level: message x count):');
   for (const [key, n] of [...input.scan.logCounts.entries()].sort((a, b) => b[1] - a[1]))
     out(`    ${String(n).padStart(4)} x ${key}`);
+  for (const line of input.deliveryFigures.lines) out(line);
   if (more.length > 0) {
     out('  duplicates:');
     for (const l of dupLines) out(l);
@@ -1239,6 +1271,7 @@ function report(input: ReportInput): number {
   if (input.publishFailures.length > 0)
     missed.push(`${input.publishFailures.length} request(s) not confirmed by the broker`);
   if (input.faultLog.some((f) => f.failure)) missed.push('a fault could not be injected or recovered from');
+  missed.push(...input.deliveryFigures.missed);
   out(missed.length === 0 ? '  goals: all met' : `  goals MISSED: ${missed.join('; ')}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (missed.length > 0) keepLogs = true;

@@ -4,6 +4,7 @@ import { raceAbort } from '../git/abort';
 import { nopLogger, type Logger } from '../log';
 import { QueueConsumer, type ChannelState, type ConsumeOptions, type DeliveryHandler } from './consumer';
 import { AmqpConnectError, AmqpPublishError } from './errors';
+import { WorkflowLeases } from './lease';
 import { maskUrl } from './url';
 
 /**
@@ -87,9 +88,12 @@ export class BrokerConnection {
   private readonly publishTimeoutMs: number;
   private consumer: QueueConsumer | undefined;
   private channelLostAt: number | undefined = Date.now();
+  /** The workflow leases this connection holds (see lease.ts); taken again on every reconnect. */
+  readonly leases: WorkflowLeases;
 
   constructor(options: BrokerConnectionOptions) {
     this.log = options.logger ?? nopLogger;
+    this.leases = new WorkflowLeases(() => this.manager.connection, this.log);
     this.name = options.name ?? 'oa-builder';
     this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
     const { urls } = options;
@@ -209,7 +213,7 @@ export class BrokerConnection {
     await this.manager.close();
   }
 
-  private setup(raw: Channel): Promise<void> {
+  private async setup(raw: Channel): Promise<void> {
     this.state.generation++;
     this.state.raw = raw;
     this.state.up = false;
@@ -219,9 +223,13 @@ export class BrokerConnection {
       this.state.raw = undefined;
       this.state.up = false;
       this.channelLostAt = Date.now();
+      this.consumer?.channelLost();
     });
     raw.on('cancel', () => this.log.warn('the broker cancelled the consumer; consuming again'));
-    return Promise.resolve();
+    // Before consuming again: a copy of a delivery the old connection held, handed to another replica, then
+    // waits until the workflow that held it here is gone.
+    const lost = await this.leases.retake();
+    if (lost.length > 0) this.log.warn('workflow leases taken by another connection meanwhile', { lost });
   }
 
   private async confirmed(

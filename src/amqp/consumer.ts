@@ -21,6 +21,11 @@ export interface ConsumeOptions {
   deadLetterQueue?: string;
   /** `x-consumer-timeout` consumer argument in ms (obeyed by RabbitMQ ≥ 3.12). Default: not sent. */
   consumerTimeoutMs?: number;
+  /**
+   * Told when the channel closes: every delivery unsettled on it went back to the broker, which may hand it to
+   * another replica. Synchronous; keep it short. Default: none.
+   */
+  onChannelLost?: () => void;
 }
 
 /** Called for each delivery. A throw or rejection returns a still unsettled delivery to the queue. */
@@ -206,6 +211,15 @@ export class QueueConsumer {
    */
   hold(copy: Delivery, original: Delivery): boolean {
     return this.ledger.hold(copy.id, original.id);
+  }
+
+  /** The channel closed (see `ConsumeOptions.onChannelLost`). */
+  channelLost(): void {
+    try {
+      this.options.onChannelLost?.();
+    } catch (err) {
+      this.link.log.error('the channel-lost listener failed', { err });
+    }
   }
 
   /** Stops deliveries for good (`basic.cancel`); unsettled deliveries stay valid and can still be settled. */

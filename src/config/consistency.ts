@@ -42,9 +42,11 @@ export function settingConflicts(config: BuilderConfig): string[] {
 }
 
 /**
- * What is allowed but probably not meant, for a warning at start: a secret too short to be masked in logs,
- * and a shutdown grace shorter than one Manager request, which leaves the stopped workflows' last reports
- * (a save, a reply) to be cut off during the drain.
+ * What is allowed but probably not meant, for a warning at start: a secret too short to be masked in logs; a
+ * shutdown grace shorter than one Manager request, which leaves the stopped workflows' last reports (a save, a
+ * reply) to be cut off during the drain; and a finish budget shorter than one Manager request, which a finish
+ * meeting a Manager lookup (the reply's exchange, looked up again every five minutes) can outlast, so that its
+ * request is run again.
  */
 export function settingWarnings(config: BuilderConfig): string[] {
   const short = (Object.entries(settings) as [SettingKey, Setting][])
@@ -65,5 +67,13 @@ export function settingWarnings(config: BuilderConfig): string[] {
             'the Manager before the drain ends; raise the grace or lower the HTTP timeout',
         ]
       : [];
-  return [...short, ...grace];
+  const finish =
+    config.finishTimeoutSeconds < config.httpTimeoutSeconds
+      ? [
+          `FINISH_TIMEOUT_SECONDS (${config.finishTimeoutSeconds}) is shorter than HTTP_TIMEOUT_SECONDS ` +
+            `(${config.httpTimeoutSeconds}): a workflow whose reply waits on a slow Manager lookup may end ` +
+            'without it, and its request runs again; raise the finish budget or lower the HTTP timeout',
+        ]
+      : [];
+  return [...short, ...grace, ...finish];
 }

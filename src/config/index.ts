@@ -184,11 +184,11 @@ export function consistentConfig(config: BuilderConfig): BuilderConfig {
 
 /**
  * How long a replica holds a delivery unacknowledged, asked of the broker as its consumer's
- * `x-consumer-timeout`: a workflow may run its whole timeout and then take the grace to stop; a minute more for
- * the reply.
+ * `x-consumer-timeout`: a workflow may run its whole timeout, then take the grace to stop and its finish budget
+ * to report its end.
  */
 export function consumerTimeoutMs(config: BuilderConfig): number {
-  return (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + 60) * 1000;
+  return (config.workflowTimeoutSeconds + config.shutdownGraceSeconds + config.finishTimeoutSeconds) * 1000;
 }
 
 /** The names of the secrets this configuration holds, for the redactor and for masked printing. */

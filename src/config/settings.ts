@@ -292,6 +292,14 @@ export const settings = {
     default: 30,
     description: 'Seconds one Manager or registry HTTP request may take.',
   },
+  finishTimeoutSeconds: {
+    env: 'FINISH_TIMEOUT_SECONDS',
+    type: 'integer',
+    minimum: 1,
+    default: 60,
+    description:
+      "Seconds a workflow's end may take to be reported (its last build-log lines, then the reply to the orchestrator) before the workflow stops, which gives the reporter 5 s more: a reply not begun by then is never sent and the request goes back to the queue; one already going out still decides, and its delivery is acked once the broker confirms it.",
+  },
   outageBudgetSeconds: {
     env: 'OUTAGE_BUDGET_SECONDS',
     type: 'integer',

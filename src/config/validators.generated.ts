@@ -6,7 +6,7 @@
 import type { Validator } from '../validation/validator';
 
 export const localConfig: Validator<Record<string, unknown>> = validate10;
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"FINISH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":[]};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats.uri;
@@ -1558,8 +1558,8 @@ errors++;
 }
 }
 }
-if(data.OUTAGE_BUDGET_SECONDS !== undefined){
-let data38 = data.OUTAGE_BUDGET_SECONDS;
+if(data.FINISH_TIMEOUT_SECONDS !== undefined){
+let data38 = data.FINISH_TIMEOUT_SECONDS;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
 let dataType35 = typeof data38;
 let coerced35 = undefined;
@@ -1569,7 +1569,7 @@ if(dataType35 === "boolean" || data38 === null
 coerced35 = +data38;
 }
 else {
-const err75 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err75 = {instancePath:instancePath+"/FINISH_TIMEOUT_SECONDS",schemaPath:"#/properties/FINISH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1582,13 +1582,13 @@ errors++;
 if(coerced35 !== undefined){
 data38 = coerced35;
 if(data !== undefined){
-data["OUTAGE_BUDGET_SECONDS"] = coerced35;
+data["FINISH_TIMEOUT_SECONDS"] = coerced35;
 }
 }
 }
 if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err76 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data38 < 1 || isNaN(data38)){
+const err76 = {instancePath:instancePath+"/FINISH_TIMEOUT_SECONDS",schemaPath:"#/properties/FINISH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1599,8 +1599,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data39 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data39 = data.OUTAGE_BUDGET_SECONDS;
 if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
 let dataType36 = typeof data39;
 let coerced36 = undefined;
@@ -1610,7 +1610,7 @@ if(dataType36 === "boolean" || data39 === null
 coerced36 = +data39;
 }
 else {
-const err77 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err77 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1623,13 +1623,13 @@ errors++;
 if(coerced36 !== undefined){
 data39 = coerced36;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced36;
+data["OUTAGE_BUDGET_SECONDS"] = coerced36;
 }
 }
 }
 if((typeof data39 == "number") && (isFinite(data39))){
 if(data39 < 0 || isNaN(data39)){
-const err78 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err78 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1640,8 +1640,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data40 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data40 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
 let dataType37 = typeof data40;
 let coerced37 = undefined;
@@ -1651,7 +1651,7 @@ if(dataType37 === "boolean" || data40 === null
 coerced37 = +data40;
 }
 else {
-const err79 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err79 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1664,13 +1664,13 @@ errors++;
 if(coerced37 !== undefined){
 data40 = coerced37;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced37;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced37;
 }
 }
 }
 if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 1 || isNaN(data40)){
-const err80 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data40 < 0 || isNaN(data40)){
+const err80 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1681,8 +1681,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data41 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data41 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
 let dataType38 = typeof data41;
 let coerced38 = undefined;
@@ -1692,7 +1692,7 @@ if(dataType38 === "boolean" || data41 === null
 coerced38 = +data41;
 }
 else {
-const err81 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err81 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1705,13 +1705,13 @@ errors++;
 if(coerced38 !== undefined){
 data41 = coerced38;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced38;
+data["HEARTBEAT_SECONDS"] = coerced38;
 }
 }
 }
 if((typeof data41 == "number") && (isFinite(data41))){
 if(data41 < 1 || isNaN(data41)){
-const err82 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err82 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1722,20 +1722,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data42 = data.HEALTH_LISTEN;
-if(typeof data42 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data42 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
 let dataType39 = typeof data42;
 let coerced39 = undefined;
 if(!(coerced39 !== undefined)){
-if(dataType39 == "number" || dataType39 == "boolean"){
-coerced39 = "" + data42;
-}
-else if(data42 === null){
-coerced39 = "";
+if(dataType39 === "boolean" || data42 === null
+              || (dataType39 === "string" && data42 && data42 == +data42 && !(data42 % 1))){
+coerced39 = +data42;
 }
 else {
-const err83 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err83 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1748,13 +1746,13 @@ errors++;
 if(coerced39 !== undefined){
 data42 = coerced39;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced39;
+data["KILL_SWITCH_SECONDS"] = coerced39;
 }
 }
 }
-if(typeof data42 === "string"){
-if(func3(data42) < 1){
-const err84 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 1 || isNaN(data42)){
+const err84 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1765,8 +1763,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data43 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data43 = data.HEALTH_LISTEN;
 if(typeof data43 !== "string"){
 let dataType40 = typeof data43;
 let coerced40 = undefined;
@@ -1778,7 +1776,7 @@ else if(data43 === null){
 coerced40 = "";
 }
 else {
-const err85 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err85 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1791,12 +1789,13 @@ errors++;
 if(coerced40 !== undefined){
 data43 = coerced40;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced40;
+data["HEALTH_LISTEN"] = coerced40;
 }
 }
 }
-if(!((((data43 === "error") || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug"))){
-const err86 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data43 === "string"){
+if(func3(data43) < 1){
+const err86 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1806,8 +1805,9 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data44 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data44 = data.LOG_LEVEL;
 if(typeof data44 !== "string"){
 let dataType41 = typeof data44;
 let coerced41 = undefined;
@@ -1819,7 +1819,7 @@ else if(data44 === null){
 coerced41 = "";
 }
 else {
-const err87 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err87 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1832,12 +1832,12 @@ errors++;
 if(coerced41 !== undefined){
 data44 = coerced41;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced41;
+data["LOG_LEVEL"] = coerced41;
 }
 }
 }
-if(!(((data44 === "json") || (data44 === "pretty")) || (data44 === "auto"))){
-const err88 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data44 === "error") || (data44 === "warn")) || (data44 === "info")) || (data44 === "debug"))){
+const err88 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1847,9 +1847,20 @@ vErrors.push(err88);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data45 = data.LOG_FORMAT;
+if(typeof data45 !== "string"){
+let dataType42 = typeof data45;
+let coerced42 = undefined;
+if(!(coerced42 !== undefined)){
+if(dataType42 == "number" || dataType42 == "boolean"){
+coerced42 = "" + data45;
+}
+else if(data45 === null){
+coerced42 = "";
 }
 else {
-const err89 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err89 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1858,12 +1869,42 @@ vErrors.push(err89);
 }
 errors++;
 }
+}
+if(coerced42 !== undefined){
+data45 = coerced42;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced42;
+}
+}
+}
+if(!(((data45 === "json") || (data45 === "pretty")) || (data45 === "auto"))){
+const err90 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema11.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+else {
+const err91 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const serviceConfig: Validator<Record<string, unknown>> = validate11;
-const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
+const schema12 = {"type":"object","additionalProperties":false,"properties":{"EXCHANGE_ID":{"type":"string","minLength":1},"BROKER_ID":{"type":"string","minLength":1},"QUEUE_NAME":{"type":"string","minLength":1},"DEAD_LETTER_QUEUE":{"type":"string","minLength":1},"MAX_DELIVERIES":{"type":"integer","minimum":1},"QUEUE_TYPE":{"type":"string","enum":["classic","quorum"]},"AMQP_URL":{"type":"string","format":"uri"},"MANAGER_URL":{"type":"string","format":"uri"},"OAUTH_LOGIN_URL":{"type":"string","format":"uri"},"OAUTH_CLIENT_ID":{"type":"string","minLength":1},"OAUTH_CLIENT_SECRET":{"type":"string","minLength":1},"HOSTNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_URL":{"type":"string","minLength":1},"DOCKER_REGISTRY_USERNAME":{"type":"string","minLength":1},"DOCKER_REGISTRY_EMAIL":{"type":"string","minLength":1},"DOCKER_REGISTRY_PASSWORD":{"type":"string","minLength":1},"BUILD_HOSTS":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"BUILD_HOST_PROBE_SECONDS":{"type":"integer","minimum":1},"BUILD_MEMORY_MB":{"type":"integer","minimum":4},"BUILD_CPU_PERCENT":{"type":"integer","minimum":1},"BUILD_CACHE":{"type":"boolean"},"GIT_BASE_URL":{"type":"string","format":"uri"},"GITHUB_OAUTH_TOKEN":{"type":"string","minLength":1},"GIT_AUTHOR_NAME":{"type":"string","minLength":1},"GIT_AUTHOR_EMAIL":{"type":"string","minLength":1},"BUILDER_TMPDIR":{"type":"string","minLength":1},"BUILDER_CONCURRENCY":{"type":"integer","minimum":1},"WORKFLOW_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"STEP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"GIT_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"BUILD_BACKEND":{"type":"string","enum":["auto","buildkit","classic"]},"BUILD_NETWORK":{"type":"string","minLength":1},"BUILD_SECRETS":{"type":"array","minItems":1,"items":{"enum":["git_token","registry_password"]}},"PUSH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"HTTP_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"FINISH_TIMEOUT_SECONDS":{"type":"integer","minimum":1},"OUTAGE_BUDGET_SECONDS":{"type":"integer","minimum":0},"SHUTDOWN_GRACE_SECONDS":{"type":"integer","minimum":0},"HEARTBEAT_SECONDS":{"type":"integer","minimum":1},"KILL_SWITCH_SECONDS":{"type":"integer","minimum":1},"HEALTH_LISTEN":{"type":"string","minLength":1},"LOG_LEVEL":{"type":"string","enum":["error","warn","info","debug"]},"LOG_FORMAT":{"type":"string","enum":["json","pretty","auto"]}},"required":["EXCHANGE_ID","BROKER_ID","MANAGER_URL","OAUTH_LOGIN_URL","OAUTH_CLIENT_ID","OAUTH_CLIENT_SECRET"]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3472,8 +3513,8 @@ errors++;
 }
 }
 }
-if(data.OUTAGE_BUDGET_SECONDS !== undefined){
-let data38 = data.OUTAGE_BUDGET_SECONDS;
+if(data.FINISH_TIMEOUT_SECONDS !== undefined){
+let data38 = data.FINISH_TIMEOUT_SECONDS;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
 let dataType35 = typeof data38;
 let coerced35 = undefined;
@@ -3483,7 +3524,7 @@ if(dataType35 === "boolean" || data38 === null
 coerced35 = +data38;
 }
 else {
-const err81 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err81 = {instancePath:instancePath+"/FINISH_TIMEOUT_SECONDS",schemaPath:"#/properties/FINISH_TIMEOUT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3496,13 +3537,13 @@ errors++;
 if(coerced35 !== undefined){
 data38 = coerced35;
 if(data !== undefined){
-data["OUTAGE_BUDGET_SECONDS"] = coerced35;
+data["FINISH_TIMEOUT_SECONDS"] = coerced35;
 }
 }
 }
 if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err82 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data38 < 1 || isNaN(data38)){
+const err82 = {instancePath:instancePath+"/FINISH_TIMEOUT_SECONDS",schemaPath:"#/properties/FINISH_TIMEOUT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3513,8 +3554,8 @@ errors++;
 }
 }
 }
-if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
-let data39 = data.SHUTDOWN_GRACE_SECONDS;
+if(data.OUTAGE_BUDGET_SECONDS !== undefined){
+let data39 = data.OUTAGE_BUDGET_SECONDS;
 if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
 let dataType36 = typeof data39;
 let coerced36 = undefined;
@@ -3524,7 +3565,7 @@ if(dataType36 === "boolean" || data39 === null
 coerced36 = +data39;
 }
 else {
-const err83 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err83 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3537,13 +3578,13 @@ errors++;
 if(coerced36 !== undefined){
 data39 = coerced36;
 if(data !== undefined){
-data["SHUTDOWN_GRACE_SECONDS"] = coerced36;
+data["OUTAGE_BUDGET_SECONDS"] = coerced36;
 }
 }
 }
 if((typeof data39 == "number") && (isFinite(data39))){
 if(data39 < 0 || isNaN(data39)){
-const err84 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err84 = {instancePath:instancePath+"/OUTAGE_BUDGET_SECONDS",schemaPath:"#/properties/OUTAGE_BUDGET_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -3554,8 +3595,8 @@ errors++;
 }
 }
 }
-if(data.HEARTBEAT_SECONDS !== undefined){
-let data40 = data.HEARTBEAT_SECONDS;
+if(data.SHUTDOWN_GRACE_SECONDS !== undefined){
+let data40 = data.SHUTDOWN_GRACE_SECONDS;
 if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
 let dataType37 = typeof data40;
 let coerced37 = undefined;
@@ -3565,7 +3606,7 @@ if(dataType37 === "boolean" || data40 === null
 coerced37 = +data40;
 }
 else {
-const err85 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err85 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -3578,13 +3619,13 @@ errors++;
 if(coerced37 !== undefined){
 data40 = coerced37;
 if(data !== undefined){
-data["HEARTBEAT_SECONDS"] = coerced37;
+data["SHUTDOWN_GRACE_SECONDS"] = coerced37;
 }
 }
 }
 if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 1 || isNaN(data40)){
-const err86 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data40 < 0 || isNaN(data40)){
+const err86 = {instancePath:instancePath+"/SHUTDOWN_GRACE_SECONDS",schemaPath:"#/properties/SHUTDOWN_GRACE_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -3595,8 +3636,8 @@ errors++;
 }
 }
 }
-if(data.KILL_SWITCH_SECONDS !== undefined){
-let data41 = data.KILL_SWITCH_SECONDS;
+if(data.HEARTBEAT_SECONDS !== undefined){
+let data41 = data.HEARTBEAT_SECONDS;
 if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
 let dataType38 = typeof data41;
 let coerced38 = undefined;
@@ -3606,7 +3647,7 @@ if(dataType38 === "boolean" || data41 === null
 coerced38 = +data41;
 }
 else {
-const err87 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err87 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -3619,13 +3660,13 @@ errors++;
 if(coerced38 !== undefined){
 data41 = coerced38;
 if(data !== undefined){
-data["KILL_SWITCH_SECONDS"] = coerced38;
+data["HEARTBEAT_SECONDS"] = coerced38;
 }
 }
 }
 if((typeof data41 == "number") && (isFinite(data41))){
 if(data41 < 1 || isNaN(data41)){
-const err88 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err88 = {instancePath:instancePath+"/HEARTBEAT_SECONDS",schemaPath:"#/properties/HEARTBEAT_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -3636,20 +3677,18 @@ errors++;
 }
 }
 }
-if(data.HEALTH_LISTEN !== undefined){
-let data42 = data.HEALTH_LISTEN;
-if(typeof data42 !== "string"){
+if(data.KILL_SWITCH_SECONDS !== undefined){
+let data42 = data.KILL_SWITCH_SECONDS;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
 let dataType39 = typeof data42;
 let coerced39 = undefined;
 if(!(coerced39 !== undefined)){
-if(dataType39 == "number" || dataType39 == "boolean"){
-coerced39 = "" + data42;
-}
-else if(data42 === null){
-coerced39 = "";
+if(dataType39 === "boolean" || data42 === null
+              || (dataType39 === "string" && data42 && data42 == +data42 && !(data42 % 1))){
+coerced39 = +data42;
 }
 else {
-const err89 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err89 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -3662,13 +3701,13 @@ errors++;
 if(coerced39 !== undefined){
 data42 = coerced39;
 if(data !== undefined){
-data["HEALTH_LISTEN"] = coerced39;
+data["KILL_SWITCH_SECONDS"] = coerced39;
 }
 }
 }
-if(typeof data42 === "string"){
-if(func3(data42) < 1){
-const err90 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 1 || isNaN(data42)){
+const err90 = {instancePath:instancePath+"/KILL_SWITCH_SECONDS",schemaPath:"#/properties/KILL_SWITCH_SECONDS/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -3679,8 +3718,8 @@ errors++;
 }
 }
 }
-if(data.LOG_LEVEL !== undefined){
-let data43 = data.LOG_LEVEL;
+if(data.HEALTH_LISTEN !== undefined){
+let data43 = data.HEALTH_LISTEN;
 if(typeof data43 !== "string"){
 let dataType40 = typeof data43;
 let coerced40 = undefined;
@@ -3692,7 +3731,7 @@ else if(data43 === null){
 coerced40 = "";
 }
 else {
-const err91 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err91 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -3705,12 +3744,13 @@ errors++;
 if(coerced40 !== undefined){
 data43 = coerced40;
 if(data !== undefined){
-data["LOG_LEVEL"] = coerced40;
+data["HEALTH_LISTEN"] = coerced40;
 }
 }
 }
-if(!((((data43 === "error") || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug"))){
-const err92 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
+if(typeof data43 === "string"){
+if(func3(data43) < 1){
+const err92 = {instancePath:instancePath+"/HEALTH_LISTEN",schemaPath:"#/properties/HEALTH_LISTEN/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -3720,8 +3760,9 @@ vErrors.push(err92);
 errors++;
 }
 }
-if(data.LOG_FORMAT !== undefined){
-let data44 = data.LOG_FORMAT;
+}
+if(data.LOG_LEVEL !== undefined){
+let data44 = data.LOG_LEVEL;
 if(typeof data44 !== "string"){
 let dataType41 = typeof data44;
 let coerced41 = undefined;
@@ -3733,7 +3774,7 @@ else if(data44 === null){
 coerced41 = "";
 }
 else {
-const err93 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err93 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -3746,12 +3787,12 @@ errors++;
 if(coerced41 !== undefined){
 data44 = coerced41;
 if(data !== undefined){
-data["LOG_FORMAT"] = coerced41;
+data["LOG_LEVEL"] = coerced41;
 }
 }
 }
-if(!(((data44 === "json") || (data44 === "pretty")) || (data44 === "auto"))){
-const err94 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(!((((data44 === "error") || (data44 === "warn")) || (data44 === "info")) || (data44 === "debug"))){
+const err94 = {instancePath:instancePath+"/LOG_LEVEL",schemaPath:"#/properties/LOG_LEVEL/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_LEVEL.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -3761,14 +3802,55 @@ vErrors.push(err94);
 errors++;
 }
 }
+if(data.LOG_FORMAT !== undefined){
+let data45 = data.LOG_FORMAT;
+if(typeof data45 !== "string"){
+let dataType42 = typeof data45;
+let coerced42 = undefined;
+if(!(coerced42 !== undefined)){
+if(dataType42 == "number" || dataType42 == "boolean"){
+coerced42 = "" + data45;
+}
+else if(data45 === null){
+coerced42 = "";
 }
 else {
-const err95 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err95 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
 }
 else {
 vErrors.push(err95);
+}
+errors++;
+}
+}
+if(coerced42 !== undefined){
+data45 = coerced42;
+if(data !== undefined){
+data["LOG_FORMAT"] = coerced42;
+}
+}
+}
+if(!(((data45 === "json") || (data45 === "pretty")) || (data45 === "auto"))){
+const err96 = {instancePath:instancePath+"/LOG_FORMAT",schemaPath:"#/properties/LOG_FORMAT/enum",keyword:"enum",params:{allowedValues: schema12.properties.LOG_FORMAT.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+else {
+const err97 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
 }
 errors++;
 }

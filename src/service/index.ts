@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { heartbeatActor } from '../../actors/heartbeat';
 import { httpActor } from '../../actors/http';
-import { intakeActor, intakeMemory, type IntakeMsg } from '../../actors/intake';
+import { intakeActor, intakeMemory, type IntakeMsg, type WorkloadEntry } from '../../actors/intake';
 import { ask, send, type ActorRef, type ChildReport } from '../../actors/supervision';
 import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { LookupCache } from '../amqp/cache';
@@ -25,7 +25,7 @@ import { lifecycleReporter } from './lifecycle';
 import { BrokerPublishers, type Destination } from './publisher';
 import { openApertureReporter, replyDestination, type ReplyCommit } from './reporter';
 import { unhandledException } from './system-event';
-import { workloadByStep, type WorkloadStep } from './workload';
+import { workloadByStep } from './workload';
 
 export { openApertureReporter, workflowSaveBody } from './reporter';
 export { BrokerPublishers, type Destination, type MessagePublisher } from './publisher';
@@ -36,8 +36,8 @@ export interface Service {
   /** Connected to the broker and consuming, and not draining. */
   ready(): boolean;
   draining(): boolean;
-  /** Ids of the workflows in flight. */
-  running(): string[];
+  /** Ids of the workflows in flight, as the intake knows them. */
+  running(): Promise<string[]>;
   /**
    * Drains: stops consuming (basic.cancel), lets the workflows in flight finish for up to `graceMs` (default
    * SHUTDOWN_GRACE_SECONDS), then stops the tree, which aborts the rest: they are reported as stopped and their
@@ -56,7 +56,7 @@ export interface ServiceOptions {
   readonly startDeadlineMs?: number;
   /** Masks secrets in every output; learns the OAuth access tokens and broker passwords. Default: the configuration's. */
   readonly redactor?: Redactor;
-  /** How long a workflow's reporter may take to finish, ms (see `WorkflowOptions.finishTimeoutMs`). */
+  /** Replaces FINISH_TIMEOUT_SECONDS with a budget in ms, for tests that need one under a second. */
   readonly finishTimeoutMs?: number;
 }
 
@@ -68,6 +68,8 @@ function required(value: string | undefined, name: string): string {
 const BUILD_LOG_ROUTES_TTL_MS = 300_000;
 /** How long a reply waits for the intake's go-ahead; the intake never waits inside its handler. */
 const CLAIM_TIMEOUT_MS = 10_000;
+/** How long a look at the workload waits for the intake. */
+const WORKLOAD_TIMEOUT_MS = 5_000;
 
 /** Retries `work` until it succeeds or `deadlineMs` passes, logging each failure: the Manager may start after us. */
 async function untilUp<T>(
@@ -144,10 +146,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const deadlineMs = options.startDeadlineMs ?? 120_000;
 
   const healthSource: HealthSource = {
-    health: async () => ({
-      ...(await treeHealth()),
-      workload: [...running].map(([id, step]) => ({ workflow_id: id, step })),
-    }),
+    health: async () => ({ ...(await treeHealth()), workload: await workload() }),
     farm,
     // Not ready before the tree (and the broker connection it needs) is up.
     ready: () => started.builder !== undefined && readiness(),
@@ -206,8 +205,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
 
   let draining = false;
-  /** The workflows in flight and the step each is in: counted by step in the heartbeat, listed on /healthz. */
-  const running = new Map<string, WorkloadStep>();
   const intake = intakeMemory();
   const origin = { hostname: config.hostname, exchangeId };
   const raiseEvent = (workflowId: string, reason: string, message: string): Promise<void> =>
@@ -218,6 +215,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // The intake owns every delivery's life; workflows tell it of their reply and their end.
   const intakeRef = (): ActorRef<IntakeMsg> | undefined =>
     started.builder?.app.child('intake') as ActorRef<IntakeMsg> | undefined;
+  /** The workflows in flight and the step each is in, from the intake: counted by step in the heartbeat, listed on /healthz. */
+  async function workload(): Promise<WorkloadEntry[]> {
+    const ref = intakeRef();
+    return ref ? ask(ref, { type: 'workload' }, WORKLOAD_TIMEOUT_MS) : [];
+  }
   const commitFor = (workflowId: string): ReplyCommit => ({
     claim: async (status) => {
       const ref = intakeRef();
@@ -233,7 +235,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     },
   });
   const reporterFor = (request: Parameters<typeof openApertureReporter>[0]): Reporter => {
-    running.set(request.id, 'starting');
     const reporter = lifecycleReporter(
       request,
       openApertureReporter(
@@ -253,13 +254,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     return {
       ...reporter,
       stepStarted: (step, snapshot) => {
-        running.set(request.id, step);
+        const ref = intakeRef();
+        if (ref) send(ref, { type: 'step', workflowId: request.id, step });
         reporter.stepStarted(step, snapshot);
       },
     };
   };
   const onWorkflowExit = (report: ChildReport): void => {
-    running.delete(report.id);
     const ref = intakeRef();
     if (ref) send(ref, { type: 'ended', workflowId: report.id });
   };
@@ -313,7 +314,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         encodeHeartbeat({
           hostname: config.hostname,
           status,
-          workload: workloadByStep(running.values()),
+          workload: workloadByStep((await workload().catch(() => [])).map((entry) => entry.step)),
           health: (await treeHealth().catch(() => null)) as Json | null,
           version: BUILDER_VERSION,
         }),
@@ -359,9 +360,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             queueType: config.queueType,
             deadLetterQueue: config.deadLetterQueue,
             consumerTimeoutMs: consumerTimeoutMs(config),
-            start: async (received) => {
+            start: async (received, stop) => {
               if (!started.builder) throw new Error('the builder is starting');
-              await started.builder.start(received);
+              await started.builder.start(received, stop);
             },
             metrics,
             reportRejected,
@@ -377,14 +378,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     builder,
     ready: readiness,
     draining: () => draining,
-    running: () => [...running.keys()],
+    running: async () => (await workload()).map((entry) => entry.workflow_id),
     async stop(reason = 'stop requested', graceMs = config.shutdownGraceSeconds * 1000) {
       draining = true;
       if (intake.ref) send(intake.ref, { type: 'drain' });
       const deadline = Date.now() + graceMs;
-      while (running.size > 0 && Date.now() < deadline) await sleep(100);
-      if (running.size > 0)
-        log.warn('grace period over; stopping the workflows still running', { running: [...running.keys()] });
+      const inFlight = async (): Promise<string[]> =>
+        (await workload().catch(() => [])).map((entry) => entry.workflow_id);
+      let left = await inFlight();
+      while (left.length > 0 && Date.now() < deadline) {
+        await sleep(100);
+        left = await inFlight();
+      }
+      if (left.length > 0)
+        log.warn('grace period over; stopping the workflows still running', { running: left });
       await builder.app.stop(reason);
       await Promise.allSettled([connection.close(), publisher.close()]);
     },

@@ -9,6 +9,7 @@ import { jsonRequestTerm } from '../../../src/messages/request-file';
 import { startService, type Service } from '../../../src/service';
 import type { FakeManager, FakeManagerSeed } from '../../fakes/manager';
 import { recordingLogger } from '../../fakes/logger';
+import { dockerModem } from '../../harness/docker';
 import { uniqueName } from '../../harness/env';
 import type { BrokerAdmin } from '../amqp/topology';
 import {
@@ -93,6 +94,21 @@ export function managerSeed(topology: ServiceTopology, amqpUrl: string): FakeMan
   };
 }
 
+/**
+ * `seed` with copies of exchange `of` under the ids `ids`: the same exchange, routed the same way, under ids no
+ * replica has looked up yet, so a request naming one makes its reply look the exchange up at the Manager.
+ */
+export function withExchangeCopies(
+  seed: FakeManagerSeed,
+  of: string,
+  ids: readonly number[],
+): FakeManagerSeed {
+  const exchanges = seed.exchanges ?? [];
+  const original = exchanges.find((e) => String(e.id) === of);
+  if (!original) throw new Error(`the Manager's seed has no exchange ${of}`);
+  return { ...seed, exchanges: [...exchanges, ...ids.map((id) => ({ ...original, id }))] };
+}
+
 /** One message taken off a watched queue. */
 export interface Tapped {
   readonly content: Buffer;
@@ -152,12 +168,51 @@ export function serviceRequest(repos: SeededRepos, overrides: Record<string, unk
   });
 }
 
-/** Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. */
-export function slowBuild(seconds: number): Record<string, string> {
+/**
+ * Deployment-repo files whose image build takes at least `seconds`, so a stop can land in the middle of it. A
+ * `marker` goes into the command of the slow step's container, which {@link containersWith} finds by it.
+ */
+export function slowBuild(seconds: number, marker?: string): Record<string, string> {
   const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
   if (!dockerfile.includes('RUN '))
     throw new Error('the example Dockerfile.eex has no RUN line to slow down');
-  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}\nRUN `) };
+  const comment = marker === undefined ? '' : ` # ${marker}`;
+  return { 'Dockerfile.eex': dockerfile.replace('RUN ', `RUN sleep ${seconds}${comment}\nRUN `) };
+}
+
+/** The engine's containers, running or not, whose command contains `marker`. */
+export async function containersWith(marker: string): Promise<string[]> {
+  const listed = await new Promise<unknown>((resolve, reject) =>
+    dockerModem().dial(
+      { path: '/containers/json?all=1', method: 'GET', statusCodes: { 200: true } },
+      (err, data) => (err ? reject(err) : resolve(data)),
+    ),
+  );
+  return (listed as { Id: string; Command: string }[])
+    .filter((c) => c.Command.includes(marker))
+    .map((c) => c.Id);
+}
+
+/**
+ * Watches the engine for containers carrying `marker` until stopped, and says the most seen at once: two
+ * builds of one workflow running together show as 2.
+ */
+export function watchContainers(marker: string): { stop(): Promise<number> } {
+  let most = 0;
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      most = Math.max(most, (await containersWith(marker)).length);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await loop;
+      return most;
+    },
+  };
 }
 
 /** The builder that took a workflow last, as its event log (a reply's, or else the Manager's) names it. */

@@ -4,12 +4,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { send, type ActorRef } from '../../../actors/supervision';
+import { DEFAULT_WORKER_SHUTDOWN_MS, send, type ActorRef } from '../../../actors/supervision';
 import { atom, isAtom, isMap, toJson, tuple, type Term } from '../../../src/etf';
 import { startFaultyProxy } from '../../../bench/soak/proxy';
 import { BUILDER_VERSION } from '../../../src/version';
 import { overseerForward, startFakeManager, type FakeManager } from '../../fakes/manager';
-import { dockerModem } from '../../harness/docker';
 import { testEnv } from '../../harness/env';
 import { lookupManifest } from '../../harness/registry';
 import { BrokerAdmin, eventually, pause } from '../amqp/topology';
@@ -26,16 +25,19 @@ import {
 } from '../workflow/helpers';
 import {
   acked,
+  containersWith,
   EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   publishToBuilder,
   serviceRequest,
+  slowBuild,
   startTestService,
   stopService,
   stopServices,
   submit,
   tap,
+  withExchangeCopies,
   withField,
   type PublishedQueue,
   type RecordingLog,
@@ -66,19 +68,6 @@ const imageOf = (dockerUrl: string, commit: string): string => `${env.registry.h
 /** The registry's answer for the image of the source repository's head commit: 200 once it was pushed. */
 async function manifestStatus(repos: SeededRepos): Promise<number> {
   return (await lookupManifest(env.registry.url, repos.dockerUrl, await headOf(repos.source))).status;
-}
-
-/** The engine's containers, running or not, whose command contains `marker`. */
-async function containersWith(marker: string): Promise<string[]> {
-  const listed = await new Promise<unknown>((resolve, reject) =>
-    dockerModem().dial(
-      { path: '/containers/json?all=1', method: 'GET', statusCodes: { 200: true } },
-      (err, data) => (err ? reject(err) : resolve(data)),
-    ),
-  );
-  return (listed as { Id: string; Command: string }[])
-    .filter((c) => c.Command.includes(marker))
-    .map((c) => c.Id);
 }
 
 /** The event-log entries a builder added for workflow `id`, without their `[OA][<id>] ` prefix. */
@@ -322,6 +311,28 @@ describe('the builder service', () => {
     );
   });
 
+  it('stops a build mid-RUN at the workflow deadline and replies only once the engine has no container of it left', async () => {
+    // As the kill switch test: the classic builder's RUN container is what the engine lists.
+    const { log } = await start({ env: { WORKFLOW_TIMEOUT_SECONDS: '30', BUILD_BACKEND: 'classic' } });
+    const marker = `deadline-${process.pid}-${Date.now()}`;
+    const request = serviceRequest(await seedRepos(slowBuild(120, marker)));
+    submit(rig, request);
+    await eventually(
+      'the build runs its sleep',
+      async () => (await containersWith(marker)).length === 1,
+      BUILD_MS,
+    );
+
+    await eventually('the reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+    expect(await containersWith(marker)).toEqual([]);
+    const [reply] = await settled(log, request.id);
+    expect(reply?.workflow_error).toBe(true);
+    expect(builderEntries(reply ?? {}, request.id).slice(-2)).toEqual([
+      'the workflow did not finish within 30 s (build step)',
+      'Milestone has failed',
+    ]);
+  }, 120_000);
+
   it('never answers for a delivery that went back to the broker when finishing outlasts its budget: one reply in all', async () => {
     const { service, log } = await start({ env: { MAX_DELIVERIES: '2' }, finishTimeoutMs: 1 });
     const request = serviceRequest(await seedRepos());
@@ -342,6 +353,40 @@ describe('the builder service', () => {
     ).toHaveLength(
       log.lines.some((l) => l.message === 'delivery acked' && l.fields.workflow_id === request.id) ? 1 : 0,
     );
+    expect(await admin.ready(topology.builderQueue)).toBe(0);
+  });
+
+  it('acks a request whose reply was still going out when its finish budget ran out, and never runs it again', async () => {
+    // The reply names an exchange that no lookup has seen yet, and the Manager answers that lookup only after the
+    // one-second budget and the reporter's stop time: the reply was cleared before the lookup, so it is in flight
+    // when the workflow ends.
+    const slowExchange = 31;
+    await manager.close();
+    manager = await startFakeManager(
+      withExchangeCopies(managerSeed(topology, env.amqpUrl), EXCHANGE_ID, [slowExchange]),
+    );
+    rig = { admin, topology, manager };
+    manager.delayNext(`/messaging/exchanges/${slowExchange}`, 1_000 + DEFAULT_WORKER_SHUTDOWN_MS + 2_000);
+    const { service, log } = await start({ env: { FINISH_TIMEOUT_SECONDS: '1' } });
+    const request = serviceRequest(await seedRepos(), {
+      workflow_orchestration_exchange_id: String(slowExchange),
+    });
+    submit(rig, request);
+
+    const [reply, ...more] = await settled(log, request.id);
+    await stopService(service);
+    const of = (message: string) =>
+      log.lines.filter((l) => l.fields.workflow_id === request.id && l.message === message);
+
+    expect(of('finishing outlasted its budget; the workflow stops')).toHaveLength(1);
+    expect(
+      of('the workflow ended while its reply was going out; the reply decides its delivery'),
+    ).toHaveLength(1);
+    expect(reply?.workflow_error).toBe(false);
+    expect(more).toEqual([]);
+    expect(repliesTo(request.id)).toHaveLength(1);
+    expect(of('delivery taken')).toHaveLength(1);
+    expect(of('no reply went out; delivery returned to the queue')).toEqual([]);
     expect(await admin.ready(topology.builderQueue)).toBe(0);
   });
 
@@ -370,7 +415,7 @@ describe('the builder service', () => {
       );
       const deadLettered = log.lines.filter((l) => l.message === 'request dead-lettered');
       expect(deadLettered.map((l) => l.fields.workflow_id)).toEqual([request.id]);
-      expect(service.running()).toEqual([]);
+      expect(await service.running()).toEqual([]);
       expect(await admin.ready(topology.builderQueue)).toBe(0);
     } finally {
       fs.rmSync(brokenRoot, { force: true });
@@ -604,13 +649,17 @@ describe('the builder service', () => {
       const repos = await seedRepos();
       for (let i = 0; i < 8; i++)
         submit({ admin, topology: busy, manager: busyManager }, serviceRequest(repos));
-      await eventually('eight workflows in flight', () => service.running().length === 8, BUILD_MS);
+      await eventually(
+        'eight workflows in flight',
+        async () => (await service.running()).length === 8,
+        BUILD_MS,
+      );
       // The heartbeat counts them by step; /healthz still lists each one.
       const address = log.lines.find((l) => l.message === 'health endpoint listening')?.fields.address;
       const health = (await (await fetch(`http://${String(address)}/healthz`)).json()) as {
         workload: { workflow_id: string; step: string }[];
       };
-      expect(health.workload.map((w) => w.workflow_id).sort()).toEqual([...service.running()].sort());
+      expect(health.workload.map((w) => w.workflow_id).sort()).toEqual([...(await service.running())].sort());
 
       // Every heartbeat from here on is forwarded as the Overseer does, and the module row must survive each,
       // until three of them have counted all eight (one sent before the last workflow started may count fewer)
@@ -694,7 +743,7 @@ describe('a broker restart in the middle of a build', () => {
     await broker?.dispose();
   });
 
-  it('reconnects, finishes the workflow once, and leaves one successful reply and an empty queue', async () => {
+  it('reconnects, stops the build whose delivery went back with the channel, runs the request once more, and leaves one successful reply and an empty queue', async () => {
     // A node of the test's own: restarting the shared broker would break every other test running.
     broker = await startPrivateBroker();
     // Its connection ends with the restart; everything after it is read through a new one.
@@ -704,8 +753,7 @@ describe('a broker restart in the middle of a build', () => {
     const { service, log } = await startTestService({ manager, topology, workRoot });
     const dockerfile = filesOf(DEPLOYMENT_EXAMPLE)['Dockerfile.eex'] ?? '';
     expect(dockerfile).toContain('RUN ');
-    // A build that outlasts the restart (some 7 s), so the broker is back before the reply goes out: a reply
-    // waiting longer than the publish timeout would fail, and the copy would then run a second time instead.
+    // A build that outlasts the restart (some 7 s), so the restart lands in the middle of it.
     const repos = await seedRepos({ 'Dockerfile.eex': dockerfile.replace('RUN ', 'RUN sleep 10\nRUN ') });
     const request = serviceRequest(repos);
     submit({ admin, topology, manager }, request);
@@ -723,15 +771,19 @@ describe('a broker restart in the middle of a build', () => {
     await pause(3_000);
     await stopService(service);
 
-    // The workflow outlived its channel: the broker handed the message out again on the new one, the copy was
-    // held rather than built a second time, and the one reply settled it.
+    // The delivery went back to the broker with the channel, so the workflow holding it stopped (another
+    // replica could have taken the request at once); the copy ran once that build was gone, and its one reply
+    // settled it.
     const messages = log.lines.map((l) => l.message);
     const disconnected = messages.indexOf('broker disconnected');
     expect(disconnected).toBeGreaterThanOrEqual(0);
-    expect(messages.indexOf('reply sent to the orchestrator')).toBeGreaterThan(disconnected);
-    expect(messages).toContain(
-      'the broker redelivered a message whose workflow still runs here; holding the copy',
+    const stopping = messages.indexOf(
+      'the delivery went back to the broker with the channel; stopping its workflow',
     );
+    expect(stopping).toBeGreaterThan(disconnected);
+    expect(messages.indexOf('reply sent to the orchestrator')).toBeGreaterThan(stopping);
+    expect(messages.filter((m) => m === 'workflow started')).toHaveLength(2);
+    expect(messages.filter((m) => m === 'reply sent to the orchestrator')).toHaveLength(1);
     expect(log.lines.filter((l) => l.message === 'delivery acked').map((l) => l.fields.outcome)).toEqual([
       'settled',
     ]);

@@ -5,6 +5,7 @@ import {
   ConfigError,
   configurationTable,
   consistentConfig,
+  consumerTimeoutMs,
   describeConfig,
   loadConfig,
   secretValues,
@@ -299,6 +300,25 @@ describe('settings checked against one another', () => {
     const warnings = settingWarnings(local({ SHUTDOWN_GRACE_SECONDS: '5', HTTP_TIMEOUT_SECONDS: '30' }));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^SHUTDOWN_GRACE_SECONDS \(5\) is shorter than HTTP_TIMEOUT_SECONDS \(30\)/);
+  });
+
+  it('warns of a finish budget shorter than one Manager request, which a reply waiting on a lookup can outlast', () => {
+    const warnings = settingWarnings(local({ FINISH_TIMEOUT_SECONDS: '5', HTTP_TIMEOUT_SECONDS: '10' }));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^FINISH_TIMEOUT_SECONDS \(5\) is shorter than HTTP_TIMEOUT_SECONDS \(10\)/);
+  });
+
+  it('gives a workflow its finish budget, 60 s unless set and at least 1 s, and asks the broker to wait for it too', () => {
+    expect(local({}).finishTimeoutSeconds).toBe(60);
+    expect(problemsOf(() => local({ FINISH_TIMEOUT_SECONDS: '0' }))).toEqual([
+      'FINISH_TIMEOUT_SECONDS must be >= 1 (got "0")',
+    ]);
+    const config = local({
+      WORKFLOW_TIMEOUT_SECONDS: '3600',
+      SHUTDOWN_GRACE_SECONDS: '300',
+      FINISH_TIMEOUT_SECONDS: '90',
+    });
+    expect(consumerTimeoutMs(config)).toBe((3600 + 300 + 90) * 1000);
   });
 
   it('warns of a secret too short to be masked, naming the variable and never the value', () => {
