@@ -214,7 +214,9 @@ export class DeliveryFaults {
 
   /** A request whose replica is killed every time it takes it, until it is dead-lettered or seen looping. */
   private async poison(): Promise<string> {
-    const request = serviceRequest(await seedRepos());
+    // Its build outlasts the kill by far: a run that finished and replied before the kill landed would be
+    // answered again when dead-lettered (the at-least-once window between a reply and its ack).
+    const request = serviceRequest(await seedRepos(slowBuild(10)));
     this.poisonId = request.id;
     this.own.set(request.id, {
       what: 'poison',
