@@ -6,6 +6,7 @@ import { InvalidRequestError, parseBuildRequest, type ReceivedBuildRequest } fro
 import { timestampMs } from '../src/service/reporter';
 import type { WorkloadStep } from '../src/service/workload';
 import {
+  ActorError,
   DuplicateChildError,
   MaxChildrenError,
   defineActor,
@@ -40,6 +41,7 @@ export type IntakeMsg =
   | { readonly type: 'leased'; readonly workflowId: string; readonly taken: boolean; readonly error?: string }
   | { readonly type: 'lease-retry'; readonly workflowId: string }
   | { readonly type: 'channel-lost' }
+  | { readonly type: 'try-starting' }
   | { readonly type: 'step'; readonly workflowId: string; readonly step: WorkloadStep }
   | { readonly type: 'workload'; readonly replyTo: ReplyTo<WorkloadEntry[]> }
   | { readonly type: 'drain' };
@@ -52,7 +54,8 @@ export interface WorkloadEntry {
 
 /** Why a workflow did not start, as plain data. */
 export interface StartError {
-  readonly kind: 'full' | 'duplicate' | 'failed';
+  /** `work-dir`: no work directory could be made here, a fault of this replica rather than of the request. */
+  readonly kind: 'full' | 'duplicate' | 'work-dir' | 'failed';
   readonly message: string;
 }
 
@@ -80,7 +83,10 @@ export interface IntakeOptions {
   /** Reports a request that cannot run (decoded but invalid) to whoever can be told; best effort. */
   readonly reportRejected: (term: Term, reason: string) => Promise<void>;
   /** Counts workflows, redeliveries and dead-lettered messages. Default: not counted. */
-  readonly metrics?: Pick<Metrics, 'redelivered' | 'deadLettered' | 'workflowStarted' | 'workflowFinished'>;
+  readonly metrics?: Pick<
+    Metrics,
+    'redelivered' | 'deadLettered' | 'workflowStarted' | 'workflowFinished' | 'startPaused'
+  >;
   /** What outlives an incarnation; made once by the composition root with {@link intakeMemory}. */
   readonly memory: IntakeMemory;
 }
@@ -117,6 +123,23 @@ interface Life {
 }
 
 /**
+ * Starting workflows is paused: a workflow could not make its work directory, so every request taken here
+ * would fail at once, and the healthy replicas should have them instead.
+ */
+export interface StartPause {
+  /** Why, as the failed start said. */
+  readonly reason: string;
+  /** ISO-8601 time the pause began. */
+  readonly since: string;
+  /** How long the current wait before the next try lasts, in milliseconds. */
+  waitMs: number;
+  /** The wait is over: one request at a time is taken, and the first that starts ends the pause. */
+  trying: boolean;
+  /** Ends the current wait. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
  * The intake's state, which outlives an incarnation: the consumer and the deliveries it handed out belong to
  * the broker channel, not to one incarnation of the actor, so a restarted intake must go on settling them, or
  * their slots would stay taken until the connection closes. Only the intake reads or writes it; the composition
@@ -132,10 +155,19 @@ export interface IntakeMemory {
   readonly lives: Map<string, Life>;
   /** Deliveries handed to the actor and not handled yet, by delivery id. */
   readonly unhandled: Map<number, Delivery>;
+  /** Starting workflows is paused; the composition root reads it for `/readyz` and `/healthz`. */
+  pause: StartPause | undefined;
 }
 
 export function intakeMemory(): IntakeMemory {
-  return { ref: undefined, consuming: false, consumer: undefined, lives: new Map(), unhandled: new Map() };
+  return {
+    ref: undefined,
+    consuming: false,
+    consumer: undefined,
+    lives: new Map(),
+    unhandled: new Map(),
+    pause: undefined,
+  };
 }
 
 /** The reason a delivery cannot become a workflow, or its request. */
@@ -169,14 +201,28 @@ function queueWaitMs(received: ReceivedBuildRequest): number | undefined {
 /** How long a request whose workflow holds its lease elsewhere waits before it asks again. */
 const LEASE_RETRY_MS = 1000;
 
+/** The first wait of a pause before a request is taken again; each failed try doubles it, up to the most. */
+const PAUSE_FIRST_WAIT_MS = 2000;
+const PAUSE_MOST_WAIT_MS = 30_000;
+
 /** Why a workflow whose delivery went back to the broker is stopped; it is not answered. */
 const DELIVERY_LOST_REASON =
   'the broker connection was lost and the request went back to the queue; the build was stopped';
+
+// Decided by where the start failed (making the work directory, in the workflow's init), not by the error's
+// code alone: an EACCES from anywhere else says nothing about this replica.
+function failedOnWorkDir(err: unknown): boolean {
+  if (!(err instanceof ActorError)) return false;
+  for (let reason = err.reason; reason; reason = reason.cause)
+    if (reason.name === 'WorkDirError') return true;
+  return false;
+}
 
 function startError(err: unknown): StartError {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof MaxChildrenError) return { kind: 'full', message };
   if (err instanceof DuplicateChildError) return { kind: 'duplicate', message };
+  if (failedOnWorkDir(err)) return { kind: 'work-dir', message };
   return { kind: 'failed', message };
 }
 
@@ -298,6 +344,63 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
     }
   };
 
+  // A delivery that never ran goes back to the queue uncounted, for another replica to take.
+  const giveBack = (consumer: QueueConsumer, delivery: Delivery, ctx: ActorContext<IntakeMsg>): void => {
+    consumer
+      .release(delivery)
+      .catch((err: unknown) => ctx.log.error('returning a message to the queue failed', { err }));
+  };
+
+  const setSlots = (consumer: QueueConsumer, slots: number, ctx: ActorContext<IntakeMsg>): void => {
+    consumer
+      .setPrefetch(slots)
+      .catch((err: unknown) => ctx.log.error('the consumer could not be changed', { err, slots }));
+  };
+
+  // This replica cannot make work directories: it stops taking requests and gives back those it holds that
+  // have not started, so the healthy replicas build them; after a wait (doubled at each failed try) it takes
+  // one request at a time again, and the first workflow that starts ends the pause.
+  const pauseStarting = (reason: string, consumer: QueueConsumer, ctx: ActorContext<IntakeMsg>): void => {
+    let pause = memory.pause;
+    // A start under way when the pause began failed as well: the wait goes on as it was.
+    if (pause?.trying === false) return;
+    if (!pause) {
+      pause = {
+        reason,
+        since: new Date().toISOString(),
+        waitMs: PAUSE_FIRST_WAIT_MS,
+        trying: false,
+        timer: undefined,
+      };
+      memory.pause = pause;
+      options.metrics?.startPaused(true);
+      ctx.log.warn(`workflows paused: cannot make work directories (${reason})`, { wait_ms: pause.waitMs });
+    } else {
+      pause.waitMs = Math.min(pause.waitMs * 2, PAUSE_MOST_WAIT_MS);
+      pause.trying = false;
+      ctx.log.info('still cannot make work directories; workflows stay paused', { wait_ms: pause.waitMs });
+    }
+    setSlots(consumer, 0, ctx);
+    for (const [id, life] of memory.lives) {
+      if (life.phase !== 'leasing' && life.phase !== 'waiting') continue;
+      memory.lives.delete(id);
+      if (life.leased) releaseLease(id, ctx);
+      giveBack(consumer, life.delivery, ctx);
+    }
+    pause.timer = startTimer(pause.waitMs, () => tell({ type: 'try-starting' }));
+    pause.timer.unref();
+  };
+
+  const resumeStarting = (consumer: QueueConsumer | undefined, ctx: ActorContext<IntakeMsg>): void => {
+    const pause = memory.pause;
+    if (!pause) return;
+    clearTimeout(pause.timer);
+    memory.pause = undefined;
+    options.metrics?.startPaused(false);
+    ctx.log.info('workflows resumed', { paused_since: pause.since });
+    if (consumer) setSlots(consumer, options.prefetch, ctx);
+  };
+
   // The workflow has ended and no reply is in flight: the delivery is settled for good.
   const close = (id: string, life: Life, ctx: ActorContext<IntakeMsg>): void => {
     memory.lives.delete(id);
@@ -357,6 +460,11 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
       // Published again while it runs here: the running attempt answers for the workflow.
       const reason = `workflow ${id} is already running on this builder`;
       rejectLater(consumer, delivery, reason, { workflowId: id, answer: false }, ctx);
+      return;
+    }
+    if (memory.pause?.trying === false) {
+      // Handed out before the consumer paused: it never ran here.
+      giveBack(consumer, delivery, ctx);
       return;
     }
     if (delivery.deliveryCount > options.maxDeliveries) {
@@ -446,6 +554,8 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
           options.metrics?.workflowStarted(msg.workflowId, queuedMs);
           ctx.log.info('workflow slot taken', { workflow_id: msg.workflowId, queued_ms: queuedMs });
           if (life.phase === 'starting') life.phase = 'running';
+          // A work directory was made: the replica can start workflows again.
+          resumeStarting(consumer, ctx);
           if (life.ended && life.phase !== 'replying') close(msg.workflowId, life, ctx);
           return state;
         }
@@ -460,6 +570,12 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             // The broker hands out a message as soon as the previous one is acked, which can be a moment
             // before the answered workflow has left its slot: it starts when a workflow ends, or at once if
             // one ended while this start was under way.
+            if (memory.pause) {
+              memory.lives.delete(msg.workflowId);
+              if (life.leased) releaseLease(msg.workflowId, ctx);
+              giveBack(consumer, life.delivery, ctx);
+              return state;
+            }
             life.phase = 'waiting';
             const taken = [...memory.lives.values()].filter(
               (l) => (l.started && !l.ended) || l.phase === 'starting',
@@ -468,6 +584,27 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             return state;
           }
           memory.lives.delete(msg.workflowId);
+          if (life.leased) releaseLease(msg.workflowId, ctx);
+          if (msg.error.kind === 'work-dir' && life.delivery.deliveryCount < options.maxDeliveries) {
+            // The replica's fault, not the request's: the run counts, and the request goes back to the queue for
+            // a healthy replica, while this one pauses. Only its last run is answered, as any other failed start.
+            ctx.log.warn('the workflow did not start; the request goes back to the queue', {
+              workflow_id: msg.workflowId,
+              reason: msg.error.message,
+              runs: life.delivery.deliveryCount,
+            });
+            consumer
+              .returnAfterRun(life.delivery)
+              .catch((err: unknown) =>
+                ctx.log.error('returning a message to the queue failed', {
+                  workflow_id: msg.workflowId,
+                  err,
+                }),
+              );
+            pauseStarting(msg.error.message, consumer, ctx);
+            return state;
+          }
+          if (msg.error.kind === 'work-dir') pauseStarting(msg.error.message, consumer, ctx);
           const duplicate = msg.error.kind === 'duplicate';
           const reason = duplicate
             ? `workflow ${msg.workflowId} is already running on this builder`
@@ -592,6 +729,14 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             });
             life.stop.abort(DELIVERY_LOST_REASON);
           }
+          return state;
+        }
+        case 'try-starting': {
+          const pause = memory.pause;
+          if (!pause || pause.trying || !consumer) return state;
+          pause.trying = true;
+          pause.timer = undefined;
+          setSlots(consumer, 1, ctx);
           return state;
         }
         case 'step': {

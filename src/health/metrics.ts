@@ -15,6 +15,8 @@ export interface Metrics {
   redelivered(): void;
   deadLettered(): void;
   buildLogLinesDropped(count: number): void;
+  /** Starting workflows paused (no work directory could be made here) or resumed. */
+  startPaused(paused: boolean): void;
   /** One retry of a call to a dependency that was unavailable. */
   retried(dependency: Dependency): void;
 }
@@ -30,6 +32,7 @@ export const nopMetrics: Metrics = {
   redelivered: nop,
   deadLettered: nop,
   buildLogLinesDropped: nop,
+  startPaused: nop,
   retried: nop,
 };
 
@@ -67,6 +70,8 @@ export class PrometheusMetrics implements Metrics {
   private readonly deadLetters: Counter;
   private readonly droppedLines: Counter;
   private readonly retries: Counter;
+  private readonly paused: Gauge;
+  private readonly pauses: Counter;
   private readonly queueWait: Histogram;
   /** The step each workflow in flight is in, by workflow id; absent between steps. */
   private readonly inStep = new Map<string, StepName>();
@@ -165,6 +170,16 @@ export class PrometheusMetrics implements Metrics {
       name: 'oa_builder_dependency_retries_total',
       help: 'Calls repeated because a dependency was unavailable (unreachable, timing out, 5xx), by dependency.',
       labelNames: ['dependency'],
+      registers,
+    });
+    this.paused = new Gauge({
+      name: 'oa_builder_start_paused',
+      help: 'Whether starting workflows is paused here (1) because no work directory could be made.',
+      registers,
+    });
+    this.pauses = new Counter({
+      name: 'oa_builder_start_pauses_total',
+      help: 'Times starting workflows was paused because no work directory could be made.',
       registers,
     });
     const farm = farmReader(options.farm);
@@ -284,6 +299,11 @@ export class PrometheusMetrics implements Metrics {
 
   buildLogLinesDropped(count: number): void {
     this.droppedLines.inc(count);
+  }
+
+  startPaused(paused: boolean): void {
+    this.paused.set(paused ? 1 : 0);
+    if (paused) this.pauses.inc();
   }
 
   retried(dependency: Dependency): void {

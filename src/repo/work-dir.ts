@@ -12,6 +12,27 @@ export interface WorkDir {
   dispose(): Promise<void>;
 }
 
+/**
+ * No directory could be made under the work root (unwritable, read-only, full, out of file handles, or
+ * something other than a directory in its place): the replica's own fault, whatever the request, so it says
+ * nothing about the request that met it.
+ */
+export class WorkDirError extends Error {
+  override readonly name = 'WorkDirError';
+  /** The system's error code (`EACCES`, `ENOSPC`...), when it had one. */
+  readonly code: string | undefined;
+  constructor(root: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(
+      `cannot make a work directory under ${root}: ${(cause as Error | undefined)?.message ?? String(cause)}`,
+      {
+        cause,
+      },
+    );
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
 const MAX_ID_LENGTH = 64;
 
 // Workflow ids come from the message queue: whatever they hold, they must stay one harmless path component.
@@ -27,8 +48,13 @@ function safeComponent(workflowId: string): string {
  */
 export async function createWorkDir(root: string, workflowId: string): Promise<WorkDir> {
   const base = path.resolve(root);
-  await fs.mkdir(base, { recursive: true, mode: 0o700 });
-  const dir = await fs.mkdtemp(path.join(base, `${safeComponent(workflowId)}-`));
+  let dir: string;
+  try {
+    await fs.mkdir(base, { recursive: true, mode: 0o700 });
+    dir = await fs.mkdtemp(path.join(base, `${safeComponent(workflowId)}-`));
+  } catch (err) {
+    throw new WorkDirError(base, err);
+  }
   let removal: Promise<void> | undefined;
   return {
     path: dir,

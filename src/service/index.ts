@@ -145,8 +145,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const retryMs = options.startRetryMs ?? 2000;
   const deadlineMs = options.startDeadlineMs ?? 120_000;
 
+  const intake = intakeMemory();
   const healthSource: HealthSource = {
-    health: async () => ({ ...(await treeHealth()), workload: await workload() }),
+    health: async () => ({
+      ...(await treeHealth()),
+      workload: await workload(),
+      ...(intake.pause ? { paused: { reason: intake.pause.reason, since: intake.pause.since } } : {}),
+    }),
     farm,
     // Not ready before the tree (and the broker connection it needs) is up.
     ready: () => started.builder !== undefined && readiness(),
@@ -205,7 +210,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
 
   let draining = false;
-  const intake = intakeMemory();
   const origin = { hostname: config.hostname, exchangeId };
   const raiseEvent = (workflowId: string, reason: string, message: string): Promise<void> =>
     manager.createSystemEvent(unhandledException(origin, workflowId, reason, message)).then(
@@ -293,10 +297,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       .catch((err: unknown) => log.warn('failure reply for a rejected request failed', { err }));
   };
 
-  // Ready means taking work: connected, the consumer registered, and not draining.
+  // Ready means taking work: connected, the consumer registered, not draining, and starting workflows.
   const readiness = (): boolean => {
     const health = connection.health();
-    return !draining && health.ready && health.consuming;
+    return !draining && health.ready && health.consuming && intake.pause === undefined;
   };
   const connection = new BrokerConnection({
     urls: config.amqpUrl ? [config.amqpUrl] : () => brokers.brokerUrls(brokerId),
