@@ -375,6 +375,89 @@ describe('builder replicas on one queue', () => {
     },
   );
 
+  it('leave the requests to the healthy replica while one cannot make work directories, that one unready and paused until its work directory is back, then building again', async () => {
+    const brokenRoot = scratchDir('oa-replicas-broken-');
+    // Each failed try on the broken replica is a counted run; the limit is raised so that a request the broken
+    // replica happens to take at every try still has a run left for the healthy one.
+    const limits = { BUILDER_CONCURRENCY: '2', MAX_DELIVERIES: '10' };
+    const [broken, healthy, requests] = await Promise.all([
+      startReplica('replica-broken', { ...limits, BUILDER_TMPDIR: brokenRoot }),
+      startReplica('replica-a', limits),
+      seedBuilds(6),
+    ]);
+    // The disk under its BUILDER_TMPDIR changed after the start: a file now stands where the directory was.
+    fs.rmSync(brokenRoot, { recursive: true });
+    fs.writeFileSync(brokenRoot, 'not a directory');
+    try {
+      for (const request of requests) submit(rig, request);
+      const ids = requests.map((r) => r.id);
+      await eventually(
+        'all six replies arrived',
+        () => ids.every((id) => repliesTo(id).length > 0),
+        BUILD_MS * 2,
+      );
+
+      for (const id of ids) {
+        const [reply, ...more] = repliesTo(id);
+        expect(more).toEqual([]);
+        expect({ id, error: reply?.workflow_error, builder: processedBy(reply?.event_log) }).toEqual({
+          id,
+          error: false,
+          builder: healthy.hostname,
+        });
+      }
+      expect(ackedIds(broken)).toEqual([]);
+      const paused = broken.lines.filter((l) =>
+        String(l.message).startsWith('workflows paused: cannot make work directories ('),
+      );
+      expect(paused).toHaveLength(1);
+      expect(String(paused[0]?.message)).toMatch(/EEXIST/);
+      expect(
+        logged(broken, 'the workflow did not start; the request goes back to the queue'),
+      ).toBeGreaterThan(0);
+
+      const readyz = await fetch(`${broken.healthUrl}/readyz`);
+      expect({ status: readyz.status, body: await readyz.json() }).toEqual({
+        status: 503,
+        body: { ready: false },
+      });
+      const healthz = await fetch(`${broken.healthUrl}/healthz`);
+      expect(healthz.status).toBe(200);
+      const shown = (await healthz.json()) as { paused?: { reason?: string; since?: string } };
+      expect(shown.paused?.reason).toMatch(/cannot make a work directory under .*EEXIST/);
+      expect(Date.parse(String(shown.paused?.since))).toBeLessThanOrEqual(Date.now());
+      const metrics = await scrape(broken.healthUrl);
+      expect(metrics.get('oa_builder_start_paused')).toBe(1);
+      expect(metrics.get('oa_builder_start_pauses_total')).toBe(1);
+      expect(await statusOf(healthy, '/readyz')).toBe(200);
+
+      // The directory is back; with the healthy replica gone, the next request can only go to the paused one.
+      fs.rmSync(brokenRoot, { force: true });
+      fs.mkdirSync(brokenRoot);
+      healthy.signal('SIGTERM');
+      expect(await healthy.exited).toBe(0);
+      const [later] = await seedBuilds(1);
+      if (!later) throw new Error('no request was seeded');
+      submit(rig, later);
+      await eventually(
+        'the paused replica built the later request',
+        () => ackedIds(broken).includes(later.id),
+        BUILD_MS,
+      );
+
+      expect(repliesTo(later.id)).toEqual([expect.objectContaining({ workflow_error: false })]);
+      expect(processedBy(repliesTo(later.id)[0]?.event_log)).toBe(broken.hostname);
+      expect(logged(broken, 'workflows resumed')).toBe(1);
+      await eventually(
+        'the resumed replica is ready',
+        async () => (await statusOf(broken, '/readyz')) === 200,
+      );
+      expect((await scrape(broken.healthUrl)).get('oa_builder_start_paused')).toBe(0);
+    } finally {
+      fs.rmSync(brokenRoot, { recursive: true, force: true });
+    }
+  });
+
   it('count finished workflows and step durations on /metrics as workflows run', async () => {
     const replica = await startReplica('replica-a', { BUILDER_CONCURRENCY: '2' });
     const finished = (result: string) => `oa_builder_workflows_finished_total{result="${result}"}`;

@@ -390,7 +390,7 @@ describe('the builder service', () => {
     expect(await admin.ready(topology.builderQueue)).toBe(0);
   });
 
-  it('answers a request whose workflow cannot start (its work directory is gone) as failed, dead-letters it and leaves nothing running', async () => {
+  it('runs a request whose workflow cannot start (its work directory is gone) MAX_DELIVERIES times, pausing between runs, then answers it as failed once, dead-letters it and leaves nothing running', async () => {
     const brokenRoot = scratchDir('oa-svc-broken-');
     const { service, log, hostname } = await start({ env: { BUILDER_TMPDIR: brokenRoot } });
     // The disk under BUILDER_TMPDIR changed after the start: a file now stands where the directory was.
@@ -415,6 +415,15 @@ describe('the builder service', () => {
       );
       const deadLettered = log.lines.filter((l) => l.message === 'request dead-lettered');
       expect(deadLettered.map((l) => l.fields.workflow_id)).toEqual([request.id]);
+      // Alone, the broken replica is the only one to take it: once per pause, each run counted.
+      const taken = log.lines.filter(
+        (l) => l.message === 'delivery taken' && l.fields.workflow_id === request.id,
+      );
+      expect(taken.map((l) => l.fields.delivery_count)).toEqual([1, 2, 3]);
+      expect(
+        log.lines.filter((l) => l.message.startsWith('workflows paused: cannot make work directories (')),
+      ).toHaveLength(1);
+      expect(service.ready()).toBe(false);
       expect(await service.running()).toEqual([]);
       expect(await admin.ready(topology.builderQueue)).toBe(0);
     } finally {
