@@ -142,8 +142,8 @@ export interface StartPause {
 /**
  * The intake's state, which outlives an incarnation: the consumer and the deliveries it handed out belong to
  * the broker channel, not to one incarnation of the actor, so a restarted intake must go on settling them, or
- * their slots would stay taken until the connection closes. Only the intake reads or writes it; the composition
- * root makes it and hands it over.
+ * their slots would stay taken until the connection closes. Only the intake writes it; the composition root
+ * makes it, hands it over, and reads `pause` for readiness.
  */
 export interface IntakeMemory {
   /** The current incarnation, which deliveries and workflow news are sent to. */
@@ -248,7 +248,9 @@ interface Rejected {
  * went back to the broker with it, and their workflows are stopped at once, without a reply.
  *
  * Messages that cannot run (not ETF, not a valid request, run `maxDeliveries` times already, failed to start)
- * go to the dead-letter queue with the reason in a header, counted and answered where the request says. The
+ * go to the dead-letter queue with the reason in a header, counted and answered where the request says. A start
+ * that failed making its work directory is the replica's fault: the run counts and the request goes back to the
+ * queue (dead-lettered only at its last run), and starting pauses (see `pauseStarting`). The
  * handler never waits on a start, a slot or a publish: those finish as messages, so acks and the drain are
  * never queued behind them.
  */
@@ -593,14 +595,12 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
               reason: msg.error.message,
               runs: life.delivery.deliveryCount,
             });
-            consumer
-              .returnAfterRun(life.delivery)
-              .catch((err: unknown) =>
-                ctx.log.error('returning a message to the queue failed', {
-                  workflow_id: msg.workflowId,
-                  err,
-                }),
-              );
+            consumer.returnAfterRun(life.delivery).catch((err: unknown) =>
+              ctx.log.error('returning a message to the queue failed', {
+                workflow_id: msg.workflowId,
+                err,
+              }),
+            );
             pauseStarting(msg.error.message, consumer, ctx);
             return state;
           }

@@ -6,7 +6,7 @@ import type { HealthTree } from '../../actors/supervision';
 /** What the endpoint shows; read at every request. */
 export interface HealthSource {
   readonly health: () => Promise<HealthTree>;
-  /** Connected to the broker, consuming, and not draining. */
+  /** Connected to the broker, consuming, not draining, and starting workflows. */
   readonly ready: () => boolean;
   /** The build farm: its engines and which workflow builds where. Default: not shown. */
   readonly farm?: () => Promise<FarmStatus>;
@@ -47,7 +47,8 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 
 /**
  * `/healthz` (200 while the process and its actor tree are alive, with the tree and the build farm as JSON;
- * 503 once the root is down), `/readyz` (200 while connected and consuming; 503 otherwise, as during a drain) and `/metrics`.
+ * 503 once the root is down), `/readyz` (200 while connected and consuming; 503 otherwise, as during a drain or
+ * while starting workflows is paused) and `/metrics`.
  * Only GET; nothing here changes anything.
  */
 export async function startHealthServer(listen: string, source: HealthSource): Promise<HealthServer> {
