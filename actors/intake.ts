@@ -572,7 +572,8 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             // The broker hands out a message as soon as the previous one is acked, which can be a moment
             // before the answered workflow has left its slot: it starts when a workflow ends, or at once if
             // one ended while this start was under way.
-            if (memory.pause) {
+            if (memory.pause?.trying === false) {
+              // Taken as starting paused: it never ran here.
               memory.lives.delete(msg.workflowId);
               if (life.leased) releaseLease(msg.workflowId, ctx);
               giveBack(consumer, life.delivery, ctx);
@@ -586,7 +587,7 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             return state;
           }
           memory.lives.delete(msg.workflowId);
-          if (life.leased) releaseLease(msg.workflowId, ctx);
+          if (msg.error.kind === 'work-dir' && life.leased) releaseLease(msg.workflowId, ctx);
           if (msg.error.kind === 'work-dir' && life.delivery.deliveryCount < options.maxDeliveries) {
             // The replica's fault, not the request's: the run counts, and the request goes back to the queue for
             // a healthy replica, while this one pauses. Only its last run is answered, as any other failed start.

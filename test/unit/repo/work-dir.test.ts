@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWorkDir, removeStaleWorkDirs } from '../../../src/repo';
+import { createWorkDir, removeStaleWorkDirs, WorkDirError } from '../../../src/repo';
 
 let root: string;
 
@@ -18,6 +18,16 @@ describe('createWorkDir', () => {
     expect(path.basename(work.path)).toMatch(/^wf-1-.{6}$/);
     expect(fs.statSync(work.path).isDirectory()).toBe(true);
     expect(fs.statSync(root).mode & 0o077).toBe(0);
+  });
+
+  it('fails with a WorkDirError naming the root and keeping the system code when a file stands where the root should be', async () => {
+    fs.writeFileSync(root, 'not a directory');
+    const failure = await createWorkDir(root, 'wf-1').catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(WorkDirError);
+    expect(failure).toMatchObject({ name: 'WorkDirError', code: 'EEXIST' });
+    expect((failure as Error).message).toMatch(
+      new RegExp(`^cannot make a work directory under ${root}: .*EEXIST`),
+    );
   });
 
   it('never gives two runs of the same workflow id the same path', async () => {
