@@ -32,6 +32,8 @@ export class Replica {
   /** Graceful stops that needed a SIGKILL after all. */
   forcedStops = 0;
   private child: ChildProcess | undefined;
+  /** The processes this object killed: one that dies while it starts was not a failed start. */
+  private readonly killedChildren = new WeakSet<ChildProcess>();
   private exited: Promise<void> = Promise.resolve();
   private expectingExit = false;
 
@@ -79,8 +81,12 @@ export class Replica {
     );
     const deadline = Date.now() + readyTimeoutMs;
     while (Date.now() < deadline) {
-      if (this.child !== child)
+      if (this.child !== child) {
+        // Another fault killed it while it started (the poison request's kill, say): whoever killed it starts
+        // it again, so this start has nothing left to do.
+        if (this.killedChildren.has(child)) return;
         throw new Error(`${this.name} exited while starting (see ${this.stderrFile})`);
+      }
       if (await this.ready()) return;
       await sleep(250);
     }
@@ -106,6 +112,7 @@ export class Replica {
     this.expectingExit = true;
     this.kills++;
     this.killedAt.push(Date.now());
+    this.killedChildren.add(child);
     child.kill('SIGKILL');
     await this.exited;
   }

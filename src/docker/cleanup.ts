@@ -237,7 +237,11 @@ export async function pruneLeftovers(
     else log.debug('no leftover images to remove', fields);
     return pruned;
   } catch (err) {
-    log.warn('could not remove leftover images', { endpoint: engine.endpoint, err });
+    // The engine runs one prune at a time: the one under way (another build's, or the farm's at start) removes
+    // the same leftovers, so this one has nothing to add and nothing went wrong.
+    if (err instanceof DockerEngineError && err.status === 409)
+      log.debug('leftover images: another prune is under way on the engine', { endpoint: engine.endpoint });
+    else log.warn('could not remove leftover images', { endpoint: engine.endpoint, err });
     return undefined;
   }
 }

@@ -186,9 +186,9 @@ describe('pruneLeftovers', () => {
     });
   });
 
-  it('logs a refused prune as a warning naming the engine, and does not throw', async () => {
+  it('logs a failed prune as a warning naming the engine, and does not throw', async () => {
     const { server: fake, engine } = await startFakeEngine((_req, res) =>
-      sendJson(res, 409, { message: 'a prune operation is already running' }),
+      sendJson(res, 500, { message: 'error reading image store' }),
     );
     server = fake;
     const log = recordingLogger();
@@ -201,5 +201,21 @@ describe('pruneLeftovers', () => {
         fields: expect.objectContaining({ endpoint: engine.endpoint }) as unknown,
       }),
     );
+  });
+
+  it('leaves it to the prune already under way on the engine, with no warning', async () => {
+    const { server: fake, engine } = await startFakeEngine((_req, res) =>
+      sendJson(res, 409, { message: 'a prune operation is already running' }),
+    );
+    server = fake;
+    const log = recordingLogger();
+
+    expect(await pruneLeftovers(engine, 0, { signal: new AbortController().signal, log })).toBeUndefined();
+    expect(log.lines.filter((line) => line.level === 'warn')).toEqual([]);
+    expect(log.lines).toContainEqual({
+      level: 'debug',
+      message: 'leftover images: another prune is under way on the engine',
+      fields: { endpoint: engine.endpoint },
+    });
   });
 });
