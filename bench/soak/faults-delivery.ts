@@ -131,13 +131,25 @@ export function concurrentBuilds(logs: readonly { file: string; kills: readonly 
   );
 }
 
-/** The workflows in flight on `replica`, from its `/healthz`. */
+/**
+ * The workflows in flight on `replica`, from its `/healthz`. A planned kill may have it down or starting: the
+ * process that answers within 30 s is asked (a restarted one holds only what it took since).
+ */
 async function inFlight(replica: Replica): Promise<string[]> {
-  const res = await fetch(`http://${replica.options.healthListen}/healthz`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  const body = (await res.json()) as { workload?: { workflow_id: string }[] };
-  return (body.workload ?? []).map((w) => w.workflow_id);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if (!replica.running) throw new Error(`replica ${replica.name} is not running`);
+      const res = await fetch(`http://${replica.options.healthListen}/healthz`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body = (await res.json()) as { workload?: { workflow_id: string }[] };
+      return (body.workload ?? []).map((w) => w.workflow_id);
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await sleep(250);
+    }
+  }
 }
 
 /** Container and dangling image ids on one engine. */
