@@ -59,3 +59,8 @@ export class DockerTimeoutError extends Error {
     super(`docker ${operation} did not finish within ${seconds} s and was cancelled`);
   }
 }
+
+/** The message of anything thrown: an Error's own, else its string form. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,12 +1,10 @@
-import { DockerUnreachableError } from '../errors';
+import { DockerUnreachableError, messageOf } from '../errors';
 
 /**
  * The words a stopping engine answers the builds it holds with inside their build stream: its own, never a
  * Dockerfile's, whatever it answers next.
  */
 const STOPPING_ENGINE = [/daemon is shutting down/i, /failed to update the store state of sandbox/i];
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * The engine's failure behind `err`, an error of a build or push on engine `endpoint`, as a

@@ -1,7 +1,7 @@
 import { withDeadline } from '../../registry/deadline';
 import { connectEngine, type EngineFlavour, type EngineOptions } from '../engine';
 import { dial, modemFor, readText } from '../engine-call';
-import { DockerUnreachableError } from '../errors';
+import { DockerUnreachableError, messageOf } from '../errors';
 import type { EngineSpec } from './hosts';
 
 /** What a probe learnt: the engine answers, with the API version to speak, or why it does not. Plain data. */
@@ -11,8 +11,6 @@ export type ProbeResult =
 
 /** A known engine's version and flavour, which a `/_ping` alone does not re-check. */
 export type KnownVersion = Extract<ProbeResult, { ok: true }>;
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * Probes one engine: `GET /_ping` when its API version is already known, else `GET /version` (which also
