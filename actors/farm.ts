@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { LEFTOVER_GRACE_MS, pruneLeftovers, type PrunedLeftovers } from '../src/docker/cleanup';
+import {
+  LEFTOVER_GRACE_MS,
+  pruneLeftovers,
+  removeRecordedImages,
+  type PrunedLeftovers,
+} from '../src/docker/cleanup';
 import { engineFor, type EngineFlavour, type EngineOptions } from '../src/docker/engine';
 import { DockerUnreachableError } from '../src/docker/errors';
 import { engineFault } from '../src/docker/farm/fault';
+import type { RecordedImage } from '../src/docker/image-record';
 import { closedBreaker, probeDue, tripped, type Breaker } from '../src/docker/farm/breaker';
 import type { EngineSpec } from '../src/docker/farm/hosts';
 import { place } from '../src/docker/farm/placement';
@@ -43,6 +49,8 @@ export interface EngineStatus {
   readonly builds: Readonly<Record<LeaseOutcome, number>>;
   /** What the start prune of the builder's leftover images removed on this engine; null until it is done. */
   readonly startCleanup: PrunedLeftovers | null;
+  /** How many of the images a killed predecessor's builds left were removed; null until that is done. */
+  readonly recordedRemoved: number | null;
 }
 
 /** The farm as plain data. */
@@ -71,6 +79,7 @@ export type FarmMsg =
   | { readonly type: 'check'; readonly endpoint: string; readonly replyTo: ReplyTo<string | null> }
   | { readonly type: 'probed'; readonly endpoint: string; readonly result: ProbeResult }
   | { readonly type: 'pruned'; readonly endpoint: string; readonly result: PrunedLeftovers | undefined }
+  | { readonly type: 'recorded-removed'; readonly endpoint: string; readonly images: number }
   | { readonly type: 'status'; readonly replyTo: ReplyTo<FarmStatus> };
 
 interface EngineState {
@@ -89,6 +98,9 @@ interface EngineState {
   /** Whether the start prune has been started: once per engine, when it answers after the grace. */
   pruning: boolean;
   startCleanup: PrunedLeftovers | null;
+  /** The images a killed predecessor recorded on this engine, until they are handed to a removal. */
+  recorded: readonly string[];
+  recordedRemoved: number | null;
 }
 
 interface Lease {
@@ -127,6 +139,11 @@ export interface FarmOptions {
    * farm prunes each engine. Default 60 s.
    */
   readonly leftoverGraceMs?: number;
+  /**
+   * The images the classic builds of a killed predecessor committed (read from the work directories it left):
+   * each engine's are removed as soon as it answers. Default: none.
+   */
+  readonly leftoverImages?: readonly RecordedImage[];
 }
 
 const healthy = (e: EngineState): boolean => e.breaker.state === 'closed' && e.known !== undefined;
@@ -155,10 +172,11 @@ function describeFarm(state: FarmState): string {
  * every engine at start and every interval (a failing one is taken out of rotation, with backoff, until it
  * answers again), places each build on an engine with a free slot (rendezvous affinity per deployment repo,
  * else the least loaded) and keeps the builds that find none waiting, first come first served, until a slot
- * frees up or their step gives up. Once per engine, when it answers and the leftover grace has passed since the
- * start, it removes the dangling images builds of this builder left there ({@link pruneLeftovers}): a replica
- * killed mid-build leaves its step images behind, and its restart is when they are found; waiting out the
- * grace makes all that a predecessor left old enough, however quickly the replica was restarted. It is the
+ * frees up or their step gives up. A replica killed mid-build leaves images behind, and its restart is when
+ * they are found: once per engine, as soon as it answers, the farm removes the images a predecessor's classic
+ * builds recorded ({@link removeRecordedImages}); and when the leftover grace has passed since the start, the
+ * dangling images its BuildKit builds left ({@link pruneLeftovers}; waiting out the grace makes all that a
+ * predecessor left old enough, however quickly the replica was restarted). It is the
  * one owner of these decisions; builds reach it through {@link farmSource}. A restart forgets the leases in
  * flight: their releases then reach nobody, and the new incarnation may place up to one build more per slot
  * for as long as those builds run.
@@ -224,6 +242,21 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
 
   const grace = options.leftoverGraceMs ?? LEFTOVER_GRACE_MS;
 
+  // Exactly the predecessor's images, so no grace: as soon as the engine answers, once.
+  const removeRecorded = (
+    engine: EngineState,
+    ctx: { self: ActorRef<FarmMsg>; signal: AbortSignal; log: Logger },
+  ): void => {
+    if (engine.recorded.length === 0 || !engine.known) return;
+    const ids = engine.recorded;
+    engine.recorded = [];
+    const { endpoint } = engine.spec;
+    const client = engineFor(engine.spec, engine.known, options.engine.requestTimeoutMs ?? 30_000);
+    void removeRecordedImages(client, ids, { signal: ctx.signal, log: ctx.log }).then((images) =>
+      send(ctx.self, { type: 'recorded-removed', endpoint, images }),
+    );
+  };
+
   // Once the grace has passed since the start, all a killed predecessor left is old enough to be pruned: each
   // engine that answers is pruned then, once.
   const startPrunes = (
@@ -244,22 +277,29 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
 
   return defineActor<FarmMsg, FarmState>({
     init(ctx) {
-      const engines = new Map(
-        options.engines.map((spec) => [
-          spec.endpoint,
-          {
-            spec,
-            breaker: closedBreaker,
-            known: undefined,
-            inUse: 0,
-            probing: false,
-            checks: [],
-            checking: [],
-            builds: { ok: 0, failed: 0, unreachable: 0, stopped: 0 },
-            pruning: false,
-            startCleanup: null,
-          },
-        ]),
+      const engines = new Map<string, EngineState>(
+        options.engines.map((spec): [string, EngineState] => {
+          const recorded = (options.leftoverImages ?? [])
+            .filter((image) => image.endpoint === spec.endpoint)
+            .map((image) => image.id);
+          return [
+            spec.endpoint,
+            {
+              spec,
+              breaker: closedBreaker,
+              known: undefined,
+              inUse: 0,
+              probing: false,
+              checks: [],
+              checking: [],
+              builds: { ok: 0, failed: 0, unreachable: 0, stopped: 0 },
+              pruning: false,
+              startCleanup: null,
+              recorded,
+              recordedRemoved: recorded.length === 0 ? 0 : null,
+            },
+          ];
+        }),
       );
       send(ctx.self, { type: 'tick' });
       // Through the mailbox, so probes are started and judged one message at a time.
@@ -344,6 +384,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
             if (wasHealthy) ctx.log.warn('docker engine taken out of rotation', fields);
             else ctx.log.info('docker engine in rotation', { endpoint: msg.endpoint });
           }
+          if (healthy(engine)) removeRecorded(engine, ctx);
           dispatch(state, ctx);
           startPrunes(state, ctx);
           return state;
@@ -352,6 +393,11 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
           const engine = state.engines.get(msg.endpoint);
           // A failed prune is logged by it and tried again at the next start.
           if (engine && msg.result) engine.startCleanup = msg.result;
+          return state;
+        }
+        case 'recorded-removed': {
+          const engine = state.engines.get(msg.endpoint);
+          if (engine) engine.recordedRemoved = msg.images;
           return state;
         }
         case 'status':
@@ -377,6 +423,7 @@ function status(state: FarmState): FarmStatus {
       lastError: e.breaker.lastError,
       builds: { ...e.builds },
       startCleanup: e.startCleanup,
+      recordedRemoved: e.recordedRemoved,
     })),
     leases: [...state.leases.values()].map(({ workflowId, endpoint, reason }) => ({
       workflowId,

@@ -344,6 +344,7 @@ async function runWorkflow(
             contextDir: checkout.dir,
             deploymentRepo: request.deployment_repo,
             workflowId: request.id,
+            workDir: state.workDir.path,
           },
         },
         'Milestone has failed',

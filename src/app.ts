@@ -13,6 +13,7 @@ import {
 import { secretValues, settingWarnings, type BuilderConfig } from './config';
 import type { EngineOptions } from './docker';
 import { parseEngineSpecs, type EngineSpec } from './docker/farm/hosts';
+import type { RecordedImage } from './docker/image-record';
 import type { EngineSource } from './docker/farm/source';
 import { Redactor, urlPassword } from './redact';
 import { redactingReporter } from './workflow/redacting-reporter';
@@ -93,6 +94,8 @@ export interface BuilderOptions {
   readonly finishTimeoutMs?: number;
   /** See `WorkflowOptions.onRetry`. Default none. */
   readonly onRetry?: WorkflowOptions['onRetry'];
+  /** The images a killed predecessor's builds left, read from its work directories: the farm removes them. */
+  readonly leftoverImages?: readonly RecordedImage[];
   /** Infrastructure actors and exit handling, as `startApp` takes them. */
   readonly app?: Pick<AppOptions<WorkflowInput, never>, 'infrastructure' | 'onExit' | 'onWorkflowExit'>;
 }
@@ -176,7 +179,12 @@ export async function startBuilder(options: BuilderOptions): Promise<Builder> {
     ...options.app,
     infrastructure: {
       ...options.app?.infrastructure,
-      farm: () => farmActor({ ...farm, probeIntervalMs: config.buildHostProbeSeconds * 1000 }),
+      farm: () =>
+        farmActor({
+          ...farm,
+          probeIntervalMs: config.buildHostProbeSeconds * 1000,
+          ...(options.leftoverImages ? { leftoverImages: options.leftoverImages } : {}),
+        }),
     },
     log,
     maxWorkflows: config.concurrency,

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import tar from 'tar-fs';
 import { DockerBuildError } from './errors';
@@ -66,47 +65,24 @@ function dockerfileEntry(dockerfile: string): string {
   return normalized;
 }
 
-/** How the context is sent. */
-export interface ContextOptions {
-  /** Makes the Dockerfile's text that is sent from the file's (which stays as it is). Default: none. */
-  readonly rewriteDockerfile?: (text: string) => string;
-}
-
 /**
  * The build context of `dir` as a tar stream, as `docker build` would send it: entries matched by the
  * context's `.dockerignore` are left out, except the Dockerfile and the `.dockerignore` itself, which the
  * daemon needs and which are always sent. Symlinks are sent as symlinks and never followed. Owners are sent
- * as root (0:0), as the docker CLI does, so the host's uids do not leak into images. The Dockerfile on disk
- * is never changed; with `rewriteDockerfile` the one sent is. Throws {@link DockerBuildError} when the
- * Dockerfile is not a regular file inside the context, or the context cannot be read.
+ * as root (0:0), as the docker CLI does, so the host's uids do not leak into images. Throws {@link
+ * DockerBuildError} when the Dockerfile is not a regular file inside the context, or the context cannot be
+ * read.
  */
-export async function buildContext(
-  dir: string,
-  dockerfile: string,
-  options: ContextOptions = {},
-): Promise<NodeJS.ReadableStream> {
+export async function buildContext(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
   const entry = dockerfileEntry(dockerfile);
   const stat = await fs.lstat(path.join(dir, entry)).catch(() => undefined);
   if (!stat?.isFile()) throw new DockerBuildError(`the build context has no Dockerfile at ${entry}`);
   const { included, patterns } = await selectEntries(dir);
   withAncestors(included, entry);
   if (patterns.length > 0) included.add(DOCKERIGNORE);
-  const rewrite = options.rewriteDockerfile;
-  const replaced = rewrite && Buffer.from(rewrite(await fs.readFile(path.join(dir, entry), 'utf8')));
   const pack = tar.pack(dir, {
     ignore: (name) => !included.has(toPosix(path.relative(dir, name))),
-    map: (header) => ({
-      ...header,
-      uid: 0,
-      gid: 0,
-      ...(replaced && header.name === entry ? { size: replaced.length } : {}),
-    }),
-    mapStream: (file, header) => {
-      if (!replaced || header.name !== entry) return file;
-      file.destroy();
-      // tar-fs pipes whatever stream is returned; its type says ReadStream, a plain Readable is all it reads.
-      return Readable.from([replaced]) as unknown as typeof file;
-    },
+    map: (header) => ({ ...header, uid: 0, gid: 0 }),
   });
   // tar-stream packs are streamx streams: they lack a few rarely used Node stream methods in their types, but
   // pipe() and 'error', all that docker-modem and tests use, behave as Node's.

@@ -3,7 +3,6 @@ import type { RegistryAccess } from '../registry/access';
 import { registryHost } from '../registry/image-name';
 import { authConfig, serverAddress } from './auth-config';
 import { buildContext } from './build-context';
-import { labelEveryStage, userLines } from './builder-label';
 import { withBuildDeadline } from './build-deadline';
 import { chooseBackend, type BuilderBackend } from './buildkit/backend';
 import type { DockerCallContext } from './call-context';
@@ -92,30 +91,23 @@ export async function buildImage(input: BuildInput, ctx: DockerCallContext): Pro
 
 /**
  * Builds `contextDir` with the classic builder (`POST /build`, `rm` and `forcerm` always on, so intermediate
- * containers go even when a step fails) and tags the result with every entry of `tags`. The Dockerfile is
- * sent with the builder's label set first in each stage ({@link labelEveryStage}), so every image the build
- * commits, the step images of a build killed half way included, carries it for `pruneLeftovers`; the
- * `labels` option would mark only the last image. The daemon's parse errors name the lines of the user's
- * Dockerfile ({@link userLines}). Output goes to `ctx.onLine` line by line. A step that fails in the
- * stream (HTTP 200 with `errorDetail`) or an HTTP error throws {@link DockerBuildError} with the daemon's
- * message; the deadline {@link DockerTimeoutError}. Aborting `ctx.signal` closes the request, which makes the
- * daemon cancel the build. On every failure the containers and images this build created are removed before
- * the error is thrown.
+ * containers go even when a step fails) and tags the result with every entry of `tags`. No `labels` are
+ * passed and no `LABEL` is added: the classic builder would commit one more image for it, a step every build
+ * would pay for. What a build commits is known from its output instead: each step image goes to
+ * `ctx.onImage` as it is committed (for a successor to remove, should this process be killed mid-build), and
+ * {@link removeBuildImages} finds the result by its tags and id. Output goes to `ctx.onLine` line by line. A
+ * step that fails in the stream (HTTP 200 with `errorDetail`) or an HTTP error throws {@link DockerBuildError}
+ * with the daemon's message; the deadline {@link DockerTimeoutError}. Aborting `ctx.signal` closes the request,
+ * which makes the daemon cancel the build. On every failure the containers and images this build created are
+ * removed before the error is thrown.
  */
 async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<BuiltImage> {
   const { engine } = input;
   const onLine = ctx.onLine ?? (() => undefined);
-  let added: readonly number[] = [];
-  const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile', {
-    rewriteDockerfile: (text) => {
-      const labelled = labelEveryStage(text);
-      added = labelled.added;
-      return labelled.text;
-    },
-  });
+  const context = await buildContext(input.contextDir, input.dockerfile ?? 'Dockerfile');
   let contextError: Error | undefined;
   context.on('error', (err: Error) => (contextError = err));
-  const transcript = new BuildTranscript(onLine);
+  const transcript = new BuildTranscript(onLine, (id) => ctx.onImage?.({ endpoint: engine.endpoint, id }));
   const query = {
     t: input.tags,
     dockerfile: input.dockerfile ?? 'Dockerfile',
@@ -140,9 +132,7 @@ async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<
       };
       const res = await dial(engine.modem, engine.endpoint, call, signal);
       if (res.statusCode !== 200)
-        throw new DockerBuildError(
-          userLines(errorMessage(await readText(res, engine.endpoint, signal)), added),
-        );
+        throw new DockerBuildError(errorMessage(await readText(res, engine.endpoint, signal)));
       let auxId: string | undefined;
       const outcome = await followStream(
         res,
@@ -155,7 +145,7 @@ async function classicBuild(input: BuildInput, ctx: DockerCallContext): Promise<
         onLine,
       );
       transcript.end();
-      if (outcome.error !== undefined) throw new DockerBuildError(userLines(outcome.error, added));
+      if (outcome.error !== undefined) throw new DockerBuildError(outcome.error);
       const id = auxId ?? transcript.builtId;
       // The original's own words for a build that ends without naming an image.
       if (!id) throw new DockerBuildError('Docker build failed to produce a valid image!');

@@ -184,10 +184,8 @@ export async function removeBuildImages(input: RemoveImagesInput, ctx: CallConte
 }
 
 /**
- * How long an untagged image of ours is left alone. A classic build in flight has one between committing a
- * step and starting the next step's container from it (milliseconds; a running container protects it after
- * that), and a BuildKit export has one before it tags: a prune must not take them from under another
- * replica's build.
+ * How long an untagged image of ours is left alone by a prune: a BuildKit export has one before it tags, which
+ * a prune must not take from under another replica's build.
  */
 export const LEFTOVER_GRACE_MS = 60_000;
 
@@ -204,9 +202,9 @@ interface PruneReply {
 }
 
 /**
- * Removes the dangling images this builder made on `engine` that are older than `graceMs`: what a build left
- * when it was killed with its replica (the step images of a classic build, marked by the label each stage
- * sets first) or when another build took its only tag. `POST /images/prune` with the filters `dangling`,
+ * Removes the dangling images this builder's BuildKit builds made on `engine` that are older than `graceMs`:
+ * what a build left when it was killed with its replica between export and tag, or when another build took
+ * its only tag. `POST /images/prune` with the filters `dangling`,
  * `label` ({@link BUILDER_LABEL}) and `until`: the engine removes each untagged image that heads a chain, with
  * the untagged parents under it, and skips any a container uses. Images without the label are never touched.
  * Logs what was removed at info (debug when nothing was), and a failure as a warning naming the engine; never
@@ -244,4 +242,42 @@ export async function pruneLeftovers(
     else log.warn('could not remove leftover images', { endpoint: engine.endpoint, err });
     return undefined;
   }
+}
+
+/**
+ * Removes the images a killed predecessor's classic builds committed on `engine` (`recordImage`), newest
+ * first, each only while it is untagged: one a build got as far as tagging may have been tagged since by a
+ * build of the same commit, which it would then belong to. Removing the newest image of a chain takes the
+ * untagged parents under it, which then answer 404; one a container uses or another image is built on (a
+ * cached build's) answers 409 and stays. Never throws: problems are logged, naming the engine. Resolves with
+ * how many of `ids` the engine deleted.
+ */
+export async function removeRecordedImages(
+  engine: Engine,
+  ids: readonly string[],
+  ctx: { readonly signal: AbortSignal; readonly log?: Logger },
+): Promise<number> {
+  const log = ctx.log ?? nopLogger;
+  // What the engine says it deleted: image ids, and the ids of the layers that went with them.
+  const deleted: string[] = [];
+  for (const id of [...ids].reverse()) {
+    try {
+      const image = await inspect(engine, id, ctx.signal, undefined);
+      if (!image || (image.RepoTags ?? []).some((t) => t !== '<none>:<none>')) continue;
+      const call = { method: 'DELETE' as const, path: `/images/${id}` };
+      const reply = (await engineJson(engine, call, ctx.signal)) as { Deleted?: string }[];
+      deleted.push(...reply.flatMap((entry) => entry.Deleted ?? []));
+    } catch (err) {
+      if (err instanceof DockerEngineError && (err.status === 404 || err.status === 409)) continue;
+      log.warn('could not remove an image a killed build left', {
+        endpoint: engine.endpoint,
+        image: id,
+        err,
+      });
+    }
+  }
+  const removed = ids.filter((id) => deleted.some((entry) => sameImage(entry, id))).length;
+  if (removed > 0)
+    log.info('images a killed build left removed', { endpoint: engine.endpoint, images: removed });
+  return removed;
 }

@@ -1,12 +1,14 @@
 export { authConfig, DOCKER_HUB_SERVER, serverAddress } from './auth-config';
 export { buildImage, type BuildInput, type BuildOptions, type BuiltImage } from './build';
 export { buildContext } from './build-context';
-export { BUILDER_LABEL, labelEveryStage, userLines } from './builder-label';
+export { BUILDER_LABEL } from './builder-label';
+export { IMAGE_RECORD, recordImage, recordedImages, type RecordedImage } from './image-record';
 export type { DockerCallContext } from './call-context';
 export {
   LEFTOVER_GRACE_MS,
   pruneLeftovers,
   removeBuildImages,
+  removeRecordedImages,
   type PrunedLeftovers,
   type RemoveImagesInput,
 } from './cleanup';

@@ -29,7 +29,11 @@ export class BuildTranscript {
   private partial = '';
   private step = { from: false, cached: false, ran: false };
 
-  constructor(private readonly onLine: (line: string) => void) {}
+  /** `onImage` hears each image this build commits itself, as it commits it. */
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly onImage: (id: string) => void = () => undefined,
+  ) {}
 
   /** Takes one `stream` fragment of the build output. */
   write(fragment: string): void {
@@ -61,7 +65,10 @@ export class BuildTranscript {
     } else if ((match = REMOVED.exec(line))) {
       this.containers.delete(match[1] ?? '');
     } else if ((match = STEP_IMAGE.exec(line))) {
-      if (!this.step.cached && (!this.step.from || this.step.ran)) this.createdImage = match[1];
+      if (!this.step.cached && (!this.step.from || this.step.ran) && match[1]) {
+        this.createdImage = match[1];
+        this.onImage(match[1]);
+      }
     } else if ((match = BUILT.exec(line))) {
       this.builtId = match[1];
     }

@@ -66,12 +66,12 @@ export async function createWorkDir(root: string, workflowId: string): Promise<W
 const WORK_DIR_NAME = /^[A-Za-z0-9_-]{1,64}-[A-Za-z0-9]{6}$/;
 
 /**
- * Removes the work directories a previous run of this replica left under `root` (it was killed, so its
- * workflows never cleaned up), and returns their names. Only entries named as `createWorkDir` names them are
- * touched, so a mistaken `root` costs nothing else; but `root` must belong to this replica alone, as a second
- * replica's running workflows live there too otherwise.
+ * The work directories a previous run of this replica left under `root` (it was killed, so its workflows never
+ * cleaned up), as absolute paths. Only entries named as `createWorkDir` names them count, so a mistaken `root`
+ * costs nothing else; but `root` must belong to this replica alone, as a second replica's running workflows
+ * live there too otherwise.
  */
-export async function removeStaleWorkDirs(root: string): Promise<string[]> {
+export async function staleWorkDirs(root: string): Promise<string[]> {
   let names: string[];
   try {
     names = await fs.readdir(path.resolve(root));
@@ -79,7 +79,12 @@ export async function removeStaleWorkDirs(root: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const stale = names.filter((name) => WORK_DIR_NAME.test(name));
-  await Promise.all(stale.map((name) => fs.rm(path.join(root, name), { recursive: true, force: true })));
-  return stale;
+  return names.filter((name) => WORK_DIR_NAME.test(name)).map((name) => path.resolve(root, name));
+}
+
+/** Removes the {@link staleWorkDirs} of `root`, and returns their names. */
+export async function removeStaleWorkDirs(root: string): Promise<string[]> {
+  const stale = await staleWorkDirs(root);
+  await Promise.all(stale.map((dir) => fs.rm(dir, { recursive: true, force: true })));
+  return stale.map((dir) => path.basename(dir));
 }

@@ -9,7 +9,8 @@ import { BrokerConnection, BrokerResolver, ExchangeResolver } from '../amqp';
 import { LookupCache } from '../amqp/cache';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import { urlPassword, type Redactor } from '../redact';
-import { removeStaleWorkDirs } from '../repo';
+import { recordedImages } from '../docker/image-record';
+import { removeStaleWorkDirs, staleWorkDirs } from '../repo';
 import { consumerTimeoutMs, type BuilderConfig } from '../config';
 import { isMap, mapGet, type Json, type Term } from '../etf';
 import type { Logger } from '../log';
@@ -191,6 +192,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     deadlineMs,
   ).catch(failedStart);
   log.info('registered with the Manager', { exchange_id: exchangeId, hostname: config.hostname });
+  // Read before the directories go: the images a killed predecessor's builds committed, for the farm to remove.
+  const leftoverImages = await recordedImages(await staleWorkDirs(config.workDir));
   const stale = await removeStaleWorkDirs(config.workDir);
   if (stale.length > 0) log.warn('removed work directories a previous run left behind', { removed: stale });
 
@@ -348,6 +351,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     redactor,
     reporterFor,
     killSwitch,
+    leftoverImages,
     ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
     onRetry,
     app: {

@@ -4,6 +4,7 @@ import {
   DockerUnreachableError,
   LEFTOVER_GRACE_MS,
   pruneLeftovers,
+  recordImage,
   removeBuildImages,
   statusMessages,
   type BuildOptions,
@@ -315,6 +316,11 @@ export interface ImageStepInput {
   readonly deploymentRepo?: string | null;
   /** Names the build in `/healthz`. Default: the image reference. */
   readonly workflowId?: string;
+  /**
+   * The workflow's work directory, where the images a classic build commits are written down as they appear,
+   * for a successor to remove should this replica be killed mid-build. Default: not written down.
+   */
+  readonly workDir?: string;
 }
 
 export interface BuildStepOutput {
@@ -335,8 +341,9 @@ function image(input: Pick<ImageStepInput, 'docker'>, deps: StepDeps): [ImageNam
  * reached, or it stopped under the build: see the lease's `fault`) names the engine and takes it out of
  * rotation; a build it met before any step began moves to another engine. The local tags this build made are
  * removed afterwards (the registry holds the image), never others; a build that did not finish also removes the
- * dangling images builds of this builder left on its engine (`pruneLeftovers`: killed replicas' step images
- * among them). The slot is given back last.
+ * dangling images builds of this builder left on its engine (`pruneLeftovers`: what BuildKit builds of killed
+ * replicas left untagged). The images a classic build commits are written down in `input.workDir` as they
+ * appear, for the farm of a successor to remove. The slot is given back last.
  */
 export async function buildStep(
   input: ImageStepInput,
@@ -407,6 +414,14 @@ export async function buildStep(
         onLine: (line) => ctx.report.line(line),
         onStatus: (message) => ctx.report.event('success', message),
         onBuilt: (built) => (local.built = built),
+        onImage: (committed) => {
+          if (input.workDir === undefined) return;
+          try {
+            recordImage(input.workDir, committed);
+          } catch (err) {
+            ctx.log.warn('could not write down an image the build committed', { ...committed, err });
+          }
+        },
       },
     );
     return { reference, imageFound: result.imageFound, imageId: result.imageId ?? null };

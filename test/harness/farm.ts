@@ -1,6 +1,7 @@
 import { farmActor, farmSource, farmStatus, type FarmMsg, type FarmStatus } from '../../actors/farm';
 import { startTree, type Tree } from '../../actors/supervision';
 import { parseEngineSpecs } from '../../src/docker/farm/hosts';
+import type { RecordedImage } from '../../src/docker/image-record';
 import type { EngineSource } from '../../src/docker/farm/source';
 
 /** A real farm actor over `entries` (BUILD_HOSTS entries), in a tree of its own, stopped after each test. */
@@ -24,6 +25,7 @@ export async function startTestFarm(
     slots?: number;
     requestTimeoutMs?: number;
     leftoverGraceMs?: number;
+    leftoverImages?: readonly RecordedImage[];
   } = {},
 ): Promise<TestFarm> {
   const engines = parseEngineSpecs(entries, options.slots ?? 2);
@@ -34,6 +36,7 @@ export async function startTestFarm(
       engine,
       probeIntervalMs: options.probeIntervalMs ?? 60_000,
       ...(options.leftoverGraceMs === undefined ? {} : { leftoverGraceMs: options.leftoverGraceMs }),
+      ...(options.leftoverImages === undefined ? {} : { leftoverImages: options.leftoverImages }),
     }),
     { id: 'farm' },
   );

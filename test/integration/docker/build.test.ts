@@ -2,13 +2,12 @@ import {
   buildImage,
   connectEngine,
   DockerBuildError,
-  BUILDER_LABEL,
   DockerTimeoutError,
   engineJson,
   type BuildInput,
   type Engine,
+  type RecordedImage,
 } from '../../../src/docker';
-import { BUILDER_VERSION } from '../../../src/version';
 import { testEnv, uniqueName } from '../../harness/env';
 import {
   cleanUp,
@@ -58,31 +57,43 @@ async function leftovers(made: { images: string[]; containers: string[] }): Prom
 }
 
 describe('buildImage against dockerd', () => {
-  it("builds the Dockerfile's steps with the builder's label set first, so every image it commits carries it", async () => {
+  it('builds in exactly the Dockerfile steps, without a LABEL step, and tells each image it commits as it commits it', async () => {
     const lines: string[] = [];
-    const build = await input({ Dockerfile: `FROM ${env.baseImage}\nRUN echo built > /built\n` });
-    const built = await buildImage(build, { signal: noAbort(), onLine: (l) => lines.push(l) });
+    const heard: { image: RecordedImage; linesBefore: number }[] = [];
+    const build = await input({
+      Dockerfile: `FROM ${env.baseImage}\nRUN echo one > /one\nRUN echo two > /two\n`,
+    });
+    const built = await buildImage(build, {
+      signal: noAbort(),
+      onLine: (l) => lines.push(l),
+      onImage: (image) => heard.push({ image, linesBefore: lines.length }),
+    });
+    // Each as soon as its step's " ---> <id>" line is read, before the line is passed on.
+    expect(heard).toEqual(
+      madeBy(lines).images.map((id) => ({
+        image: { endpoint: docker.endpoint, id },
+        linesBefore: lines.indexOf(` ---> ${id}`),
+      })),
+    );
+    expect(heard).toHaveLength(2);
+    expect(built.id).toContain(heard[1]?.image.id);
     expect(lines.filter((l) => l.startsWith('Step '))).toEqual([
       `Step 1/3 : FROM ${env.baseImage}`,
-      `Step 2/3 : LABEL ${BUILDER_LABEL}="${BUILDER_VERSION}"`,
-      'Step 3/3 : RUN echo built > /built',
+      'Step 2/3 : RUN echo one > /one',
+      'Step 3/3 : RUN echo two > /two',
     ]);
-    const made = madeBy(lines).images;
-    expect(made).toHaveLength(2);
-    for (const id of made) {
-      const inspected = (await engineJson(
-        docker,
-        { method: 'GET', path: `/images/${id}/json` },
-        noAbort(),
-      )) as {
-        Config: { Labels?: Record<string, string> | null };
-      };
-      expect({ id, labels: inspected.Config.Labels }).toEqual({
-        id,
-        labels: { [BUILDER_LABEL]: BUILDER_VERSION },
-      });
-    }
-    expect(built.id).toContain(made[1]);
+    const inspected = (await engineJson(
+      docker,
+      { method: 'GET', path: `/images/${built.id}/json` },
+      noAbort(),
+    )) as { Config: { Labels?: Record<string, string> | null } };
+    expect(inspected.Config.Labels ?? {}).toEqual({});
+    const history = (await engineJson(
+      docker,
+      { method: 'GET', path: `/images/${built.id}/history` },
+      noAbort(),
+    )) as { CreatedBy: string }[];
+    expect(history.filter((layer) => layer.CreatedBy.includes('LABEL'))).toEqual([]);
   });
 
   it('leaves out what .dockerignore excludes and sends the Dockerfile and .dockerignore', async () => {
@@ -116,8 +127,7 @@ describe('buildImage against dockerd', () => {
     );
     expect(lines).toContain('about to fail');
     const made = madeBy(lines);
-    // The label step's image and the first RUN's.
-    expect(made.images).toHaveLength(2);
+    expect(made.images).toHaveLength(1);
     expect(await leftovers(made)).toEqual([]);
   });
 
@@ -153,8 +163,7 @@ describe('buildImage against dockerd', () => {
       expect(Date.now() - abortedAt).toBeLessThan(10_000);
       expect(proxy.calls.filter((c) => c.url.includes('/build?')).map((c) => c.closedEarly)).toEqual([true]);
       const made = madeBy(lines);
-      // The label step's, the first RUN's and the one the abort stopped.
-      expect(made.containers).toHaveLength(3);
+      expect(made.containers).toHaveLength(2);
       expect(await leftovers(made)).toEqual([]);
       for (const tag of build.tags)
         expect({ tag, exists: await exists(docker, 'images', tag) }).toEqual({ tag, exists: false });

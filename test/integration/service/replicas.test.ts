@@ -12,8 +12,12 @@ import { buildIfStale } from '../../harness/build';
 import { REPO_ROOT, testEnv } from '../../harness/env';
 import { freeLoopbackPort } from '../../harness/ports';
 import { BrokerAdmin, eventually } from '../amqp/topology';
+import { connectEngine, recordedImages } from '../../../src/docker';
+import { staleWorkDirs } from '../../../src/repo';
+import { exists } from '../docker/helpers';
 import { removeSeededRepos, scratchDir, seedRepos, type RequestJson } from '../workflow/helpers';
 import {
+  containersWith,
   managerSeed,
   processedBy,
   provisionTopology,
@@ -328,6 +332,47 @@ describe('builder replicas on one queue', () => {
     expect(processedBy(reply?.event_log)).toBe(other.hostname);
     expect(await admin.ready(rig.topology.builderQueue)).toBe(0);
   });
+
+  it(
+    'remove from the engine the step images a replica killed mid-build left, once it is restarted',
+    async () => {
+      // A work root of its own: the restart removes what it finds there. The classic builder commits an image
+      // per step (BuildKit none before the last).
+      const settings = { BUILDER_TMPDIR: scratchDir('oa-killed-build-it-'), BUILD_BACKEND: 'classic' };
+      const marker = `killed-mid-build-${process.pid}-${Date.now()}`;
+      const [request] = await seedBuilds(1, slowBuild(20, marker));
+      if (!request) throw new Error('no request was seeded');
+      const killed = await startReplica('killed-mid-build', settings);
+      submit(rig, request);
+      await eventually(
+        'the slow RUN step runs',
+        async () => (await containersWith(marker)).length > 0,
+        BUILD_MS,
+      );
+      killed.signal('SIGKILL');
+      expect(await killed.exited).toBe('SIGKILL');
+      const engine = await connectEngine(env.dockerHost, {}, { signal: AbortSignal.timeout(10_000) });
+      const imagesThere = async (ids: readonly string[]) =>
+        (await Promise.all(ids.map((id) => exists(engine, 'images', id)))).filter(Boolean).length;
+      // The example's two COPY steps ran before the slow one: their images are untagged and marked by nothing.
+      const left = (await recordedImages(await staleWorkDirs(settings.BUILDER_TMPDIR))).map((i) => i.id);
+      expect(left).toHaveLength(2);
+      expect(await imagesThere(left)).toBe(2);
+
+      const restarted = await startReplica('killed-mid-build', settings);
+      await eventually('the images are gone', async () => (await imagesThere(left)) === 0, BUILD_MS);
+
+      expect(restarted.lines).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ message: 'images a killed build left removed', images: 2 }),
+        ]),
+      );
+      await eventually('the reply arrived', () => repliesTo(request.id).length > 0, BUILD_MS);
+      expect(repliesTo(request.id)[0]).toMatchObject({ workflow_error: false });
+      // Two replica starts and two builds, one of them slow.
+    },
+    BUILD_MS * 3,
+  );
 
   it.each(['classic', 'quorum'] as const)(
     'dead-letter a request that kills its replica on every run once MAX_DELIVERIES runs ended so, on a %s queue, with one failure reply',

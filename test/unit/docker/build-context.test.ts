@@ -27,17 +27,6 @@ async function files(tree: Record<string, string>): Promise<void> {
   }
 }
 
-/** The text of `names` in the context, unpacked into a directory of its own. */
-async function contents(stream: NodeJS.ReadableStream, names: string[]): Promise<string[]> {
-  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oa-context-out-'));
-  try {
-    await pipeline(stream, tar.extract(out) as unknown as NodeJS.WritableStream);
-    return await Promise.all(names.map((name) => fs.readFile(path.join(out, name), 'utf8')));
-  } finally {
-    await fs.rm(out, { recursive: true, force: true });
-  }
-}
-
 // Reads the tar back, recording each header and writing nothing to disk.
 async function entries(dockerfile = 'Dockerfile'): Promise<Entry[]> {
   const seen: Entry[] = [];
@@ -56,18 +45,6 @@ async function entries(dockerfile = 'Dockerfile'): Promise<Entry[]> {
 const names = async (dockerfile?: string) => (await entries(dockerfile)).map((e) => e.name).sort();
 
 describe('buildContext', () => {
-  it('sends the rewritten Dockerfile when asked to, and leaves the file on disk as it was', async () => {
-    await files({ Dockerfile: 'FROM scratch\n', 'app/greeting': 'hi\n' });
-    const stream = await buildContext(dir, 'Dockerfile', {
-      rewriteDockerfile: (text) => `${text}LABEL a=b\n`,
-    });
-    expect(await contents(stream, ['Dockerfile', 'app/greeting'])).toEqual([
-      'FROM scratch\nLABEL a=b\n',
-      'hi\n',
-    ]);
-    expect(await fs.readFile(path.join(dir, 'Dockerfile'), 'utf8')).toBe('FROM scratch\n');
-  });
-
   it('sends the whole directory when there is no .dockerignore', async () => {
     await files({ Dockerfile: 'FROM scratch\n', 'app/greeting': 'hi\n' });
     expect(await names()).toEqual(['.', 'Dockerfile', 'app', 'app/greeting']);

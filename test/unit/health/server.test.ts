@@ -51,6 +51,7 @@ const farm: FarmStatus = {
       lastError: null,
       builds: { ok: 7, failed: 1, unreachable: 0, stopped: 0 },
       startCleanup: { images: 2, bytes: 4096 },
+      recordedRemoved: 3,
     },
     {
       endpoint: 'tcp://build-2:2375',
@@ -62,6 +63,7 @@ const farm: FarmStatus = {
       lastError: 'docker engine tcp://build-2:2375 is unreachable: ECONNREFUSED',
       builds: { ok: 2, failed: 0, unreachable: 1, stopped: 0 },
       startCleanup: null,
+      recordedRemoved: null,
     },
   ],
   leases: [{ workflowId: 'wf-1', endpoint: 'tcp://build-1:2375', reason: 'affinity' }],
