@@ -45,7 +45,7 @@ function remove(
       if (status >= 200 && status < 300) return 'removed';
       if (status === 404) return 'absent';
       if (status === 409) return 'in use';
-      throw new DockerEngineError(status, message);
+      throw new DockerEngineError(engine.endpoint, status, message);
     },
     signal,
     outage,

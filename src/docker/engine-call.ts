@@ -137,11 +137,11 @@ export function errorMessage(body: string): string {
 export async function readJson(res: IncomingMessage, label: string, signal: AbortSignal): Promise<unknown> {
   const body = await readText(res, label, signal);
   const status = res.statusCode ?? 0;
-  if (status < 200 || status > 299) throw new DockerEngineError(status, errorMessage(body));
+  if (status < 200 || status > 299) throw new DockerEngineError(label, status, errorMessage(body));
   if (!body) return undefined;
   try {
     return JSON.parse(body) as unknown;
   } catch {
-    throw new DockerEngineError(status, `the answer is not JSON: ${body.slice(0, 200)}`);
+    throw new DockerEngineError(label, status, `the answer is not JSON: ${body.slice(0, 200)}`);
   }
 }

@@ -25,14 +25,15 @@ export class DockerApiVersionError extends Error {
   }
 }
 
-/** The Engine answered a call with an HTTP error status (the daemon's message included). */
+/** An Engine answered a call with an HTTP error status: the message names the engine and gives the daemon's. */
 export class DockerEngineError extends Error {
   override readonly name = 'DockerEngineError';
   constructor(
+    readonly endpoint: string,
     readonly status: number,
     readonly detail: string,
   ) {
-    super(`docker engine answered HTTP ${status}: ${detail}`);
+    super(`docker engine ${endpoint} answered HTTP ${status}: ${detail}`);
   }
 }
 

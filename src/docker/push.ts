@@ -64,7 +64,7 @@ async function pushTag(
     const message = errorMessage(await readText(res, engine.endpoint, signal));
     if (res.statusCode === 404) throw new ImageNotFoundError(imageReference(image, tag), 'build host');
     if (AUTH_FAILURE.test(message)) throw new RegistryAuthError(image.registry, message);
-    throw new DockerEngineError(res.statusCode ?? 0, message);
+    throw new DockerEngineError(engine.endpoint, res.statusCode ?? 0, message);
   }
   let digest: string | undefined;
   const outcome = await followStream(

@@ -153,7 +153,7 @@ describe('removeBuildImages', () => {
   it('fails with DockerEngineError when the daemon cannot remove an image', async () => {
     const { engine } = await daemon([{ id: OURS, tags: [...built.tags] }], () => 500);
     await expect(removeBuildImages({ engine, image: built }, ctx())).rejects.toThrow(
-      new DockerEngineError(500, 'status 500'),
+      new DockerEngineError(engine.endpoint, 500, 'status 500'),
     );
   });
 });

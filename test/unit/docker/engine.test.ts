@@ -134,12 +134,12 @@ describe('connectEngine', () => {
 });
 
 describe('engine calls', () => {
-  it("report an error status with the daemon's message", async () => {
+  it("report an error status with the daemon's message, naming the engine", async () => {
     const fake = await startFakeEngine((_req, res) => sendJson(res, 500, { message: 'disk full' }));
     server = fake.server;
     await expect(
       engineJson(fake.engine, { method: 'GET', path: '/images/json' }, ctx().signal),
-    ).rejects.toThrow(new DockerEngineError(500, 'disk full'));
+    ).rejects.toThrow(new DockerEngineError(fake.engine.endpoint, 500, 'disk full'));
   });
 
   it('hand the status and message to callers that judge it, plain-text bodies included', async () => {

@@ -201,7 +201,9 @@ describe('pushImage', () => {
     const { fake, engine } = await engineAnswering((_req, res) =>
       sendJson(res, answer.status, { message: answer.message }),
     );
-    await expect(pushImage(input(engine), ctx())).rejects.toThrow(new DockerEngineError(400, answer.message));
+    await expect(pushImage(input(engine), ctx())).rejects.toThrow(
+      new DockerEngineError(engine.endpoint, 400, answer.message),
+    );
     expect(fake.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
     answer = { status: 401, message: 'unauthorized: authentication required' };
     await expect(pushImage(input(engine), ctx())).rejects.toThrow(RegistryAuthError);

@@ -28,7 +28,7 @@ describe('the classification of failures', () => {
     ['an unavailable registry', new RegistryUnavailableError('registry.test', 'HTTP 502')],
     ['a Manager answer of 5xx before the retries', new TransientFailure('status 503', 503)],
     ['an engine that broke the connection', new DockerUnreachableError('unix:///x', 'ECONNRESET')],
-    ['an engine answering 500', new DockerEngineError(500, 'server error')],
+    ['an engine answering 500', new DockerEngineError('unix:///var/run/docker.sock', 500, 'server error')],
     ['a refused connection', systemError('ECONNREFUSED')],
     ['a DNS failure', systemError('EAI_AGAIN')],
     [
@@ -62,7 +62,10 @@ describe('the classification of failures', () => {
       'a failing Dockerfile',
       new DockerBuildError("The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
     ],
-    ['an engine refusing a call with 404', new DockerEngineError(404, 'no such image')],
+    [
+      'an engine refusing a call with 404',
+      new DockerEngineError('unix:///var/run/docker.sock', 404, 'no such image'),
+    ],
     ['a Manager refusing the credentials', new ManagerAuthError('POST', 'OAuth login', 401, 'refused')],
     [
       'a Manager outage the client already waited out',
