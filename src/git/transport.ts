@@ -4,6 +4,7 @@ import type { Logger } from '../log';
 import { Deadline } from '../registry/deadline';
 import { retry, type OutageWatch } from '../outage/retry';
 import { abortReason, raceAbort } from './abort';
+import { watchAnswers } from './cut-answers';
 import {
   GitAuthError,
   GitRemoteError,
@@ -89,8 +90,9 @@ function translate(err: unknown, operation: GitOperation, remote: Remote, auth: 
  * and the typed errors of `./errors` for authentication, missing repositories and unreachable servers. Other
  * errors (a missing ref, a rejected push) pass through for the calling adapter to interpret.
  *
- * A transient failure (an unreachable server, a timeout, HTTP 5xx) is retried within `ctx.outage`, `run`
- * being told which attempt it is: it must leave nothing behind that a second attempt would trip over.
+ * A transient failure (an unreachable server, an answer cut off midway, a timeout, HTTP 5xx) is retried within
+ * `ctx.outage`, `run` being told which attempt it is: it must leave nothing behind that a second attempt would
+ * trip over. A cut answer fails its attempt even when the library made a result of the part that arrived.
  */
 export function withRemote<T>(
   operation: GitOperation,
@@ -116,8 +118,9 @@ async function once<T>(
   const deadline = new Deadline(ctx.signal, remote.timeoutMs);
   const { signal } = deadline;
   let auth: AuthState = 'unasked';
+  const answers = watchAnswers({ request: (request) => nodeHttp.request({ ...request, signal }) });
   const io: RemoteIo = {
-    http: { request: (request) => nodeHttp.request({ ...request, signal }) },
+    http: answers.http,
     onAuth: () => {
       const creds = remote.credentials(remote.url);
       auth = creds === undefined ? 'missing' : 'offered';
@@ -132,6 +135,8 @@ async function once<T>(
   const running = run(io);
   try {
     const result = await raceAbort(running, signal);
+    // What the library made of an answer that broke off is not the server's word: the attempt failed with it.
+    answers.throwIfCut();
     ctx.log.debug(`git ${operation} finished`, { url: remote.url, ms: Date.now() - started });
     return result;
   } catch (err) {
@@ -143,7 +148,8 @@ async function once<T>(
       throw abortReason(ctx.signal);
     }
     if (deadline.expired) throw new GitTimeoutError(operation, hostOf(remote.url), remote.timeoutMs);
-    throw translate(err, operation, remote, auth);
+    // A missing ref or a "not a git server" read from half an answer is the broken connection's doing.
+    throw translate(answers.cut() ?? err, operation, remote, auth);
   } finally {
     deadline.dispose();
   }

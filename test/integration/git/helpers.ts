@@ -241,3 +241,48 @@ export function fixedAnswerServer(status: number, body: string): Promise<Served>
     }),
   );
 }
+
+/** Where {@link cuttingProxy} cuts an answer: after so many bytes of its body, or where a look at the body says. */
+export type CutPoint = number | ((body: Buffer) => number);
+
+/**
+ * Forwards requests to the git server at `target`; the answer to a request that `cutAt` gives a cut point is
+ * sent with its headers and only the start of its body, then the connection is closed: what a client sees when
+ * a proxy or the network in front of the server drops its connections in the middle of an answer.
+ */
+export async function cuttingProxy(
+  target: string,
+  cutAt: (req: http.IncomingMessage) => CutPoint | undefined,
+): Promise<Served> {
+  const server = http.createServer((req, res) => {
+    const cut = cutAt(req);
+    forward(target, req, res, (answer) => {
+      if (cut === undefined) {
+        answer.pipe(res);
+        return;
+      }
+      // The whole answer is read first, so where it is cut does not depend on how the server chunked it.
+      const chunks: Buffer[] = [];
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const bytes = typeof cut === 'number' ? cut : cut(body);
+        res.flushHeaders();
+        if (bytes > 0) res.write(body.subarray(0, bytes));
+        // end() sends what was written before closing, unlike destroy(), so the cut falls exactly there.
+        res.socket?.end();
+      });
+    });
+  });
+  return serve(server);
+}
+
+/** Whether `req` asks for a ref advertisement (the first request of a clone, fetch or push). */
+export function isRefAdvertisement(req: http.IncomingMessage): boolean {
+  return req.method === 'GET' && (req.url ?? '').includes('/info/refs?');
+}
+
+/** Whether `req` is a protocol v2 command (an ls-refs, as an ls-remote sends it). */
+export function isProtocolV2Command(req: http.IncomingMessage): boolean {
+  return req.method === 'POST' && String(req.headers['git-protocol']).includes('version=2');
+}
