@@ -2,9 +2,11 @@
 // went must be only what its workflows still want, even when a workflow gives its lease up while the leases
 // are being taken again (a stopped workflow that ends just as the broker comes back).
 import amqp, { type ChannelModel } from 'amqplib';
-import { WorkflowLeases } from '../../../src/amqp/lease';
+import { onThrowawayChannel } from '../../../src/amqp/dead-letter';
+import { leaseQueueName, WorkflowLeases } from '../../../src/amqp/lease';
 import { nopLogger } from '../../../src/log';
-import { sharedAmqpUrl, uniqueName } from './topology';
+import { startTcpProxy } from '../../harness/tcp-proxy';
+import { eventually, sharedAmqpUrl, uniqueName } from './topology';
 
 const opened: ChannelModel[] = [];
 
@@ -104,5 +106,41 @@ describe('workflow leases taken again on a new connection', () => {
     await leases.retake();
 
     expect(await freeElsewhere(id)).toBe(true);
+  });
+});
+
+describe('a lease taken on a throwaway channel whose connection goes while the channel closes', () => {
+  // amqplib's channel.close() waits for the broker's close-ok and is never settled when the connection goes
+  // first. Lease operations run one at a time per workflow, so one hung on it would hold up every later take of
+  // its workflow on this replica: a copy of the request would wait for its lease until the replica stopped.
+  it('settles the operation, and the lease is gone with the connection', async () => {
+    const broker = new URL(sharedAmqpUrl);
+    const proxy = await startTcpProxy({ host: broker.hostname, port: Number(broker.port || 5672) });
+    try {
+      const through = new URL(sharedAmqpUrl);
+      through.hostname = '127.0.0.1';
+      through.port = String(proxy.port);
+      const cutOff = await amqp.connect(through.toString());
+      cutOff.on('error', () => undefined);
+      const gone = new Promise<void>((resolve) => cutOff.once('close', () => resolve()));
+      const id = uniqueName('wf');
+      let settled = false;
+
+      // Cut just as the lease is taken: the close of the throwaway channel goes out on a connection that is gone.
+      const operation = onThrowawayChannel(cutOff, async (channel) => {
+        await channel.assertQueue(leaseQueueName(id), { exclusive: true, durable: false, autoDelete: false });
+        proxy.cut();
+      });
+      operation.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await gone;
+
+      await eventually('the operation settled', () => settled, 5_000);
+      expect(await freeElsewhere(id)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 });
