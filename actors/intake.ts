@@ -587,7 +587,9 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             return state;
           }
           memory.lives.delete(msg.workflowId);
-          if (msg.error.kind === 'work-dir' && life.leased) releaseLease(msg.workflowId, ctx);
+          // Whatever the reason, nothing of this delivery runs here any more: a lease kept would hold up a copy of
+          // the request on another replica (one whose dead-lettering fails goes back to the queue) for good.
+          if (life.leased) releaseLease(msg.workflowId, ctx);
           if (msg.error.kind === 'work-dir' && life.delivery.deliveryCount < options.maxDeliveries) {
             // The replica's fault, not the request's: the run counts, and the request goes back to the queue for
             // a healthy replica, while this one pauses. Only its last run is answered, as any other failed start.

@@ -78,6 +78,7 @@ const GOOD_KINDS: readonly Kind[] = ['build', 'exists', 'config'];
 import { prng } from './prng';
 import { startFaultyProxy, type FaultyProxy } from './proxy';
 import { Replica } from './replica';
+import { inspectUnanswered, unansweredLines } from './unanswered';
 import { engineDown, engineUp } from '../../test/harness/engines';
 
 // Run-wide state, read by the callbacks of the replicas and by the teardown.
@@ -597,6 +598,14 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
       : `settle time over: ${unanswered.length} without a reply`,
   );
   await sleep(profile.quietMs);
+  // Before the stop, which returns what the replicas hold and drops their leases: where each unanswered
+  // request stands, for the report.
+  const postMortem = await inspectUnanswered(
+    rig.broker.url,
+    rig.topology.builderQueue,
+    inFlight(),
+    replicas.map((r) => ({ name: r.name, file: r.stderrFile })),
+  );
 
   // Stopping: what a replica still held goes back to the queue, where it is counted below.
   say('stopping replicas gracefully (SIGTERM)');
@@ -631,6 +640,7 @@ async function soak(rig: Rig, plan: Plan, profile: Profile, seed: number, replay
     killLeftovers,
     tempDirs,
     queued,
+    postMortem,
     images,
     commits,
     scan,
@@ -941,6 +951,8 @@ interface ReportInput {
   readonly killLeftovers: Map<string, string[]>;
   readonly tempDirs: { name: string; entries: string[] }[];
   readonly queued: Map<string, number>;
+  /** Where each request without a reply stood before the stop. */
+  readonly postMortem: Awaited<ReturnType<typeof inspectUnanswered>>;
   readonly images: { count: number; removed: number; problems: string[] };
   readonly commits: Map<number, number>;
   readonly scan: ScanResult;
@@ -1249,6 +1261,7 @@ function report(input: ReportInput): number {
     out(
       `  LEFT RUNNING ${o.id} (${o.sent.planned.kind}): no reply; back in the builder queue after the stop`,
     );
+  for (const l of unansweredLines(input.postMortem)) out(l);
   for (const h of input.scan.hits) out(`  SECRET ${h.needle} found ${h.count}x in ${h.source}`);
   for (const t of input.tempDirs) for (const e of t.entries) out(`  TEMP DIR replica ${t.name}: ${e}`);
   for (const w of wrong) out(`  WRONG OUTCOME ${w}`);

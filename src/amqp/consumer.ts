@@ -118,8 +118,14 @@ export class QueueConsumer {
     checkPrefetch(n);
     return this.change(async () => {
       this.prefetch = n;
-      await this.unregister();
-      await this.register();
+      try {
+        await this.unregister();
+      } finally {
+        // A cancel that failed went out on a channel that closed under it, taking the old registration along;
+        // the connection manager has forgotten it too, so without this one nothing would consume after the
+        // reconnect, for good, while the consumer still looked healthy.
+        await this.register();
+      }
     });
   }
 

@@ -89,10 +89,14 @@ export async function onThrowawayChannel<T>(
 ): Promise<T> {
   const channel = await connection.createChannel();
   channel.on('error', () => undefined);
+  // The channel's `close` event comes however it ends. amqplib's close() waits for the broker's close-ok, which
+  // never comes when the connection goes first (a broker restart): waited for alone, it would hang the caller for
+  // good, and with it every later lease operation of the same workflow, which run one at a time.
+  const closed = new Promise<void>((resolve) => channel.once('close', () => resolve()));
   try {
     return await work(channel);
   } finally {
-    await channel.close().catch(() => undefined);
+    await Promise.race([channel.close().catch(() => undefined), closed]);
   }
 }
 

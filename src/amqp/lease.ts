@@ -33,8 +33,12 @@ const codeOf = (err: unknown): unknown => (err as { code?: unknown } | undefined
  */
 export class WorkflowLeases {
   private readonly order = new KeyedMutex();
-  /** The leases taken and not released, by workflow id: taken again on a new connection (see `retake`). */
-  private readonly held = new Set<string>();
+  /**
+   * The leases this connection's workflows want, by workflow id, each with the token of the take that asked for
+   * it: taken again on a new connection (see `retake`). A release drops the entry at once, so neither a take
+   * already under way nor a retake queued behind it can bring back a lease its workflow gave up.
+   */
+  private readonly wanted = new Map<string, symbol>();
 
   constructor(
     private readonly connection: () => ChannelModel | undefined,
@@ -46,16 +50,24 @@ export class WorkflowLeases {
    * when another connection does. Rejects when there is no connection or the broker fails otherwise.
    */
   take(id: string): Promise<boolean> {
+    const token = Symbol(id);
+    this.wanted.set(id, token);
     return this.order.run(id, NEVER, async () => {
-      const taken = await this.declare(id);
-      if (taken) this.held.add(id);
-      return taken;
+      let taken = false;
+      try {
+        taken = await this.declare(id);
+        return taken;
+      } finally {
+        // Not held: nothing to take again. A release since then has dropped the entry already, and its
+        // delete, queued behind this declare, removes the queue.
+        if (!taken && this.wanted.get(id) === token) this.wanted.delete(id);
+      }
     });
   }
 
   /** Gives the lease up (deletes its queue); a lease already gone, or held elsewhere, is left as it is. */
   release(id: string): Promise<void> {
-    this.held.delete(id);
+    this.wanted.delete(id);
     return this.order.run(id, NEVER, async () => {
       const connection = this.connection();
       if (!connection) return;
@@ -69,18 +81,21 @@ export class WorkflowLeases {
   }
 
   /**
-   * Takes every lease still held again, on a new connection: the old one took them with it. Returns the ids
-   * another connection took in the meantime.
+   * Takes every lease still wanted again, on a new connection: the old one took them with it. A lease given up
+   * (or asked for anew) while this goes on is left to that release (or take). Returns the ids another
+   * connection took in the meantime.
    */
   async retake(): Promise<string[]> {
     const lost: string[] = [];
-    for (const id of [...this.held]) {
-      const taken = await this.take(id).catch((err: unknown) => {
-        this.log.warn('a workflow lease could not be taken again', { workflow_id: id, err });
-        return false;
-      });
-      if (!taken) {
-        this.held.delete(id);
+    for (const [id, token] of [...this.wanted]) {
+      const taken = await this.order
+        .run(id, NEVER, async () => (this.wanted.get(id) === token ? this.declare(id) : true))
+        .catch((err: unknown) => {
+          this.log.warn('a workflow lease could not be taken again', { workflow_id: id, err });
+          return false;
+        });
+      if (!taken && this.wanted.get(id) === token) {
+        this.wanted.delete(id);
         lost.push(id);
       }
     }
