@@ -104,16 +104,14 @@ const input = {
 /** A build of a deployment repo that two idle engines would both take, placed on `first` by its key. */
 async function buildFirstOn(registry: FakeHttpServer, first: FakeHttpServer, second: FakeHttpServer) {
   const stepDeps = await deps(registry, `tcp://${first.host}`, `tcp://${second.host}`);
-  // Both engines are idle: the one the key hashes to first is taken, so make it `first`.
-  const key = ['org/app', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].find((k) =>
+  // Both engines are idle: the one the key hashes to first is taken, so make it `first`. Each key prefers it
+  // with a chance of one half, whatever ports the servers got: a handful of keys is not always enough.
+  const key = Array.from({ length: 64 }, (_, i) => `org/app-${i}`).find((k) =>
     preferred(k, `tcp://${first.host}`, `tcp://${second.host}`),
   );
+  if (key === undefined) throw new Error('no deployment repo name prefers the first engine');
   const ctx = context();
-  const output = await buildStep(
-    { ...input, contextDir: contextDir(), deploymentRepo: key ?? null },
-    stepDeps,
-    ctx,
-  );
+  const output = await buildStep({ ...input, contextDir: contextDir(), deploymentRepo: key }, stepDeps, ctx);
   return { output, events: ctx.events };
 }
 
