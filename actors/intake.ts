@@ -36,6 +36,8 @@ export type IntakeMsg =
       readonly status: 'succeeded' | 'failed';
       readonly replyTo: ReplyTo<boolean>;
     }
+  /** Right before a claimed reply is published: whether its delivery is still held. */
+  | { readonly type: 'confirm-reply'; readonly workflowId: string; readonly replyTo: ReplyTo<boolean> }
   | { readonly type: 'replied'; readonly workflowId: string; readonly sent: boolean }
   | { readonly type: 'ended'; readonly workflowId: string }
   | { readonly type: 'leased'; readonly workflowId: string; readonly taken: boolean; readonly error?: string }
@@ -238,7 +240,9 @@ interface Rejected {
  * The service's intake, and the one owner of a delivery's life: it consumes the builder queue, turns each
  * delivery into a workflow, and decides alone when a delivery is acked, requeued or dead-lettered and whether
  * a reply may go out. The reply is the commit point: a workflow's reporter asks (`claim-reply`) before it
- * publishes, which is granted only while the delivery is still held and was not returned; once the reply is
+ * publishes, which is granted only while the delivery is still held and was not returned, and asks again
+ * (`confirm-reply`) once the reply's destination is looked up, right before the publish, as the delivery may
+ * have gone back to the broker with its channel meanwhile; once the reply is
  * confirmed (`replied`) the delivery is acked at once, whatever the rest of the finish does. A workflow that
  * ends without a confirmed reply has its delivery returned to the queue (a counted run), and a reply claimed
  * after that is refused, so nothing answers for a delivery that went back to the broker.
@@ -643,6 +647,17 @@ export function intakeActor(options: IntakeOptions): ActorBehaviour<IntakeMsg, I
             });
           }
           ctx.reply(msg.replyTo, granted);
+          return state;
+        }
+        case 'confirm-reply': {
+          const life = memory.lives.get(msg.workflowId);
+          const held = life?.phase === 'replying' && consumer?.isSettleable(life.delivery) === true;
+          if (!held)
+            ctx.log.warn(
+              'the delivery went back to the broker while the reply was readied; the attempt holding it now will reply',
+              { workflow_id: msg.workflowId },
+            );
+          ctx.reply(msg.replyTo, held);
           return state;
         }
         case 'replied': {

@@ -236,6 +236,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         return false;
       });
     },
+    confirm: async () => {
+      const ref = intakeRef();
+      if (!ref) return false;
+      return ask(ref, { type: 'confirm-reply', workflowId }, CLAIM_TIMEOUT_MS).catch((err: unknown) => {
+        log.warn('the intake did not confirm the reply; none goes out', { workflow_id: workflowId, err });
+        return false;
+      });
+    },
     settle: (sent) => {
       const ref = intakeRef();
       if (ref) send(ref, { type: 'replied', workflowId, sent });

@@ -19,11 +19,20 @@ export interface PublishCall {
    * twice); build-log batches, which the reply waits for; the heartbeat. Default false.
    */
   readonly once?: boolean;
+  /**
+   * Asked once the destination is known, right before the message goes out: false withdraws it, and the publish
+   * resolves without sending. A workflow's reply asks its delivery's owner, since looking the destination up
+   * can take long enough for the delivery to go back to the broker meanwhile. Default: always sent.
+   */
+  readonly beforeSend?: () => Promise<boolean>;
 }
 
 /** Publishes ETF payloads to OpenAperture destinations. */
 export interface MessagePublisher {
-  /** Resolves once the broker confirmed the message; rejects with a ManagerError, ResolutionError or AmqpPublishError. */
+  /**
+   * Resolves once the broker confirmed the message (or `call.beforeSend` withdrew it); rejects with a
+   * ManagerError, ResolutionError or AmqpPublishError.
+   */
   publish(to: Destination, payload: Buffer, call?: PublishCall): Promise<void>;
   close(): Promise<void>;
 }
@@ -73,6 +82,7 @@ export class BrokerPublishers implements MessagePublisher {
           to.queue,
           signal ? { signal } : {},
         );
+        if (call.beforeSend && !(await call.beforeSend())) return;
         await this.connection(to.brokerId).publish(address.exchange, address.routingKey, payload, {
           persistent: true,
           ...(signal ? { signal } : {}),

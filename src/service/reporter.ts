@@ -119,6 +119,12 @@ export class LatestFirst<T> {
 export interface ReplyCommit {
   /** Whether the reply may go out now; false once the delivery went back to the broker. */
   claim(status: 'succeeded' | 'failed'): Promise<boolean>;
+  /**
+   * Whether the claimed reply may still go out, asked once its destination is known, right before it is
+   * published: false when the delivery went back to the broker since the claim (its channel was lost while the
+   * destination was looked up), and the attempt that holds it now answers instead.
+   */
+  confirm(): Promise<boolean>;
   /** The claimed reply was confirmed by the broker (`true`) or could not be published. */
   settle(sent: boolean): void;
 }
@@ -182,17 +188,23 @@ export function openApertureReporter(
         return;
       }
       if (commit && !(await commit.claim(result.status))) return;
+      let withdrawn = false;
+      const beforeSend = async (): Promise<boolean> => {
+        withdrawn = commit !== undefined && !(await commit.confirm());
+        return !withdrawn;
+      };
       try {
         await context.publisher.publish(
           replyDestination(request),
           encodeReply(result.received, result.update),
-          { once: true },
+          { once: true, beforeSend },
         );
       } catch (err) {
         commit?.settle(false);
         throw err;
       }
-      commit?.settle(true);
+      commit?.settle(!withdrawn);
+      if (withdrawn) return;
       log.info('reply sent to the orchestrator', { status: result.status });
       // As in the original, a crash during processing is also an event for ops, after the failure reply.
       if (result.crashed) {

@@ -11,6 +11,7 @@ import { removeSeededRepos, scratchDir, seedRepos } from '../workflow/helpers';
 import {
   acked,
   containersWith,
+  EXCHANGE_ID,
   managerSeed,
   provisionTopology,
   serviceRequest,
@@ -20,6 +21,7 @@ import {
   submit,
   tap,
   watchContainers,
+  withExchangeCopies,
   withField,
   type RecordingLog,
   type Rig,
@@ -163,6 +165,58 @@ describe('one build of a workflow at a time across replicas', () => {
     },
     180_000,
   );
+  it('withdraws the reply of a replica whose delivery went back to the broker while the reply looked its destination up, so the replica given the request again answers it alone', async () => {
+    // The reply names an exchange no lookup has seen yet, and the Manager answers that lookup only after the
+    // connection was cut and the other replica took the request: the reply was claimed before the cut.
+    const slowExchange = 32;
+    await manager.close();
+    manager = await startFakeManager(
+      withExchangeCopies(managerSeed(topology, env.amqpUrl), EXCHANGE_ID, [slowExchange]),
+    );
+    rig = { admin, topology, manager };
+    const lookup = `/messaging/exchanges/${slowExchange}`;
+    manager.delayNext(lookup, 12_000);
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(env.amqpUrl).port || 5672) });
+    const cutOff = await start({ AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}/` });
+    const request = serviceRequest(await seedRepos(), {
+      workflow_orchestration_exchange_id: String(slowExchange),
+    });
+    submit(rig, request);
+    await eventually(
+      'the reply looks its exchange up',
+      () => manager.state.requests.some((r) => r.path === lookup),
+      BUILD_MS,
+    );
+    // Consuming and idle when the cut returns the delivery to the queue, so the broker hands it over at once.
+    const other = await start();
+
+    proxy.cut();
+    await eventually(
+      'the other replica took the request',
+      () => logged(other.log, 'delivery taken', request.id) >= 1,
+    );
+    await eventually(
+      'the cut-off replica withdrew its reply',
+      () =>
+        logged(
+          cutOff.log,
+          'the delivery went back to the broker while the reply was readied; the attempt holding it now will reply',
+          request.id,
+        ) === 1,
+      30_000,
+    );
+    await eventually(
+      'the request was answered',
+      () => withField(replies, 'id', request.id).length > 0,
+      BUILD_MS,
+    );
+    await eventually('the other replica acked it', () => acked(other.log, request.id));
+
+    expect(logged(cutOff.log, 'reply sent to the orchestrator', request.id)).toBe(0);
+    expect(logged(other.log, 'reply sent to the orchestrator', request.id)).toBe(1);
+    expect(withField(replies, 'id', request.id)).toHaveLength(1);
+    expect(withField(replies, 'id', request.id)[0]?.workflow_error).toBe(false);
+  }, 180_000);
 });
 
 describe('a broker user that may not declare the lease queues', () => {

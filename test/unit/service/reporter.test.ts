@@ -3,6 +3,7 @@ import { nopLogger } from '../../../src/log';
 import type { WorkflowUpdate } from '../../../src/manager';
 import { parseRequestBytes } from '../../../src/messages/request-file';
 import { openApertureReporter, workflowSaveBody, type Destination } from '../../../src/service';
+import type { ReplyCommit } from '../../../src/service/reporter';
 import type { WorkflowResult } from '../../../src/workflow/reporter';
 
 const ID = '2a3b4c5d-0000-4000-8000-000000000001';
@@ -26,32 +27,37 @@ const received = parseRequestBytes(
   ),
 );
 
-function harness() {
+function harness(commit?: ReplyCommit) {
   const published: { to: Destination; term: unknown }[] = [];
   const saves: WorkflowUpdate[] = [];
   const events: { workflowId: string; reason: string; message: string }[] = [];
-  const reporter = openApertureReporter(received.request, {
-    manager: {
-      updateWorkflow: (_id, update) => {
-        saves.push(update);
+  const reporter = openApertureReporter(
+    received.request,
+    {
+      manager: {
+        updateWorkflow: (_id, update) => {
+          saves.push(update);
+          return Promise.resolve();
+        },
+      },
+      publisher: {
+        // As the broker publisher does: the destination is looked up, then `beforeSend` may withdraw the message.
+        publish: async (to, payload, call) => {
+          if (call?.beforeSend && !(await call.beforeSend())) return;
+          published.push({ to, term: decode(payload) });
+        },
+        close: () => Promise.resolve(),
+      },
+      buildLogDestinations: () => Promise.resolve([{ brokerId: '1', exchangeId: '9', queue: 'build_logs' }]),
+      raiseEvent: (workflowId, reason, message) => {
+        events.push({ workflowId, reason, message });
         return Promise.resolve();
       },
+      log: nopLogger,
+      now: () => 1_700_000_120_000,
     },
-    publisher: {
-      publish: (to, payload) => {
-        published.push({ to, term: decode(payload) });
-        return Promise.resolve();
-      },
-      close: () => Promise.resolve(),
-    },
-    buildLogDestinations: () => Promise.resolve([{ brokerId: '1', exchangeId: '9', queue: 'build_logs' }]),
-    raiseEvent: (workflowId, reason, message) => {
-      events.push({ workflowId, reason, message });
-      return Promise.resolve();
-    },
-    log: nopLogger,
-    now: () => 1_700_000_120_000,
-  });
+    commit,
+  );
   return { reporter, published, saves, events };
 }
 
@@ -191,6 +197,40 @@ describe('the OpenAperture reporter', () => {
     const { reporter, published } = harness();
     await reporter.workflowFinished(result({ status: 'failed', stopped: true }));
     expect(published).toEqual([]);
+  });
+
+  it('withdraws a claimed reply whose delivery went back to the broker before it was published, and settles it as not sent', async () => {
+    const asked: string[] = [];
+    const settled: boolean[] = [];
+    const commit: ReplyCommit = {
+      claim: (status) => {
+        asked.push(`claim ${status}`);
+        return Promise.resolve(true);
+      },
+      confirm: () => {
+        asked.push('confirm');
+        return Promise.resolve(false);
+      },
+      settle: (sent) => void settled.push(sent),
+    };
+    const { reporter, published } = harness(commit);
+    await reporter.workflowFinished(result());
+    expect(asked).toEqual(['claim succeeded', 'confirm']);
+    expect(published).toEqual([]);
+    expect(settled).toEqual([false]);
+  });
+
+  it('publishes a claimed reply whose delivery is still held, and settles it as sent', async () => {
+    const settled: boolean[] = [];
+    const commit: ReplyCommit = {
+      claim: () => Promise.resolve(true),
+      confirm: () => Promise.resolve(true),
+      settle: (sent) => void settled.push(sent),
+    };
+    const { reporter, published } = harness(commit);
+    await reporter.workflowFinished(result());
+    expect(published.map((p) => p.to.queue)).toEqual(['workflow_orchestration']);
+    expect(settled).toEqual([true]);
   });
 
   it('flushes the build output before the reply', async () => {
