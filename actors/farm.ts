@@ -242,6 +242,10 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
 
   const grace = options.leftoverGraceMs ?? LEFTOVER_GRACE_MS;
 
+  // The farm's own calls to an engine that answered: its removals of leftovers.
+  const clientOf = (spec: EngineSpec, known: KnownVersion) =>
+    engineFor(spec, known, options.engine.requestTimeoutMs ?? 30_000);
+
   // Exactly the predecessor's images, so no grace: as soon as the engine answers, once.
   const removeRecorded = (
     engine: EngineState,
@@ -251,7 +255,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
     const ids = engine.recorded;
     engine.recorded = [];
     const { endpoint } = engine.spec;
-    const client = engineFor(engine.spec, engine.known, options.engine.requestTimeoutMs ?? 30_000);
+    const client = clientOf(engine.spec, engine.known);
     void removeRecordedImages(client, ids, { signal: ctx.signal, log: ctx.log }).then((images) =>
       send(ctx.self, { type: 'recorded-removed', endpoint, images }),
     );
@@ -268,7 +272,7 @@ export function farmActor(options: FarmOptions): ActorBehaviour<FarmMsg, FarmSta
       if (engine.pruning || !engine.known) continue;
       engine.pruning = true;
       const { endpoint } = engine.spec;
-      const client = engineFor(engine.spec, engine.known, options.engine.requestTimeoutMs ?? 30_000);
+      const client = clientOf(engine.spec, engine.known);
       void pruneLeftovers(client, grace, { signal: ctx.signal, log: ctx.log }).then((result) =>
         send(ctx.self, { type: 'pruned', endpoint, result }),
       );

@@ -82,9 +82,8 @@ export async function staleWorkDirs(root: string): Promise<string[]> {
   return names.filter((name) => WORK_DIR_NAME.test(name)).map((name) => path.resolve(root, name));
 }
 
-/** Removes the {@link staleWorkDirs} of `root`, and returns their names. */
-export async function removeStaleWorkDirs(root: string): Promise<string[]> {
-  const stale = await staleWorkDirs(root);
-  await Promise.all(stale.map((dir) => fs.rm(dir, { recursive: true, force: true })));
-  return stale.map((dir) => path.basename(dir));
+/** Removes `dirs` (what {@link staleWorkDirs} found), and returns their names. */
+export async function removeWorkDirs(dirs: readonly string[]): Promise<string[]> {
+  await Promise.all(dirs.map((dir) => fs.rm(dir, { recursive: true, force: true })));
+  return dirs.map((dir) => path.basename(dir));
 }

@@ -10,7 +10,7 @@ import { LookupCache } from '../amqp/cache';
 import { configRedactor, startBuilder, type Builder } from '../app';
 import { urlPassword, type Redactor } from '../redact';
 import { recordedImages } from '../docker/image-record';
-import { removeStaleWorkDirs, staleWorkDirs } from '../repo';
+import { removeWorkDirs, staleWorkDirs } from '../repo';
 import { consumerTimeoutMs, type BuilderConfig } from '../config';
 import { isMap, mapGet, type Json, type Term } from '../etf';
 import type { Logger } from '../log';
@@ -192,9 +192,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     deadlineMs,
   ).catch(failedStart);
   log.info('registered with the Manager', { exchange_id: exchangeId, hostname: config.hostname });
+  const staleDirs = await staleWorkDirs(config.workDir);
   // Read before the directories go: the images a killed predecessor's builds committed, for the farm to remove.
-  const leftoverImages = await recordedImages(await staleWorkDirs(config.workDir));
-  const stale = await removeStaleWorkDirs(config.workDir);
+  const leftoverImages = await recordedImages(staleDirs);
+  const stale = await removeWorkDirs(staleDirs);
   if (stale.length > 0) log.warn('removed work directories a previous run left behind', { removed: stale });
 
   // Which Managers to stream build logs to, looked up again every few minutes like every Manager lookup.

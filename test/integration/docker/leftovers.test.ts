@@ -96,6 +96,26 @@ async function containerWith(engine: Engine, marker: string): Promise<boolean> {
   return listed.some((c) => (c.Command ?? '').includes(marker));
 }
 
+/**
+ * Starts a build on the first engine, reached through a proxy, with `seconds` for its slow RUN step, and closes
+ * the proxy once that step runs: closing the replica's connection is what killing the replica does to the build,
+ * and the build's own cleanup, which would go through it, cannot run either. Resolves once the engine has
+ * stopped the step and removed its container.
+ */
+async function killedMidRun(start: (proxied: Engine, seconds: string) => Promise<unknown>): Promise<void> {
+  const proxy = await engineProxy(hosts[0]?.replace(/^unix:\/\//, ''));
+  // A RUN step that sleeps for a time no other test uses, so its process tells that it runs.
+  const seconds = String(300 + Math.floor(Math.random() * 600));
+  const build = start(await connectEngine(proxy.endpoint, {}, { signal: noAbort() }), seconds);
+  build.catch(() => undefined);
+  const sleeping = async () => (await processesRunning(['sleep', seconds])) > 0;
+  await until(sleeping);
+  await proxy.close();
+  await expect(build).rejects.toThrow();
+  // The engine stops the step and removes its container once it sees the connection gone.
+  await until(async () => !(await sleeping()) && !(await containerWith(first(), `sleep ${seconds}`)));
+}
+
 describe('leftovers of the classic builder', () => {
   /** A classic build on `engine` whose step images are recorded in `workDir` as the build step records them. */
   const recordedBuild = async (
@@ -125,26 +145,16 @@ describe('leftovers of the classic builder', () => {
     const engine = first();
     const unrelated = await danglingImage(engine, false);
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'oa-leftovers-'));
-    // The replica's connection to the engine: closing it is what killing the replica does to the build, and
-    // the build's own cleanup, which would go through it, cannot run either.
-    const proxy = await engineProxy(hosts[0]?.replace(/^unix:\/\//, ''));
-    // A RUN step that sleeps for a time no other test uses, so its process tells that it runs.
-    const seconds = String(300 + Math.floor(Math.random() * 600));
     const lines: string[] = [];
-    const build = recordedBuild(
-      await connectEngine(proxy.endpoint, {}, { signal: noAbort() }),
-      workDir,
-      `FROM ${env.baseImage}\nRUN echo ${uniqueName('one')} > /one\nRUN echo two > /two\nRUN sleep ${seconds}\n`,
-      `${uniqueName('it-killed')}/app:1`,
-      lines,
+    await killedMidRun((proxied, seconds) =>
+      recordedBuild(
+        proxied,
+        workDir,
+        `FROM ${env.baseImage}\nRUN echo ${uniqueName('one')} > /one\nRUN echo two > /two\nRUN sleep ${seconds}\n`,
+        `${uniqueName('it-killed')}/app:1`,
+        lines,
+      ),
     );
-    build.catch(() => undefined);
-    const sleeping = async () => (await processesRunning(['sleep', seconds])) > 0;
-    await until(sleeping);
-    await proxy.close();
-    await expect(build).rejects.toThrow();
-    // The engine stops the step and removes its container once it sees the connection gone.
-    await until(async () => !(await sleeping()) && !(await containerWith(engine, `sleep ${seconds}`)));
     // The two RUN steps that finished: left on the engine, untagged, with nothing on them to say whose.
     const stepImages = lines.flatMap((l) => /^ ---> ([0-9a-f]{12})$/.exec(l)?.[1] ?? []).slice(1);
     expect(stepImages).toHaveLength(2);
@@ -198,30 +208,20 @@ describe('leftovers of the BuildKit builder', () => {
   it('a build killed mid-RUN with its replica leaves no dangling image of ours once the engine is pruned, and an unrelated one survives', async () => {
     const engine = first();
     const unrelated = await danglingImage(engine, false);
-    // The replica's connection to the engine: closing it is what killing the replica does to the build, and
-    // the build's own cleanup, which would go through it, cannot run either.
-    const proxy = await engineProxy(hosts[0]?.replace(/^unix:\/\//, ''));
-    // A RUN step that sleeps for a time no other test uses, so its process tells that it runs.
-    const seconds = String(300 + Math.floor(Math.random() * 600));
-    const build = buildImage(
-      {
-        engine: await connectEngine(proxy.endpoint, {}, { signal: noAbort() }),
-        contextDir: await context({
-          Dockerfile: `FROM ${env.baseImage}\nRUN echo ${uniqueName('one')} > /one\nRUN sleep ${seconds}\n`,
-        }),
-        tags: [`${uniqueName('it-killed')}/app:1`],
-        backend,
-        networkMode: env.buildNetwork,
-      },
-      { signal: noAbort() },
+    await killedMidRun(async (proxied, seconds) =>
+      buildImage(
+        {
+          engine: proxied,
+          contextDir: await context({
+            Dockerfile: `FROM ${env.baseImage}\nRUN echo ${uniqueName('one')} > /one\nRUN sleep ${seconds}\n`,
+          }),
+          tags: [`${uniqueName('it-killed')}/app:1`],
+          backend,
+          networkMode: env.buildNetwork,
+        },
+        { signal: noAbort() },
+      ),
     );
-    build.catch(() => undefined);
-    const sleeping = async () => (await processesRunning(['sleep', seconds])) > 0;
-    await until(sleeping);
-    await proxy.close();
-    await expect(build).rejects.toThrow();
-    // The engine stops the step and removes its container once it sees the connection gone.
-    await until(async () => !(await sleeping()) && !(await containerWith(engine, `sleep ${seconds}`)));
     await pastTheSecond(engine, await ourDangling(engine));
     await pruneLeftovers(engine, 0, { signal: noAbort() });
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWorkDir, removeStaleWorkDirs, WorkDirError } from '../../../src/repo';
+import { createWorkDir, removeWorkDirs, staleWorkDirs, WorkDirError } from '../../../src/repo';
 
 let root: string;
 
@@ -74,17 +74,17 @@ describe('createWorkDir', () => {
   });
 });
 
-describe('removeStaleWorkDirs', () => {
+describe('the work directories a killed run left', () => {
   it('removes the work directories a killed run left and nothing else', async () => {
     const left = await createWorkDir(root, 'wf-killed');
     fs.writeFileSync(path.join(left.path, 'Dockerfile'), 'FROM scratch\n');
     fs.mkdirSync(path.join(root, 'not-ours'));
     fs.writeFileSync(path.join(root, 'notes.txt'), 'keep');
-    expect(await removeStaleWorkDirs(root)).toEqual([path.basename(left.path)]);
+    expect(await removeWorkDirs(await staleWorkDirs(root))).toEqual([path.basename(left.path)]);
     expect(fs.readdirSync(root).sort()).toEqual(['not-ours', 'notes.txt']);
   });
 
   it('has nothing to do when the root does not exist yet', async () => {
-    expect(await removeStaleWorkDirs(path.join(root, 'missing'))).toEqual([]);
+    expect(await staleWorkDirs(path.join(root, 'missing'))).toEqual([]);
   });
 });
